@@ -1,0 +1,73 @@
+# lago — build, test and set up. `make help` lists the targets.
+#
+# libtorch comes from Debian's libtorch-dev (CPU) or from an installed PyTorch
+# (CUDA). TORCH=auto picks PyTorch's when `python3 -c 'import torch'` works,
+# else the system one; TORCH=system or TORCH=pytorch forces a choice.
+# After switching, run `make clean`.
+
+GO      ?= go
+BUILD   ?= build
+TORCH   ?= auto
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian bookworm packages lago needs. libopenblas0-pthread matters: Debian's
+# default reference BLAS makes a PPO-sized train step ~6x slower.
+APT_PACKAGES := build-essential cmake libtorch-dev libopenblas0-pthread libmujoco-dev
+
+PYTORCH_PREFIX = $(shell python3 -c 'import torch;print(torch.utils.cmake_prefix_path)' 2>/dev/null)
+ifeq ($(TORCH),pytorch)
+  CMAKE_TORCH := -DCMAKE_PREFIX_PATH=$(PYTORCH_PREFIX)
+else ifeq ($(TORCH),auto)
+  CMAKE_TORCH := $(if $(PYTORCH_PREFIX),-DCMAKE_PREFIX_PATH=$(PYTORCH_PREFIX),)
+else
+  CMAKE_TORCH :=
+endif
+
+SHIM := $(BUILD)/lib/liblagotorch.so
+GO_SOURCES := $(shell find . -name '*.go' -not -path './$(BUILD)/*' 2>/dev/null) go.mod go.sum
+
+.PHONY: all shim test test-short vet bench setup clean help
+
+all: lago ## build the shim and ./lago
+
+$(BUILD)/CMakeCache.txt: CMakeLists.txt bindings/CMakeLists.txt
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_TORCH)
+
+$(SHIM): $(BUILD)/CMakeCache.txt bindings/shim/lago_torch.cpp bindings/shim/lago_torch.h $(wildcard cuda/*.cu cuda/*.h cuda/CMakeLists.txt)
+	cmake --build $(BUILD) -j $(JOBS)
+	@touch $@
+
+shim: $(SHIM) ## build only the C ABI shim over libtorch
+
+lago: $(SHIM) $(GO_SOURCES)
+	$(GO) build -o lago ./cmd/lago
+
+test: $(SHIM) ## run every Go test
+	$(GO) test -count=1 -timeout 60m ./...
+
+test-short: $(SHIM) ## the fast tests only (skips learning and long memory tests)
+	$(GO) test -count=1 -short ./...
+
+vet: $(SHIM) ## go vet
+	$(GO) vet ./...
+
+bench: $(SHIM) ## the Go benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+setup: ## install the Debian packages lago needs (apt-get; only what is missing)
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y $$missing; \
+	else echo "all packages present: $(APT_PACKAGES)"; fi
+	@command -v $(GO) >/dev/null || { echo "Go >= 1.24 is needed: https://go.dev/dl (Debian's golang is too old)"; exit 1; }
+	$(GO) mod download
+
+clean: ## remove build outputs
+	rm -rf $(BUILD) lago
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

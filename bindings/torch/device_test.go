@@ -1,0 +1,67 @@
+package torch
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestVersionAndDevices(t *testing.T) {
+	if v := Version(); !strings.Contains(v, ".") {
+		t.Fatalf("version %q", v)
+	}
+	if n := CUDADeviceCount(); (n > 0) != CUDAAvailable() {
+		t.Fatalf("CUDA available %v with %d devices", CUDAAvailable(), n)
+	}
+	name, err := DeviceName(CPU)
+	if err != nil || name != "CPU" {
+		t.Fatalf("DeviceName(CPU) = %q, %v", name, err)
+	}
+	for _, c := range []struct {
+		in   string
+		want Device
+		ok   bool
+	}{
+		{"cpu", CPU, true},
+		{"CPU", CPU, true},
+		{"gpu", CPU, false},
+		{"cuda:x", CPU, false},
+		{"cuda", CUDA(0), CUDAAvailable()},
+		{"auto", map[bool]Device{true: CUDA(0), false: CPU}[CUDAAvailable()], true},
+	} {
+		got, err := ParseDevice(c.in)
+		if (err == nil) != c.ok || (c.ok && got != c.want) {
+			t.Errorf("ParseDevice(%q) = %v, %v; want %v, ok %v", c.in, got, err, c.want, c.ok)
+		}
+	}
+}
+
+func TestCUDADevice(t *testing.T) {
+	if !CUDAAvailable() {
+		t.Skipf("no CUDA device: libtorch %s was built without CUDA or sees no GPU; the other tests ran on CPU", Version())
+	}
+	name, err := DeviceName(CUDA(0))
+	if err != nil || name == "" {
+		t.Fatalf("DeviceName(cuda:0) = %q, %v", name, err)
+	}
+	t.Logf("cuda:0 is %s", name)
+	s := NewScope()
+	defer s.Close()
+	x := FromSliceIn(s, []float32{1, 2, 3}, []int64{3}, CUDA(0))
+	y := s.To(s.MulS(x, 2), CPU, Float32)
+	if s.Err() != nil {
+		t.Fatal(s.Err())
+	}
+	if x.Device() != CUDA(0) || y.Device() != CPU {
+		t.Fatalf("devices %v, %v", x.Device(), y.Device())
+	}
+	if got := values32(t, y); got[2] != 6 {
+		t.Fatalf("got %v", got)
+	}
+	// A shape error on CUDA comes back as an error, not a crash. (Device-side
+	// asserts, such as an out-of-range gather, would poison the CUDA context
+	// for the rest of the process, so they are not provoked here.)
+	s.Matmul(s.Unsqueeze(x, 0), s.Unsqueeze(x, 0))
+	if s.Err() == nil || !strings.Contains(s.Err().Error(), "[1 3]") {
+		t.Fatalf("shape error on CUDA: %v", s.Err())
+	}
+}

@@ -1,0 +1,172 @@
+// Package torch is lago's Go face of libtorch: tensors, autograd, small
+// modules, Adam and checkpoints, over the C ABI shim in ../shim (built by
+// CMake into build/lib/liblagotorch.so; run `make` at the repository root).
+//
+// It is the only package in lago that imports "C" for libtorch. Every call
+// that can fail returns an error; no C++ exception reaches Go.
+//
+// Memory: a *Tensor owns a libtorch tensor until Free. Temporaries belong to a
+// Scope, which frees them all at Close. A finaliser (runtime.AddCleanup) frees
+// tensors that were dropped without Free, but only as a safety net: the GC
+// does not see libtorch's memory, so code must free deterministically.
+//
+// Threads: libtorch's grad mode is per OS thread. NoGrad pins the calling
+// goroutine to its thread for the duration; training code should run all its
+// torch calls from one goroutine.
+package torch
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../shim
+#cgo LDFLAGS: -L${SRCDIR}/../../build/lib -Wl,-rpath,${SRCDIR}/../../build/lib -llagotorch
+#include <stdlib.h>
+#include "lago_torch.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"unsafe"
+)
+
+// goError converts a shim error into a Go error and releases the C string.
+func goError(e C.lt_error) error {
+	if e == nil {
+		return nil
+	}
+	msg := C.GoString(e)
+	C.lt_error_free(e)
+	return errors.New("torch: " + msg)
+}
+
+// Version is the version of the libtorch lago was built against.
+func Version() string { return C.GoString(C.lt_torch_version()) }
+
+// CUDAAvailable reports whether libtorch sees a usable CUDA device.
+func CUDAAvailable() bool { return C.lt_cuda_is_available() != 0 }
+
+// CUDADeviceCount is the number of CUDA devices libtorch sees.
+func CUDADeviceCount() int { return int(C.lt_cuda_device_count()) }
+
+// LiveTensors counts the libtorch tensors this process holds through the
+// shim; tests use it to prove that code frees what it makes.
+func LiveTensors() int64 { return int64(C.lt_live_tensors()) }
+
+// ManualSeed seeds the default generators of every device.
+func ManualSeed(seed uint64) error { return goError(C.lt_manual_seed(C.uint64_t(seed))) }
+
+// SetNumThreads sets libtorch's intra-op thread count.
+func SetNumThreads(n int) error { return goError(C.lt_set_num_threads(C.int(n))) }
+
+// NumThreads is libtorch's intra-op thread count.
+func NumThreads() int { return int(C.lt_get_num_threads()) }
+
+// SetDeterministic makes libtorch use deterministic algorithms (or fail).
+func SetDeterministic(on bool) error { return goError(C.lt_set_deterministic(cBool(on))) }
+
+// NoGrad runs f with autograd off on the calling OS thread, then restores the
+// previous mode. The goroutine stays on its thread while f runs, so the mode
+// cannot leak to other goroutines or miss f's own calls.
+func NoGrad(f func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var prev C.int
+	C.lt_set_grad_enabled(0, &prev)
+	defer C.lt_set_grad_enabled(prev, nil)
+	return f()
+}
+
+// GradEnabled reports the grad mode of the calling OS thread.
+func GradEnabled() bool { return C.lt_is_grad_enabled() != 0 }
+
+// RNGState returns the default generator state of the device, for checkpoints.
+func RNGState(d Device) ([]byte, error) {
+	var buf *C.uint8_t
+	var n C.size_t
+	if err := goError(C.lt_rng_get_state(C.int(d), &buf, &n)); err != nil {
+		return nil, err
+	}
+	defer C.lt_buffer_free(unsafe.Pointer(buf))
+	return C.GoBytes(unsafe.Pointer(buf), C.int(n)), nil
+}
+
+// SetRNGState restores a state from RNGState.
+func SetRNGState(d Device, state []byte) error {
+	if len(state) == 0 {
+		return errors.New("torch: empty RNG state")
+	}
+	return goError(C.lt_rng_set_state(C.int(d), (*C.uint8_t)(unsafe.Pointer(&state[0])), C.size_t(len(state))))
+}
+
+func cBool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Device names where tensors live: CPU, or a CUDA device index.
+type Device int
+
+// CPU is the host device.
+const CPU Device = -1
+
+// CUDA is the i-th CUDA device.
+func CUDA(i int) Device { return Device(i) }
+
+// IsCUDA reports whether d is a CUDA device.
+func (d Device) IsCUDA() bool { return d >= 0 }
+
+func (d Device) String() string {
+	if d < 0 {
+		return "cpu"
+	}
+	return "cuda:" + strconv.Itoa(int(d))
+}
+
+// ParseDevice reads "cpu", "cuda", "cuda:N" or "auto" (CUDA when available,
+// else CPU). Asking for CUDA where there is none is an error that says so.
+func ParseDevice(s string) (Device, error) {
+	switch s := strings.ToLower(strings.TrimSpace(s)); {
+	case s == "cpu":
+		return CPU, nil
+	case s == "auto":
+		if CUDAAvailable() {
+			return CUDA(0), nil
+		}
+		return CPU, nil
+	case s == "cuda" || strings.HasPrefix(s, "cuda:"):
+		i := 0
+		if s != "cuda" {
+			n, err := strconv.Atoi(strings.TrimPrefix(s, "cuda:"))
+			if err != nil || n < 0 {
+				return CPU, fmt.Errorf("torch: bad device %q: want cpu, cuda, cuda:N or auto", s)
+			}
+			i = n
+		}
+		if !CUDAAvailable() {
+			return CPU, fmt.Errorf("torch: device %q asked for, but libtorch %s sees no CUDA device (CPU-only build or no driver); use device = \"cpu\" or \"auto\"", s, Version())
+		}
+		if i >= CUDADeviceCount() {
+			return CPU, fmt.Errorf("torch: device %q asked for, but only %d CUDA device(s) exist", s, CUDADeviceCount())
+		}
+		return CUDA(i), nil
+	default:
+		return CPU, fmt.Errorf("torch: unknown device %q: want cpu, cuda, cuda:N or auto", s)
+	}
+}
+
+// DeviceName describes d for people: "CPU" or the CUDA device's name.
+func DeviceName(d Device) (string, error) {
+	if !d.IsCUDA() {
+		return "CPU", nil
+	}
+	buf := make([]byte, 256)
+	if err := goError(C.lt_cuda_device_name(C.int(d), (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))); err != nil {
+		return "", err
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), nil
+}

@@ -1,0 +1,77 @@
+// Command lago trains PPO agents, optionally guided by an LLM prior over
+// actions (LaGO), and reports on the runs.
+//
+//	lago version                       versions and the device training will use
+//	lago train -config FILE [-out DIR] train (or -resume DIR)
+//	lago eval -run DIR -episodes N     evaluate a trained policy
+//	lago plot RUNDIR...                learning curves as PNG and SVG
+//	lago config -list                  every configuration key with its default
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// version is lago's own version; release builds set it with -ldflags -X.
+var version = "0.1.0-dev"
+
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{}
+
+func register(name, summary string, run func(args []string, stdout, stderr io.Writer) error) {
+	commands[name] = command{summary, run}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: lago <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\n`lago <command> -h` describes a command's flags.")
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "lago: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err := c.run(args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "lago %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// newFlags makes a command's flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("lago "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}

@@ -1,0 +1,278 @@
+// Package config holds lago's training hyper-parameters.
+//
+// Each setting is declared once, as a field of [Config] whose struct tags
+// give its TOML key, default, allowed values and documentation. Defaults,
+// validation, command-line overrides (-set key=value), the key listing and
+// the written effective config are all derived from those tags, so adding
+// a setting means adding one field.
+//
+// Tags understood on each field:
+//
+//	toml:"gamma"           TOML key (required)
+//	default:"0.99"         default, written as for -set (required)
+//	doc:"discount factor"  one-line description (required)
+//	range:"[0,1]"          allowed interval for numbers, per element for []int;
+//	                       '(' or ')' excludes a bound, an empty bound is
+//	                       unbounded: "(0,)" means > 0, "[1,)" means >= 1
+//	enum:"cpu,cuda,auto"   allowed values of a string
+//	minlen:"1"             minimum length of a string or []int
+//
+// Supported field types are string, bool, int, int64, float64 and []int.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the complete set of hyper-parameters of a training run. Names
+// and defaults follow CleanRL's ppo.py. Each field's doc tag is its
+// documentation; `lago config -list` prints them all (see [Keys]).
+type Config struct {
+	// Experiment.
+	ExpName            string `toml:"exp_name" default:"ppo" minlen:"1" doc:"experiment name, used to name run directories"`
+	EnvID              string `toml:"env_id" default:"CartPole-v1" minlen:"1" doc:"environment id"`
+	Seed               int64  `toml:"seed" default:"1" range:"[0,)" doc:"random seed for environments, network initialisation and sampling"`
+	Device             string `toml:"device" default:"auto" enum:"cpu,cuda,auto" doc:"compute device; auto picks cuda when available, else cpu"`
+	TorchDeterministic bool   `toml:"torch_deterministic" default:"true" doc:"force deterministic GPU kernels, trading speed for reproducibility"`
+	TotalTimesteps     int64  `toml:"total_timesteps" default:"500000" range:"[1,)" doc:"environment steps to train for, summed over all environments"`
+	NumEnvs            int    `toml:"num_envs" default:"4" range:"[1,)" doc:"number of parallel environments"`
+	NumWorkers         int    `toml:"num_workers" default:"0" range:"[0,)" doc:"goroutines stepping the environments; 0 = one per CPU core"`
+	CheckpointEvery    int    `toml:"checkpoint_every" default:"25" range:"[0,)" doc:"save a checkpoint every this many iterations; 0 = only at the end"`
+
+	// PPO.
+	NumSteps       int     `toml:"num_steps" default:"128" range:"[1,)" doc:"steps per environment in each rollout"`
+	LearningRate   float64 `toml:"learning_rate" default:"2.5e-4" range:"(0,)" doc:"Adam learning rate"`
+	AnnealLR       bool    `toml:"anneal_lr" default:"true" doc:"decay the learning rate linearly to 0 over training"`
+	Gamma          float64 `toml:"gamma" default:"0.99" range:"[0,1]" doc:"discount factor"`
+	GAELambda      float64 `toml:"gae_lambda" default:"0.95" range:"[0,1]" doc:"lambda of generalised advantage estimation"`
+	NumMinibatches int     `toml:"num_minibatches" default:"4" range:"[1,)" doc:"minibatches per update epoch; must divide num_envs * num_steps"`
+	UpdateEpochs   int     `toml:"update_epochs" default:"4" range:"[1,)" doc:"optimisation epochs over each rollout"`
+	NormAdv        bool    `toml:"norm_adv" default:"true" doc:"normalise advantages within each minibatch"`
+	ClipCoef       float64 `toml:"clip_coef" default:"0.2" range:"(0,)" doc:"clipping coefficient of the PPO surrogate objective"`
+	ClipVLoss      bool    `toml:"clip_vloss" default:"true" doc:"clip the value loss as the policy loss is clipped"`
+	EntCoef        float64 `toml:"ent_coef" default:"0.01" range:"[0,)" doc:"coefficient of the entropy bonus"`
+	VFCoef         float64 `toml:"vf_coef" default:"0.5" range:"[0,)" doc:"coefficient of the value loss"`
+	MaxGradNorm    float64 `toml:"max_grad_norm" default:"0.5" range:"(0,)" doc:"maximum global gradient norm"`
+	TargetKL       float64 `toml:"target_kl" default:"0" range:"[0,)" doc:"stop an update early once the approximate KL exceeds this; 0 disables"`
+
+	// Networks.
+	HiddenSizes []int   `toml:"hidden_sizes" default:"64,64" range:"[1,)" minlen:"1" doc:"hidden layer widths of the policy and value networks"`
+	Activation  string  `toml:"activation" default:"tanh" enum:"tanh,relu" doc:"activation of the hidden layers"`
+	LogStdInit  float64 `toml:"log_std_init" default:"0" doc:"initial log standard deviation of the Gaussian policy (continuous actions only)"`
+
+	// Normalisation (continuous environments).
+	NormObs    bool    `toml:"norm_obs" default:"false" doc:"normalise observations by a running mean and variance"`
+	NormReward bool    `toml:"norm_reward" default:"false" doc:"scale rewards by a running estimate of the discounted return's spread"`
+	ClipObs    float64 `toml:"clip_obs" default:"10" range:"(0,)" doc:"clip normalised observations to [-clip_obs, clip_obs]"`
+	ClipReward float64 `toml:"clip_reward" default:"10" range:"(0,)" doc:"clip normalised rewards to [-clip_reward, clip_reward]"`
+}
+
+// Default returns the configuration with every setting at its default.
+func Default() Config {
+	var c Config
+	for i := range schema {
+		schema[i].set(&c, schema[i].def)
+	}
+	return c
+}
+
+// Parse reads a TOML configuration. Keys absent from data keep their
+// defaults. The result is validated; every problem found is reported, one
+// per line, each prefixed by source (normally the file name).
+func Parse(data []byte, source string) (Config, error) {
+	c := Default()
+	var raw map[string]any
+	md, err := toml.Decode(string(data), &raw)
+	if err != nil {
+		return Config{}, located(source, syntaxError(err))
+	}
+	var errs []error
+	for _, key := range topLevelKeys(md) {
+		f, ok := byKey[key]
+		if !ok {
+			_, isTable := raw[key].(map[string]any)
+			errs = append(errs, unknownKey(key, isTable))
+			continue
+		}
+		v, err := f.fromTOML(raw[key])
+		if err == nil {
+			err = f.check(v)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		f.set(&c, v)
+	}
+	// Cross-field checks run only on a cleanly decoded file: after a bad
+	// key they would judge its default, not what the user wrote.
+	if len(errs) == 0 {
+		errs = c.problems()
+	}
+	if len(errs) > 0 {
+		for i := range errs {
+			errs[i] = located(source, errs[i])
+		}
+		return Config{}, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// Load reads and parses the TOML configuration file at path.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		// Unwrap the *fs.PathError so the message reads
+		// "config file x.toml: no such file or directory" rather than
+		// naming the internal "open" operation.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return Config{}, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return Parse(data, path)
+}
+
+// Set applies one command-line override of the form key=value, as given to
+// -set. The value is read according to the key's type (an []int is written
+// "64,64") and must satisfy the key's own range or choices; checks that
+// involve several keys are left to [Config.Validate], since later
+// overrides may fix them.
+func (c *Config) Set(assignment string) error {
+	key, value, ok := strings.Cut(assignment, "=")
+	key = strings.TrimSpace(key)
+	if !ok || key == "" {
+		return fmt.Errorf("-set %q: expected the form -set key=value, e.g. -set gamma=0.99", assignment)
+	}
+	f, ok := byKey[key]
+	if !ok {
+		return fmt.Errorf("-set %s: %w", assignment, unknownKey(key, false))
+	}
+	v, err := f.parseText(strings.TrimSpace(value))
+	if err == nil {
+		err = f.check(v)
+	}
+	if err != nil {
+		return fmt.Errorf("-set %s: %w", assignment, err)
+	}
+	f.set(c, v)
+	return nil
+}
+
+// Validate checks every setting against its range or choices, and the
+// settings against each other. All problems are reported, one per line.
+func (c *Config) Validate() error {
+	return errors.Join(c.problems()...)
+}
+
+// problems lists everything wrong with c; Validate joins them and Parse
+// prefixes each with the file name.
+func (c *Config) problems() []error {
+	var errs []error
+	for i := range schema {
+		f := &schema[i]
+		if err := f.check(f.get(c)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// The checks below divide by these keys or multiply them; if any is
+	// already reported as out of range, its errors would only be noise.
+	if c.NumEnvs < 1 || c.NumSteps < 1 || c.NumMinibatches < 1 {
+		return errs
+	}
+	if c.NumSteps > math.MaxInt/c.NumEnvs {
+		return append(errs, fmt.Errorf("num_envs * num_steps = %d * %d overflows; lower num_envs or num_steps", c.NumEnvs, c.NumSteps))
+	}
+	batch := c.NumEnvs * c.NumSteps
+	if batch%c.NumMinibatches != 0 {
+		errs = append(errs, fmt.Errorf("num_envs * num_steps = %d * %d = %d is not divisible by num_minibatches = %d; set num_minibatches to a divisor of %d such as %d",
+			c.NumEnvs, c.NumSteps, batch, c.NumMinibatches, batch, nearestDivisor(batch, c.NumMinibatches)))
+	}
+	if c.TotalTimesteps < int64(batch) {
+		errs = append(errs, fmt.Errorf("total_timesteps = %d is less than one rollout, num_envs * num_steps = %d * %d = %d, so no update would run; raise total_timesteps or lower num_envs or num_steps",
+			c.TotalTimesteps, c.NumEnvs, c.NumSteps, batch))
+	}
+	return errs
+}
+
+// nearestDivisor returns the divisor of n closest to want, the smaller one
+// on a tie. n must be at least 1, so 1 always qualifies.
+func nearestDivisor(n, want int) int {
+	for d := 0; ; d++ {
+		if lo := want - d; lo >= 1 && n%lo == 0 {
+			return lo
+		}
+		if hi := want + d; hi <= n && n%hi == 0 {
+			return hi
+		}
+	}
+}
+
+// Derived returns the sizes CleanRL computes from the settings: the rollout
+// batch (num_envs * num_steps), the minibatch (batch / num_minibatches) and
+// the number of training iterations (total_timesteps / batch, rounded
+// down). Call it on a validated Config; sizes that cannot be computed
+// because a divisor is not positive are returned as 0.
+func (c Config) Derived() (batchSize, minibatchSize, numIterations int) {
+	batchSize = c.NumEnvs * c.NumSteps
+	if c.NumMinibatches > 0 {
+		minibatchSize = batchSize / c.NumMinibatches
+	}
+	if batchSize > 0 {
+		numIterations = int(c.TotalTimesteps / int64(batchSize))
+	}
+	return batchSize, minibatchSize, numIterations
+}
+
+// located prefixes err with the source it came from, if one is known.
+func located(source string, err error) error {
+	if source == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", source, err)
+}
+
+// syntaxError rewrites a TOML parse error as "line 3, column 7: ...",
+// dropping the library's "toml:" prefix, which says nothing to a user.
+func syntaxError(err error) error {
+	var pe toml.ParseError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	return fmt.Errorf("line %d, column %d: %s", pe.Position.Line, pe.Position.Col, pe.Message)
+}
+
+// topLevelKeys lists the top-level keys of a decoded document in file
+// order. Config is flat, so a table or dotted key is reported under its
+// first component.
+func topLevelKeys(md toml.MetaData) []string {
+	var keys []string
+	seen := make(map[string]bool)
+	for _, k := range md.Keys() {
+		if !seen[k[0]] {
+			seen[k[0]] = true
+			keys = append(keys, k[0])
+		}
+	}
+	return keys
+}
+
+// unknownKey reports a key that is not a setting, suggesting the closest
+// known key.
+func unknownKey(key string, isTable bool) error {
+	if s := suggest(key); s != "" {
+		return fmt.Errorf("unknown key %q (did you mean %q?)", key, s)
+	}
+	if isTable {
+		return fmt.Errorf("unknown key %q: there are no tables; write every key at the top level", key)
+	}
+	return fmt.Errorf("unknown key %q (lago config -list shows all keys)", key)
+}
