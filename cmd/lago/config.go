@@ -44,7 +44,7 @@ func cmdConfig(args []string, stdout, stderr io.Writer) error {
 // loadConfig reads path (or the embedded defaults when path is empty), then
 // applies -set overrides and validates the result.
 func loadConfig(path string, sets []string) (config.Config, error) {
-	cfg := config.Default()
+	cfg := defaultConfig()
 	if path != "" {
 		var err error
 		if cfg, err = config.Load(path); err != nil {
@@ -64,3 +64,7 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// defaultConfig is what `lago train` runs without -config: CleanRL's PPO on
+// CartPole-v1 (config.Default), with the device chosen automatically.
+func defaultConfig() config.Config { return config.Default() }

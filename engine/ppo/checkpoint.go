@@ -1,0 +1,210 @@
+package ppo
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+
+	"github.com/lago-rl/lago/bindings/torch"
+	"github.com/lago-rl/lago/engine/env"
+)
+
+// A checkpoint file is
+//
+//	magic (16 bytes) | u64 len | state JSON | u64 len | torch archive | u32 CRC-32 of all before
+//
+// The torch archive holds the networks' parameters and Adam's state; the
+// JSON holds everything Go owns. With both, a resumed run continues exactly
+// where the checkpoint was taken (on CPU, bit for bit).
+var checkpointMagic = []byte("LAGO-CHECKPOINT1")
+
+// ErrCorruptCheckpoint is wrapped by every error about a damaged checkpoint.
+var ErrCorruptCheckpoint = errors.New("corrupt checkpoint")
+
+type checkpointState struct {
+	EnvID         string          `json:"env_id"`
+	GlobalStep    int64           `json:"global_step"`
+	Iteration     int             `json:"iteration"`
+	NumIterations int             `json:"num_iterations"`
+	Shuffle       []byte          `json:"shuffle_rng"`
+	TorchCPURNG   []byte          `json:"torch_cpu_rng"`
+	TorchDevRNG   []byte          `json:"torch_device_rng,omitempty"`
+	Vec           []byte          `json:"vec"`
+	Normalizer    *env.Normalizer `json:"normalizer"`
+	Recent        []Episode       `json:"recent_episodes"`
+}
+
+// Checkpoint serialises the trainer's whole state.
+func (t *Trainer) Checkpoint() ([]byte, error) {
+	st := checkpointState{
+		EnvID: t.Cfg.EnvID, GlobalStep: t.GlobalStep, Iteration: t.Iteration,
+		NumIterations: t.NumIterations, Normalizer: t.Norm, Recent: t.Recent.Last(len(t.Recent.eps)),
+	}
+	var err error
+	if st.Shuffle, err = t.shuffle.MarshalBinary(); err != nil {
+		return nil, err
+	}
+	if st.TorchCPURNG, err = torch.RNGState(torch.CPU); err != nil {
+		return nil, err
+	}
+	if t.Dev.IsCUDA() {
+		if st.TorchDevRNG, err = torch.RNGState(t.Dev); err != nil {
+			return nil, err
+		}
+	}
+	if st.Vec, err = t.Vec.MarshalBinary(); err != nil {
+		return nil, err
+	}
+	js, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	nets, err := torch.SaveState(t.Agent.Parameters(), t.Opt)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.Write(checkpointMagic)
+	binary.Write(&b, binary.LittleEndian, uint64(len(js)))
+	b.Write(js)
+	binary.Write(&b, binary.LittleEndian, uint64(len(nets)))
+	b.Write(nets)
+	binary.Write(&b, binary.LittleEndian, crc32.ChecksumIEEE(b.Bytes()))
+	return b.Bytes(), nil
+}
+
+// Restore loads a Checkpoint into a trainer built from the same config.
+func (t *Trainer) Restore(data []byte) error {
+	js, nets, err := splitCheckpoint(data)
+	if err != nil {
+		return err
+	}
+	var st checkpointState
+	if err := json.Unmarshal(js, &st); err != nil {
+		return fmt.Errorf("%w: state: %v", ErrCorruptCheckpoint, err)
+	}
+	if st.EnvID != t.Cfg.EnvID || st.NumIterations != t.NumIterations {
+		return fmt.Errorf("checkpoint is of %s with %d iterations, the config of %s with %d: resume with the run's own config.toml",
+			st.EnvID, st.NumIterations, t.Cfg.EnvID, t.NumIterations)
+	}
+	if err := torch.LoadState(nets, t.Agent.Parameters(), t.Opt); err != nil {
+		return fmt.Errorf("networks: %w", err)
+	}
+	if err := t.shuffle.UnmarshalBinary(st.Shuffle); err != nil {
+		return fmt.Errorf("%w: shuffle RNG: %v", ErrCorruptCheckpoint, err)
+	}
+	if err := torch.SetRNGState(torch.CPU, st.TorchCPURNG); err != nil {
+		return err
+	}
+	if t.Dev.IsCUDA() && len(st.TorchDevRNG) > 0 {
+		if err := torch.SetRNGState(t.Dev, st.TorchDevRNG); err != nil {
+			return err
+		}
+	}
+	if err := t.Vec.UnmarshalBinary(st.Vec); err != nil {
+		return fmt.Errorf("envs: %w", err)
+	}
+	if st.Normalizer != nil {
+		t.Norm = st.Normalizer
+	}
+	t.GlobalStep, t.Iteration = st.GlobalStep, st.Iteration
+	t.Recent = NewEpisodeWindow(len(t.Recent.eps))
+	for _, e := range st.Recent {
+		t.Recent.Add(e)
+	}
+	return nil
+}
+
+func splitCheckpoint(data []byte) (state, nets []byte, err error) {
+	corrupt := func(why string) ([]byte, []byte, error) {
+		return nil, nil, fmt.Errorf("%w: %s", ErrCorruptCheckpoint, why)
+	}
+	if len(data) < len(checkpointMagic) || !bytes.Equal(data[:len(checkpointMagic)], checkpointMagic) {
+		return corrupt("not a lago checkpoint (bad magic)")
+	}
+	if len(data) < len(checkpointMagic)+4 {
+		return corrupt("truncated")
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if crc32.ChecksumIEEE(body) != sum {
+		return corrupt("checksum mismatch (truncated or damaged file)")
+	}
+	rest := body[len(checkpointMagic):]
+	next := func() ([]byte, bool) {
+		if len(rest) < 8 {
+			return nil, false
+		}
+		n := binary.LittleEndian.Uint64(rest)
+		if uint64(len(rest)-8) < n {
+			return nil, false
+		}
+		part := rest[8 : 8+n]
+		rest = rest[8+n:]
+		return part, true
+	}
+	var ok1, ok2 bool
+	state, ok1 = next()
+	nets, ok2 = next()
+	if !ok1 || !ok2 || len(rest) != 0 {
+		return corrupt("bad section lengths")
+	}
+	return state, nets, nil
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the same
+// directory, synced and renamed, so a crash leaves the old file or the new
+// one, never a torn one.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() // make the rename itself durable
+		d.Close()
+	}
+	return nil
+}
+
+// SaveCheckpoint writes the trainer's checkpoint to path atomically.
+func (t *Trainer) SaveCheckpoint(path string) error {
+	data, err := t.Checkpoint()
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, data)
+}
+
+// LoadCheckpoint restores the trainer from the file at path.
+func (t *Trainer) LoadCheckpoint(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := t.Restore(data); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return nil
+}

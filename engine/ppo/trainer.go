@@ -1,0 +1,426 @@
+package ppo
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"time"
+
+	"github.com/lago-rl/lago/bindings/torch"
+	"github.com/lago-rl/lago/engine/config"
+	"github.com/lago-rl/lago/engine/env"
+)
+
+// Trainer is PPO as in CleanRL's ppo.py and ppo_continuous_action.py: it
+// collects num_steps steps from num_envs envs, computes GAE, and optimises
+// the clipped surrogate for update_epochs epochs of num_minibatches
+// minibatches. Its torch calls must all come from one goroutine (grad mode is
+// per OS thread); Run in engine/run locks that goroutine to its thread.
+type Trainer struct {
+	Cfg   config.Config
+	Dev   torch.Device
+	Vec   *env.Vec
+	Norm  *env.Normalizer
+	Agent *Agent
+	Opt   *torch.Adam
+	Reg   Regularizer // nil: vanilla PPO
+
+	GlobalStep    int64
+	Iteration     int // completed iterations
+	NumIterations int
+	BatchSize     int
+	MinibatchSize int
+
+	shuffle *rand.PCG // minibatch order
+	buf     rollout
+	Recent  *EpisodeWindow // the last episodes, for progress lines
+}
+
+// rollout is the storage of one iteration, step-major ([T*N] rows).
+type rollout struct {
+	obs      []float32 // [T*N*obsDim]
+	actions  []float32 // [T*N*actDim]; discrete: the index
+	logprobs []float32
+	values   []float32
+	rewards  []float32
+	ends     []bool
+	adv, ret []float32
+	// scratch
+	actInt  []int64   // discrete actions of one step
+	actF    []float32 // continuous actions of one step
+	envAct  []float32 // actions sent to the envs (clipped to the box)
+	stepLP  []float32
+	stepVal []float32
+	perm    []int64
+	// episodes that ended this iteration
+	episodes []Episode
+}
+
+// Episode is one finished episode's statistics.
+type Episode struct {
+	Return  float64 `json:"return"`
+	Length  int     `json:"length"`
+	Success bool    `json:"success"`
+}
+
+// New builds the envs, networks and optimiser of cfg. reg may be nil.
+func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dev, err := torch.ParseDevice(cfg.Device)
+	if err != nil {
+		return nil, fmt.Errorf("config key device: %w", err)
+	}
+	act, err := torch.ParseActivation(cfg.Activation)
+	if err != nil {
+		return nil, err
+	}
+	if err := torch.ManualSeed(uint64(cfg.Seed)); err != nil {
+		return nil, err
+	}
+	if dev.IsCUDA() && cfg.TorchDeterministic {
+		if err := torch.SetDeterministic(true); err != nil {
+			return nil, err
+		}
+	}
+	vec, err := env.NewVec(cfg.EnvID, cfg.NumEnvs, cfg.NumWorkers, uint64(cfg.Seed))
+	if err != nil {
+		return nil, fmt.Errorf("config key env_id: %w", err)
+	}
+	t := &Trainer{Cfg: cfg, Dev: dev, Vec: vec, Reg: reg, Recent: NewEpisodeWindow(100)}
+	t.BatchSize, t.MinibatchSize, t.NumIterations = cfg.Derived()
+	if t.Agent, err = NewAgent(vec.ObsDim, vec.ActSpace, cfg.HiddenSizes, act, cfg.LogStdInit, dev); err != nil {
+		t.Close()
+		return nil, err
+	}
+	// CleanRL: Adam with eps 1e-5.
+	if t.Opt, err = torch.NewAdam(t.Agent.Parameters(), torch.DefaultAdam(cfg.LearningRate, 1e-5)); err != nil {
+		t.Close()
+		return nil, err
+	}
+	continuous := vec.ActSpace.Kind == env.BoxKind
+	t.Norm = env.NewNormalizer(cfg.NumEnvs, vec.ObsDim, cfg.Gamma, cfg.NormObs && continuous, cfg.NormReward && continuous, cfg.ClipObs, cfg.ClipReward)
+	t.shuffle = rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)
+	t.allocate()
+	vec.Reset()
+	t.Norm.ObserveReset(vec, true)
+	return t, nil
+}
+
+func (t *Trainer) allocate() {
+	n, T, od, ad := t.Cfg.NumEnvs, t.Cfg.NumSteps, t.Vec.ObsDim, t.Vec.ActDim
+	b := &t.buf
+	b.obs = make([]float32, T*n*od)
+	b.actions = make([]float32, T*n*ad)
+	b.logprobs = make([]float32, T*n)
+	b.values = make([]float32, T*n)
+	b.rewards = make([]float32, T*n)
+	b.ends = make([]bool, T*n)
+	b.adv = make([]float32, T*n)
+	b.ret = make([]float32, T*n)
+	b.actInt = make([]int64, n)
+	b.actF = make([]float32, n*ad)
+	b.envAct = make([]float32, n*ad)
+	b.stepLP = make([]float32, n)
+	b.stepVal = make([]float32, n)
+	b.perm = make([]int64, T*n)
+}
+
+// Close releases the envs' workers and the networks.
+func (t *Trainer) Close() {
+	if t.Vec != nil {
+		t.Vec.Close()
+	}
+	t.Opt.Free()
+	if t.Agent != nil {
+		t.Agent.Free()
+	}
+}
+
+// Done reports whether every iteration has run.
+func (t *Trainer) Done() bool { return t.Iteration >= t.NumIterations }
+
+// Metrics are the figures of one iteration, CleanRL's logged quantities.
+type Metrics struct {
+	GlobalStep        int64
+	Iteration         int
+	SPS               float64
+	Episodes          []Episode // finished during the iteration
+	PolicyLoss        float64
+	ValueLoss         float64
+	Entropy           float64
+	OldApproxKL       float64
+	ApproxKL          float64
+	ClipFrac          float64
+	ExplainedVariance float64
+	LearningRate      float64
+	Regularizer       map[string]float64
+}
+
+// Iterate runs one iteration: a rollout and an update.
+func (t *Trainer) Iterate() (Metrics, error) {
+	if t.Done() {
+		return Metrics{}, errors.New("ppo: training is already complete")
+	}
+	start := time.Now()
+	lr := t.Cfg.LearningRate
+	if t.Cfg.AnnealLR {
+		lr *= 1 - float64(t.Iteration)/float64(t.NumIterations)
+	}
+	if err := t.Opt.SetLR(lr); err != nil {
+		return Metrics{}, err
+	}
+	if err := t.collect(); err != nil {
+		return Metrics{}, fmt.Errorf("rollout: %w", err)
+	}
+	m, err := t.update()
+	if err != nil {
+		return Metrics{}, fmt.Errorf("update: %w", err)
+	}
+	t.Iteration++
+	m.Iteration = t.Iteration
+	m.GlobalStep = t.GlobalStep
+	m.LearningRate = lr
+	m.Episodes = append([]Episode(nil), t.buf.episodes...)
+	m.SPS = float64(t.BatchSize) / time.Since(start).Seconds()
+	if t.Reg != nil {
+		m.Regularizer = t.Reg.Metrics()
+	}
+	return m, nil
+}
+
+// collect fills the rollout buffer with num_steps steps of every env.
+func (t *Trainer) collect() error {
+	runtime.LockOSThread() // grad mode is per thread; Run locks too, this makes Iterate safe alone
+	defer runtime.UnlockOSThread()
+	b, v := &t.buf, t.Vec
+	n, od, ad := v.NumEnvs, v.ObsDim, v.ActDim
+	b.episodes = b.episodes[:0]
+	if t.Reg != nil {
+		if err := t.Reg.BeginRollout(t.Cfg.NumSteps, n); err != nil {
+			return err
+		}
+	}
+	s := torch.NewScope()
+	defer s.Close()
+	for step := 0; step < t.Cfg.NumSteps; step++ {
+		if t.Reg != nil {
+			if err := t.Reg.Observe(step, v); err != nil {
+				return err
+			}
+		}
+		row := step * n
+		copy(b.obs[row*od:(row+n)*od], v.Obs)
+		err := torch.NoGrad(func() error {
+			obs := torch.FromSliceIn(s, v.Obs, []int64{int64(n), int64(od)}, t.Dev)
+			d := t.Agent.Distribution(s, obs)
+			action := d.Sample(s, false)
+			logp := d.LogProb(s, action)
+			value := t.Agent.Value(s, obs)
+			if err := s.Err(); err != nil {
+				return err
+			}
+			if t.Agent.Discrete {
+				if err := torch.CopyTo(action, b.actInt); err != nil {
+					return err
+				}
+			} else if err := torch.CopyTo(action, b.actF); err != nil {
+				return err
+			}
+			if err := torch.CopyTo(logp, b.stepLP); err != nil {
+				return err
+			}
+			return torch.CopyTo(value, b.stepVal)
+		})
+		if err != nil {
+			return err
+		}
+		s.Reset()
+		copy(b.logprobs[row:row+n], b.stepLP)
+		copy(b.values[row:row+n], b.stepVal)
+		t.envActions()
+		copy(b.actions[row*ad:(row+n)*ad], t.storedActions())
+
+		v.Step(b.envAct)
+		t.Norm.ObserveStep(v, true)
+		t.GlobalStep += int64(n)
+		copy(b.rewards[row:row+n], v.Rewards)
+		truncated := false
+		for i := 0; i < n; i++ {
+			b.ends[row+i] = v.Terminated[i] || v.Truncated[i]
+			truncated = truncated || v.Truncated[i]
+			if b.ends[row+i] {
+				ep := Episode{Return: v.EpisodeReturn[i], Length: v.EpisodeLength[i], Success: v.EpisodeSuccess[i]}
+				b.episodes = append(b.episodes, ep)
+				t.Recent.Add(ep)
+			}
+		}
+		if truncated {
+			if err := t.bootstrapTruncated(s, row); err != nil {
+				return err
+			}
+		}
+	}
+	// Advantages, with the value of the observation after the last step.
+	err := torch.NoGrad(func() error {
+		obs := torch.FromSliceIn(s, v.Obs, []int64{int64(n), int64(od)}, t.Dev)
+		last := t.Agent.Value(s, obs)
+		if err := s.Err(); err != nil {
+			return err
+		}
+		return torch.CopyTo(last, b.stepVal)
+	})
+	if err != nil {
+		return err
+	}
+	GAE(b.rewards, b.values, b.ends, b.stepVal, n, t.Cfg.Gamma, t.Cfg.GAELambda, b.adv, b.ret)
+	return nil
+}
+
+// envActions turns the sampled actions into what the envs take: the index
+// for discrete actions, the action clipped to the box for continuous ones
+// (as CleanRL's ClipAction wrapper; the unclipped action is what is stored
+// and scored).
+func (t *Trainer) envActions() {
+	b, sp := &t.buf, t.Vec.ActSpace
+	if t.Agent.Discrete {
+		for i, a := range b.actInt {
+			b.envAct[i] = float32(a)
+		}
+		return
+	}
+	d := len(sp.Low)
+	for i, a := range b.actF {
+		j := i % d
+		b.envAct[i] = min(max(a, sp.Low[j]), sp.High[j])
+	}
+}
+
+func (t *Trainer) storedActions() []float32 {
+	if t.Agent.Discrete {
+		return t.buf.envAct
+	}
+	return t.buf.actF
+}
+
+// bootstrapTruncated adds γ·V(final observation) to the rewards of episodes
+// cut by the time limit, so that GAE, which stops at every episode end,
+// still credits the value the episode would have gone on to earn.
+func (t *Trainer) bootstrapTruncated(s *torch.Scope, row int) error {
+	v, b := t.Vec, &t.buf
+	od := v.ObsDim
+	var rows []float32
+	var which []int
+	for i := 0; i < v.NumEnvs; i++ {
+		if v.Truncated[i] {
+			rows = append(rows, v.FinalObs[i*od:(i+1)*od]...)
+			which = append(which, i)
+		}
+	}
+	vals := make([]float32, len(which))
+	err := torch.NoGrad(func() error {
+		obs := torch.FromSliceIn(s, rows, []int64{int64(len(which)), int64(od)}, t.Dev)
+		val := t.Agent.Value(s, obs)
+		if err := s.Err(); err != nil {
+			return err
+		}
+		return torch.CopyTo(val, vals)
+	})
+	s.Reset()
+	if err != nil {
+		return err
+	}
+	for k, i := range which {
+		b.rewards[row+i] += float32(t.Cfg.Gamma) * vals[k]
+	}
+	return nil
+}
+
+// update runs the PPO epochs over the rollout.
+func (t *Trainer) update() (Metrics, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var m Metrics
+	b, cfg := &t.buf, t.Cfg
+	B, od, ad := int64(t.BatchSize), int64(t.Vec.ObsDim), int64(t.Vec.ActDim)
+	batch := torch.NewScope()
+	defer batch.Close()
+	obs := torch.FromSliceIn(batch, b.obs, []int64{B, od}, t.Dev)
+	var actions *torch.Tensor
+	if t.Agent.Discrete {
+		actions = batch.To(torch.FromSliceIn(batch, b.actions, []int64{B}, t.Dev), t.Dev, torch.Int64)
+	} else {
+		actions = torch.FromSliceIn(batch, b.actions, []int64{B, ad}, t.Dev)
+	}
+	oldLogp := torch.FromSliceIn(batch, b.logprobs, []int64{B}, t.Dev)
+	advantages := torch.FromSliceIn(batch, b.adv, []int64{B}, t.Dev)
+	returns := torch.FromSliceIn(batch, b.ret, []int64{B}, t.Dev)
+	values := torch.FromSliceIn(batch, b.values, []int64{B}, t.Dev)
+	if err := batch.Err(); err != nil {
+		return m, err
+	}
+	progress := float64(t.Iteration) / float64(t.NumIterations)
+	coefs := LossCoefs{ClipCoef: cfg.ClipCoef, ClipVLoss: cfg.ClipVLoss, NormAdv: cfg.NormAdv, EntCoef: cfg.EntCoef, VFCoef: cfg.VFCoef}
+	clipFracSum, clipFracN := 0.0, 0
+	s := torch.NewScope()
+	defer s.Close()
+	for i := range b.perm {
+		b.perm[i] = int64(i)
+	}
+	shuffler := rand.New(t.shuffle)
+	for epoch := 0; epoch < cfg.UpdateEpochs; epoch++ {
+		shuffler.Shuffle(len(b.perm), func(i, j int) { b.perm[i], b.perm[j] = b.perm[j], b.perm[i] })
+		for start := 0; start < t.BatchSize; start += t.MinibatchSize {
+			s.Reset()
+			mbIdx := b.perm[start : start+t.MinibatchSize]
+			idx := torch.FromSliceIn(s, mbIdx, []int64{int64(len(mbIdx))}, t.Dev)
+			mbObs := s.IndexSelect(obs, 0, idx)
+			mb := Minibatch{
+				Dist:      t.Agent.Distribution(s, mbObs),
+				Actions:   s.IndexSelect(actions, 0, idx),
+				OldLogp:   s.IndexSelect(oldLogp, 0, idx),
+				Adv:       s.IndexSelect(advantages, 0, idx),
+				Returns:   s.IndexSelect(returns, 0, idx),
+				OldValues: s.IndexSelect(values, 0, idx),
+				NewValues: t.Agent.Value(s, mbObs),
+			}
+			parts := Loss(s, coefs, mb)
+			loss := parts.Total
+			if t.Reg != nil {
+				D, beta, err := t.Reg.Term(s, mb.Dist, mbIdx, progress)
+				if err != nil {
+					return m, fmt.Errorf("regulariser %s: %w", t.Reg.Name(), err)
+				}
+				if D != nil && beta != 0 {
+					loss = s.Add(loss, s.MulS(D, beta))
+				}
+			}
+			s.Backward(loss)
+			m.PolicyLoss, m.ValueLoss, m.Entropy = s.Item(parts.PG), s.Item(parts.V), s.Item(parts.Entropy)
+			m.ApproxKL, m.OldApproxKL = s.Item(parts.ApproxKL), s.Item(parts.OldApproxKL)
+			clipFracSum += s.Item(parts.ClipFrac)
+			clipFracN++
+			if err := s.Err(); err != nil {
+				return m, err
+			}
+			if _, err := torch.ClipGradNorm(t.Opt.Params(), cfg.MaxGradNorm); err != nil {
+				return m, err
+			}
+			if err := t.Opt.Step(); err != nil {
+				return m, err
+			}
+			if err := t.Opt.ZeroGrad(); err != nil {
+				return m, err
+			}
+		}
+		if cfg.TargetKL > 0 && m.ApproxKL > cfg.TargetKL {
+			break
+		}
+	}
+	m.ClipFrac = clipFracSum / math.Max(float64(clipFracN), 1)
+	m.ExplainedVariance = ExplainedVariance(b.values, b.ret)
+	return m, nil
+}
