@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func runLago(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = dispatch(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct{ name, toml, want string }{
+		{"typo", "gama = 0.9\n", `unknown key "gama" (did you mean "gamma"?)`},
+		{"type", "num_envs = \"four\"\n", `key "num_envs"`},
+		{"range", "gamma = 1.5\n", `key "gamma" = 1.5 is out of range [0, 1]`},
+		{"enum", "device = \"gpu\"\n", `must be one of cpu, cuda, auto`},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, c.name+".toml")
+		if err := os.WriteFile(path, []byte(c.toml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := runLago(t, "train", "-config", path, "-out", filepath.Join(dir, c.name))
+		if code == 0 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, path) {
+			t.Errorf("%s: exit %d, stderr %q; want it to name %s and the file", c.name, code, stderr, c.want)
+		}
+	}
+	_, stderr, code := runLago(t, "train", "-set", "lerning_rate=1")
+	if code == 0 || !strings.Contains(stderr, `did you mean "learning_rate"`) {
+		t.Errorf("-set typo: exit %d, %q", code, stderr)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := runLago(t, "version")
+	for _, want := range []string{"lago", "libtorch", "device"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("lago version: exit %d, %q lacks %q", code, out, want)
+		}
+	}
+}
+
+func TestEvalBuiltinPolicies(t *testing.T) {
+	out, stderr, code := runLago(t, "eval", "-config", "../../configs/cartpole.toml", "-policy", "expert", "-episodes", "10", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Episodes    int     `json:"episodes"`
+		MeanReturn  float64 `json:"mean_return"`
+		SuccessRate float64 `json:"success_rate"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	if res.Episodes != 10 || res.MeanReturn < 475 {
+		t.Fatalf("expert on CartPole: %+v", res)
+	}
+	out, _, code = runLago(t, "eval", "-config", "../../configs/cartpole.toml", "-policy", "random", "-episodes", "10", "-json")
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || res.MeanReturn > 100 {
+		t.Fatalf("random on CartPole: exit %d, %q", code, out)
+	}
+}
+
+// TestInterruptAndResume is the user's path: train, Ctrl-C, -resume, plot.
+func TestInterruptAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the lago binary; skipped in -short mode")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "lago")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	runDir := filepath.Join(dir, "run")
+	cmd := exec.Command(bin, "train", "-out", runDir, "-set", "total_timesteps=100000", "-set", "device=cpu",
+		"-set", "checkpoint_every=1000")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	metrics := filepath.Join(runDir, "metrics.jsonl")
+	deadline := time.Now().Add(60 * time.Second)
+	for countLines(metrics) < 3 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no metrics after 60 s: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("interrupted run exited with %v: %s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "lago train -resume "+runDir) {
+		t.Fatalf("no resume hint in %q", stdout.String())
+	}
+	stopped := countLines(metrics)
+	if _, err := os.Stat(filepath.Join(runDir, "checkpoint.lago")); err != nil {
+		t.Fatalf("no checkpoint after Ctrl-C: %v", err)
+	}
+	out, err := exec.Command(bin, "train", "-resume", runDir, "-quiet").CombinedOutput()
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "resumed") {
+		t.Fatalf("resume log lacks 'resumed': %s", out)
+	}
+	// Iterations are logged once each, in order, through to the end.
+	f, _ := os.Open(metrics)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	want := 1
+	for sc.Scan() {
+		var m struct{ Iteration int }
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Iteration != want {
+			t.Fatalf("metrics line %d has iteration %d", want, m.Iteration)
+		}
+		want++
+	}
+	if want-1 <= stopped {
+		t.Fatalf("resume added no iterations (%d before, %d after)", stopped, want-1)
+	}
+	if _, err := os.Stat(filepath.Join(runDir, "summary.json")); err != nil {
+		t.Fatal("no summary.json after the resumed run finished")
+	}
+	if out, err := exec.Command(bin, "plot", runDir).CombinedOutput(); err != nil || !strings.Contains(string(out), ".png") {
+		t.Fatalf("plot: %v %s", err, out)
+	}
+}
+
+func countLines(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(b, []byte("\n"))
+}
