@@ -1,0 +1,215 @@
+package prior
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/lago-rl/lago/engine/env"
+)
+
+// Template turns a state's text view into the questions put to the model.
+// Templates are versioned: the version is part of every cache key, so
+// editing a template's wording must bump it.
+type Template struct {
+	Version string
+	// Intro opens every prompt (what the agent is and can do).
+	Intro string
+	// Questions holds one question per action factor. A later factor's
+	// question may name the option chosen for the factor before it with %s.
+	Questions []string
+}
+
+// Templates by env id prefix. An env without its own uses Generic.
+var templates = map[string]Template{
+	"CLEVR-Robot": {
+		Version: "clevr-v1",
+		Intro:   "A robot pushes one of five balls on a table in one of eight directions, one push at a time.",
+		Questions: []string{
+			"Which ball should the robot push next to follow the instruction?",
+			"The robot pushes the %s ball. In which direction should it push?",
+		},
+	},
+}
+
+// Generic is the template of envs without one of their own.
+var Generic = Template{
+	Version:   "generic-v1",
+	Intro:     "An agent acts in an environment, one action at a time.",
+	Questions: []string{"Which action should the agent take next?", "Having chosen %s, which option comes next?"},
+}
+
+// TemplateFor returns the template of an env id.
+func TemplateFor(envID string) Template {
+	for prefix, t := range templates {
+		if strings.HasPrefix(envID, prefix) {
+			return t
+		}
+	}
+	return Generic
+}
+
+// maxOptions is the most options one question may offer: Ollama returns at
+// most 20 top log-probabilities per token.
+const maxOptions = 20
+
+// Question is what is scored for one state.
+type Question struct {
+	Text     string     // the state's text view
+	Factors  [][]string // options of each factor; one factor for an unfactored env
+	Template Template
+}
+
+// QuestionFor builds the question for env e's current state.
+func QuestionFor(e env.Env) (Question, error) {
+	d, ok := e.(env.Describer)
+	if !ok {
+		return Question{}, fmt.Errorf("%s cannot describe its states in text (it does not implement env.Describer), so an LLM prior cannot score them", e.Spec().ID)
+	}
+	q := Question{Text: d.TextView(), Template: TemplateFor(e.Spec().ID)}
+	if f, ok := e.(env.FactoredActions); ok {
+		q.Factors = f.ActionFactors()
+	} else {
+		q.Factors = [][]string{d.ActionNames()}
+	}
+	return q, q.check()
+}
+
+func (q Question) check() error {
+	if len(q.Factors) < 1 || len(q.Factors) > 2 {
+		return fmt.Errorf("prior: %d action factors; the prompt supports 1 or 2", len(q.Factors))
+	}
+	for i, f := range q.Factors {
+		if len(f) < 1 || len(f) > maxOptions {
+			return fmt.Errorf("prior: factor %d has %d options; one question can offer 1 to %d (factorise the actions with env.FactoredActions)", i, len(f), maxOptions)
+		}
+	}
+	return nil
+}
+
+// NumActions is the size of the joint action space.
+func (q Question) NumActions() int {
+	n := 1
+	for _, f := range q.Factors {
+		n *= len(f)
+	}
+	return n
+}
+
+// labels are the option labels: single letters, one token in every
+// tokenizer we know of.
+const labels = "ABCDEFGHIJKLMNOPQRST"
+
+// Prompt renders the question of factor k (given the option chosen for the
+// factor before, if any). The prompt ends where the label is the next token.
+func (q Question) Prompt(k int, chosen string) string {
+	var b strings.Builder
+	b.WriteString(q.Template.Intro)
+	b.WriteString("\n")
+	b.WriteString(q.Text)
+	b.WriteString("\n\n")
+	question := q.Template.Questions[min(k, len(q.Template.Questions)-1)]
+	if strings.Contains(question, "%s") {
+		question = fmt.Sprintf(question, chosen)
+	}
+	b.WriteString(question)
+	b.WriteString("\n")
+	for i, opt := range q.Factors[k] {
+		fmt.Fprintf(&b, "%c. %s\n", labels[i], opt)
+	}
+	b.WriteString("Answer with the letter of one option.\nAnswer:")
+	return b.String()
+}
+
+// normalizeToken maps a token's text to the label it stands for: the
+// tokenizer's word-start marks and spaces dropped, upper case.
+func normalizeToken(tok string) string {
+	tok = strings.ReplaceAll(tok, "▁", " ")
+	tok = strings.TrimSpace(tok)
+	tok = strings.TrimRight(tok, ".):")
+	return strings.ToUpper(tok)
+}
+
+// TokenProb is one alternative for the next token.
+type TokenProb struct {
+	Token   string
+	Logprob float64
+}
+
+// labelDistribution turns the top alternatives for the next token into a
+// distribution over the first n labels. Tokens that normalise to the same
+// label add up. Labels absent from the list get a floor: the mass the list
+// leaves unaccounted for, shared among them, but never more than the least
+// likely listed token (they ranked below it). found is how many labels were
+// in the list; with none, the distribution is meaningless.
+func labelDistribution(top []TokenProb, n int) (probs []float64, found int) {
+	mass := make([]float64, n)
+	listed := 0.0
+	minP := 1.0
+	for _, t := range top {
+		p := math.Exp(t.Logprob)
+		if math.IsNaN(p) {
+			continue
+		}
+		listed += p
+		minP = math.Min(minP, p)
+		lab := normalizeToken(t.Token)
+		if len(lab) == 1 {
+			if i := strings.IndexByte(labels[:n], lab[0]); i >= 0 {
+				mass[i] += p
+			}
+		}
+	}
+	var absent []int
+	for i, m := range mass {
+		if m > 0 {
+			found++
+		} else {
+			absent = append(absent, i)
+		}
+	}
+	if found == 0 {
+		return nil, 0
+	}
+	if len(absent) > 0 {
+		floor := math.Max(1-listed, 0) / float64(len(absent))
+		floor = math.Min(floor, minP)
+		floor = math.Max(floor, 1e-8) // never exactly zero: KL to the prior must stay finite
+		for _, i := range absent {
+			mass[i] = floor
+		}
+	}
+	return normalize(mass), found
+}
+
+func normalize(p []float64) []float64 {
+	z := 0.0
+	for _, x := range p {
+		z += x
+	}
+	for i := range p {
+		p[i] /= z
+	}
+	return p
+}
+
+// topIndices returns the indices of the largest entries of p whose mass
+// reaches coverage, at most k of them.
+func topIndices(p []float64, k int, coverage float64) []int {
+	idx := make([]int, len(p))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
+	var out []int
+	mass := 0.0
+	for _, i := range idx {
+		if len(out) >= k || mass >= coverage {
+			break
+		}
+		out = append(out, i)
+		mass += p[i]
+	}
+	return out
+}
