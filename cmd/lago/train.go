@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	resume := fs.String("resume", "", "continue the run in this directory from its checkpoint, with its own config.toml")
 	logFormat := fs.String("log-format", "console", "log format: console or json")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	progressJSON := fs.Bool("progress-json", false, "print progress as JSON lines on stdout (for lago compare)")
 	var sets multiFlag
 	fs.Var(&sets, "set", "override a config key: -set key=value (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -41,6 +43,9 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	}
 
 	opt := run.Options{Log: log, Progress: prog.update}
+	if *progressJSON {
+		opt.Progress = jsonProgress(stdout)
+	}
 	var cfgErr error
 	cfg := defaultConfig()
 	switch {
@@ -80,9 +85,24 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "run %s: %d steps, final return %.2f, success %.2f (last %d episodes)\n",
-		opt.Dir, sum.GlobalStep, sum.FinalReturn, sum.FinalSuccess, sum.FinalEpisodes)
+	if !*progressJSON {
+		fmt.Fprintf(stdout, "run %s: %d steps, final return %.2f, success %.2f (last %d episodes)\n",
+			opt.Dir, sum.GlobalStep, sum.FinalReturn, sum.FinalSuccess, sum.FinalEpisodes)
+	}
 	return nil
+}
+
+// jsonProgress prints at most two progress lines a second, and the last.
+func jsonProgress(w io.Writer) func(run.Progress) {
+	var last time.Time
+	enc := json.NewEncoder(w)
+	return func(p run.Progress) {
+		if time.Since(last) < 500*time.Millisecond && p.Step < p.Total {
+			return
+		}
+		last = time.Now()
+		enc.Encode(map[string]any{"step": p.Step, "total": p.Total, "return": p.RecentReturn, "success": p.RecentSuccess})
+	}
 }
 
 func newLogger(format string, prog *progressLine) (zerolog.Logger, error) {
@@ -134,6 +154,27 @@ func (p *progressLine) update(pr run.Progress) {
 	if pr.Episodes > 0 {
 		line += fmt.Sprintf("  return %.2f  success %.2f", pr.RecentReturn, pr.RecentSuccess)
 	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.shown = true
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+// status shows a free-form line (lago compare's summary of its runs).
+func (p *progressLine) status(line string) {
+	if p.quiet {
+		return
+	}
+	every := 30 * time.Second
+	if p.tty {
+		every = 0
+	}
+	if time.Since(p.last) < every {
+		return
+	}
+	p.last = time.Now()
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 		p.shown = true

@@ -44,6 +44,7 @@ type Config struct {
 	TotalTimesteps     int64  `toml:"total_timesteps" default:"500000" range:"[1,)" doc:"environment steps to train for, summed over all environments"`
 	NumEnvs            int    `toml:"num_envs" default:"4" range:"[1,)" doc:"number of parallel environments"`
 	NumWorkers         int    `toml:"num_workers" default:"0" range:"[0,)" doc:"goroutines stepping the environments; 0 = one per CPU core"`
+	TorchThreads       int    `toml:"torch_threads" default:"0" range:"[0,)" doc:"libtorch intra-op threads; 0 = libtorch's default (one per core)"`
 	CheckpointEvery    int    `toml:"checkpoint_every" default:"25" range:"[0,)" doc:"save a checkpoint every this many iterations; 0 = only at the end"`
 
 	// PPO.
@@ -72,6 +73,27 @@ type Config struct {
 	NormReward bool    `toml:"norm_reward" default:"false" doc:"scale rewards by a running estimate of the discounted return's spread"`
 	ClipObs    float64 `toml:"clip_obs" default:"10" range:"(0,)" doc:"clip normalised observations to [-clip_obs, clip_obs]"`
 	ClipReward float64 `toml:"clip_reward" default:"10" range:"(0,)" doc:"clip normalised rewards to [-clip_reward, clip_reward]"`
+
+	// LaGO: the prior over actions and its weight in the loss.
+	Prior             string  `toml:"prior" default:"none" minlen:"1" doc:"prior over actions: none, uniform, scripted:Q, scripted-wrong:Q (Q in [0,1]) or ollama:MODEL"`
+	Beta              float64 `toml:"beta" default:"0.05" range:"[0,)" doc:"weight of the prior divergence in the loss (at the start of training)"`
+	BetaSchedule      string  `toml:"beta_schedule" default:"constant" enum:"constant,linear,exp" doc:"how beta changes: constant, linear decay to beta_final, or exponential decay to beta_final"`
+	BetaFinal         float64 `toml:"beta_final" default:"0" range:"[0,)" doc:"beta at the end of its decay (linear and exp schedules)"`
+	BetaDecayFraction float64 `toml:"beta_decay_fraction" default:"1" range:"(0,1]" doc:"fraction of training over which beta decays; it stays at beta_final after"`
+	KLDirection       string  `toml:"kl_direction" default:"reverse" enum:"reverse,forward" doc:"reverse: KL(policy||prior), mode-seeking, as in KL-regularised RL; forward: KL(prior||policy), cross-entropy to the prior, as in kickstarting"`
+	PriorEps          float64 `toml:"prior_eps" default:"0.001" range:"[0,0.5]" doc:"floor on prior probabilities (then renormalised), so no action is impossible under the prior"`
+	PriorTemperature  float64 `toml:"prior_temperature" default:"1" range:"(0,)" doc:"prior temperature tau: p is sharpened (<1) or flattened (>1) as p^(1/tau)"`
+	PriorWait         float64 `toml:"prior_wait" default:"0" range:"[0,)" doc:"seconds an update may wait for priors still being scored; 0 masks them out at once"`
+
+	// The Ollama prior service.
+	OllamaHost           string  `toml:"ollama_host" default:"" doc:"Ollama server host:port; empty means $OLLAMA_HOST, else 127.0.0.1:11434"`
+	OllamaParallel       int     `toml:"ollama_parallel" default:"1" range:"[1,64]" doc:"concurrent requests to Ollama; match the server's OLLAMA_NUM_PARALLEL"`
+	OllamaTimeout        float64 `toml:"ollama_timeout" default:"30" range:"(0,)" doc:"seconds before one Ollama request is abandoned"`
+	PriorFactorTopK      int     `toml:"prior_factor_topk" default:"2" range:"[1,20]" doc:"factored actions: score the second factor for at most this many first choices (calls per state <= 1 + this)"`
+	PriorFallbackSamples int     `toml:"prior_fallback_samples" default:"8" range:"[1,100]" doc:"answers sampled per question when the model gives no log-probabilities"`
+	PriorCacheDir        string  `toml:"prior_cache_dir" default:"" doc:"directory of the persistent prior cache; empty means $XDG_CACHE_HOME/lago/prior or ~/.cache/lago/prior"`
+	PriorCacheEntries    int     `toml:"prior_cache_entries" default:"100000" range:"[1,)" doc:"priors kept in memory (the disk cache keeps all)"`
+	PriorQueue           int     `toml:"prior_queue" default:"4096" range:"[1,)" doc:"states waiting to be scored at most; more are dropped and asked again later"`
 }
 
 // Default returns the configuration with every setting at its default.
@@ -182,6 +204,9 @@ func (c *Config) problems() []error {
 		if err := f.check(f.get(c)); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if _, err := ParsePrior(c.Prior); err != nil {
+		errs = append(errs, err)
 	}
 	// The checks below divide by these keys or multiply them; if any is
 	// already reported as out of range, its errors would only be noise.

@@ -21,12 +21,17 @@ func TestDefaultMatchesCleanRL(t *testing.T) {
 	c := Default()
 	want := Config{
 		ExpName: "ppo", EnvID: "CartPole-v1", Seed: 1, Device: "auto", TorchDeterministic: true,
-		TotalTimesteps: 500000, NumEnvs: 4, NumWorkers: 0, CheckpointEvery: 25,
+		TotalTimesteps: 500000, NumEnvs: 4, NumWorkers: 0, TorchThreads: 0, CheckpointEvery: 25,
 		NumSteps: 128, LearningRate: 2.5e-4, AnnealLR: true, Gamma: 0.99, GAELambda: 0.95,
 		NumMinibatches: 4, UpdateEpochs: 4, NormAdv: true, ClipCoef: 0.2, ClipVLoss: true,
 		EntCoef: 0.01, VFCoef: 0.5, MaxGradNorm: 0.5, TargetKL: 0,
 		HiddenSizes: []int{64, 64}, Activation: "tanh", LogStdInit: 0,
 		NormObs: false, NormReward: false, ClipObs: 10, ClipReward: 10,
+		// LaGO: vanilla PPO unless a prior is named.
+		Prior: "none", Beta: 0.05, BetaSchedule: "constant", BetaFinal: 0, BetaDecayFraction: 1,
+		KLDirection: "reverse", PriorEps: 0.001, PriorTemperature: 1, PriorWait: 0,
+		OllamaHost: "", OllamaParallel: 1, OllamaTimeout: 30, PriorFactorTopK: 2, PriorFallbackSamples: 8,
+		PriorCacheDir: "", PriorCacheEntries: 100000, PriorQueue: 4096,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -500,7 +505,7 @@ func TestKeys(t *testing.T) {
 		}
 		byName[k.Key] = k
 	}
-	if keys[0].Key != "exp_name" || keys[len(keys)-1].Key != "clip_reward" {
+	if keys[0].Key != "exp_name" || keys[len(keys)-1].Key != "prior_queue" {
 		t.Errorf("Keys() not in declaration order: first %q, last %q", keys[0].Key, keys[len(keys)-1].Key)
 	}
 	for _, want := range []KeyDoc{

@@ -141,6 +141,12 @@ func (c *CartPole) ExpertAction(action []float32) {
 	}
 }
 
+// WrongExpertAction pushes the other way: it topples the pole.
+func (c *CartPole) WrongExpertAction(action []float32) {
+	c.ExpertAction(action)
+	action[0] = 1 - action[0]
+}
+
 // MarshalBinary encodes the generator, the physical state and the step
 // count.
 func (c *CartPole) MarshalBinary() ([]byte, error) {

@@ -23,3 +23,10 @@ type FactoredActions interface {
 	// {{"red", "blue", ...}, {"left", "right", ...}}.
 	ActionFactors() [][]string
 }
+
+// WrongExpert is implemented by envs whose scripted expert can be aimed at a
+// wrong goal (CLEVR-Robot: the opposite relation). A prior built on it is
+// confidently misleading: the controlled test of whether rewards still win.
+type WrongExpert interface {
+	WrongExpertAction(action []float32)
+}

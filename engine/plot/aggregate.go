@@ -210,3 +210,18 @@ func tQuantile975(df int) float64 {
 	n := float64(df)
 	return z + (z3+z)/(4*n) + (5*z5+16*z3+3*z)/(96*n*n) + (3*z7+19*z5+17*z3-15*z)/(384*n*n*n)
 }
+
+// MeanCI95 returns the mean of vals and the bounds of its 95% confidence
+// interval (Student's t, n−1 degrees of freedom); with one value the
+// interval is that value.
+func MeanCI95(vals []float64) (mean, low, high float64) {
+	if len(vals) == 0 {
+		return math.NaN(), math.NaN(), math.NaN()
+	}
+	mean, sd := meanStd(vals)
+	if len(vals) < 2 {
+		return mean, mean, mean
+	}
+	half := tQuantile975(len(vals)-1) * sd / math.Sqrt(float64(len(vals)))
+	return mean, mean - half, mean + half
+}

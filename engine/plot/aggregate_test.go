@@ -243,3 +243,15 @@ func TestTQuantile975(t *testing.T) {
 		}
 	}
 }
+
+func TestMeanCI95(t *testing.T) {
+	mean, lo, hi := MeanCI95([]float64{1, 2, 3, 4, 5})
+	// sd = √2.5, t(4) = 2.7764, half = 2.7764·√2.5/√5.
+	half := 2.7764 * math.Sqrt(2.5) / math.Sqrt(5)
+	if mean != 3 || math.Abs(lo-(3-half)) > 1e-9 || math.Abs(hi-(3+half)) > 1e-9 {
+		t.Fatalf("MeanCI95 = %v [%v, %v], want 3 ± %v", mean, lo, hi, half)
+	}
+	if m, l, h := MeanCI95([]float64{0.4}); m != 0.4 || l != 0.4 || h != 0.4 {
+		t.Fatalf("one value: %v [%v, %v]", m, l, h)
+	}
+}

@@ -52,4 +52,3 @@ func BenchmarkRollout(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*tr.BatchSize)/b.Elapsed().Seconds(), "env-steps/s")
 }
-

@@ -81,6 +81,11 @@ func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
 	if err := torch.ManualSeed(uint64(cfg.Seed)); err != nil {
 		return nil, err
 	}
+	if cfg.TorchThreads > 0 {
+		if err := torch.SetNumThreads(cfg.TorchThreads); err != nil {
+			return nil, err
+		}
+	}
 	if dev.IsCUDA() && cfg.TorchDeterministic {
 		if err := torch.SetDeterministic(true); err != nil {
 			return nil, err

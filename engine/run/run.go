@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/lago-rl/lago/engine/config"
+	"github.com/lago-rl/lago/engine/lago"
 	"github.com/lago-rl/lago/engine/ppo"
 )
 
@@ -41,7 +42,7 @@ type Options struct {
 	Resume      bool            // continue the run in Dir from its checkpoint
 	Log         zerolog.Logger  // structured logs
 	Progress    func(Progress)  // called after every iteration (nil: none)
-	Regularizer ppo.Regularizer // nil: vanilla PPO
+	Regularizer ppo.Regularizer // nil: the one the config's prior key names (none: vanilla PPO)
 	// MaxIterations stops after this many iterations in this call (0: run to
 	// the end), writing a checkpoint as an interruption would.
 	MaxIterations int
@@ -65,8 +66,8 @@ type Summary struct {
 	Seed          int64   `json:"seed"`
 	GlobalStep    int64   `json:"global_step"`
 	Iterations    int     `json:"iterations"`
-	FinalReturn   float64 `json:"final_return"`  // mean of the last 20 episodes
-	FinalSuccess  float64 `json:"final_success"` // success rate of the last 20 episodes
+	FinalReturn   float64 `json:"final_return"`  // mean of the last 100 episodes
+	FinalSuccess  float64 `json:"final_success"` // success rate of the last 100 episodes
 	FinalEpisodes int     `json:"final_episodes"`
 	WallSeconds   float64 `json:"wall_s"`
 }
@@ -104,7 +105,16 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (Summary, error)
 		}
 	}
 
-	t, err := ppo.New(cfg, opt.Regularizer)
+	reg := opt.Regularizer
+	if reg == nil {
+		r, closePrior, err := lago.FromConfig(ctx, cfg)
+		if err != nil {
+			return Summary{}, err
+		}
+		defer closePrior()
+		reg = r
+	}
+	t, err := ppo.New(cfg, reg)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -133,7 +143,7 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (Summary, error)
 
 	log.Info().Str("dir", opt.Dir).Str("env", cfg.EnvID).Str("device", t.Dev.String()).
 		Int64("total_timesteps", cfg.TotalTimesteps).Int("iterations", t.NumIterations).
-		Int("batch", t.BatchSize).Str("regularizer", regName(opt.Regularizer)).Msg("training")
+		Int("batch", t.BatchSize).Str("regularizer", regName(reg)).Msg("training")
 	start, startStep := time.Now(), t.GlobalStep
 	ran := 0
 	for !t.Done() {
@@ -183,7 +193,7 @@ func checkpoint(t *ppo.Trainer, dir string, metrics *bufio.Writer) error {
 }
 
 func finish(t *ppo.Trainer, opt Options, wall float64) (Summary, error) {
-	ret, _, succ, n := t.Recent.Mean(20)
+	ret, _, succ, n := t.Recent.Mean(100)
 	sum := Summary{
 		ExpName: t.Cfg.ExpName, EnvID: t.Cfg.EnvID, Seed: t.Cfg.Seed,
 		GlobalStep: t.GlobalStep, Iterations: t.Iteration,

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/lago-rl/lago/engine/compare"
+)
+
+func init() {
+	register("compare", "train every (prior × seed) of a config and compare: table, summary.json, curves", cmdCompare)
+}
+
+func cmdCompare(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("compare", stderr)
+	path := fs.String("config", "", "TOML config of every run (default: the embedded defaults)")
+	priors := fs.String("priors", "none,scripted:0.5,scripted:0.9", "comma-separated priors: none, uniform, scripted:Q, scripted-wrong:Q, ollama:MODEL")
+	seeds := fs.Int("seeds", 5, "seeds per prior (seed, seed+1, ...)")
+	steps := fs.Int64("steps", 0, "env steps per run (default: the config's total_timesteps)")
+	out := fs.String("out", "", "output directory (default runs/compare-ENV)")
+	jobs := fs.Int("jobs", runtime.NumCPU(), "runs at once; each gets cores/jobs libtorch and env threads")
+	var sets multiFlag
+	fs.Var(&sets, "set", "override a config key of every run: -set key=value (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path, sets)
+	if err != nil {
+		return err
+	}
+	if *jobs < 1 {
+		return errors.New("-jobs must be ≥ 1")
+	}
+	threads := max(1, runtime.NumCPU() / *jobs)
+	if cfg.TorchThreads == 0 {
+		cfg.TorchThreads = threads
+	}
+	if cfg.NumWorkers == 0 {
+		cfg.NumWorkers = threads
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("runs", "compare-"+cfg.EnvID)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	prog := newProgressLine(stderr, false)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opt := compare.Options{
+		Base: cfg, Priors: splitList(*priors), Seeds: *seeds, Steps: *steps, Out: dir, Jobs: *jobs, Exe: exe,
+		Status: prog.status,
+	}
+	rows, err := compare.Run(ctx, opt)
+	prog.clear()
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted; the runs wrote checkpoints: run the same command again to resume")
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, compare.Markdown(opt, rows))
+	fmt.Fprintf(stdout, "\nwritten: %s\n", strings.Join([]string{
+		filepath.Join(dir, "summary.md"), filepath.Join(dir, "summary.json"), filepath.Join(dir, "success.png"),
+	}, ", "))
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

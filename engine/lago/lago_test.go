@@ -1,0 +1,333 @@
+package lago
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/lago-rl/lago/bindings/torch"
+	"github.com/lago-rl/lago/engine/env"
+	"github.com/lago-rl/lago/engine/ppo"
+	"github.com/lago-rl/lago/engine/prior"
+)
+
+func tensor(t *testing.T, s *torch.Scope, data []float64, shape ...int64) *torch.Tensor {
+	t.Helper()
+	x := torch.FromSliceIn(s, data, shape, torch.CPU)
+	if s.Err() != nil {
+		t.Fatal(s.Err())
+	}
+	return x
+}
+
+func vals(t *testing.T, x *torch.Tensor) []float64 {
+	t.Helper()
+	v, err := torch.ToSlice[float64](x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func logSoftmax(row []float64) []float64 {
+	m := math.Inf(-1)
+	for _, x := range row {
+		m = math.Max(m, x)
+	}
+	z := 0.0
+	for _, x := range row {
+		z += math.Exp(x - m)
+	}
+	out := make([]float64, len(row))
+	for i, x := range row {
+		out[i] = x - m - math.Log(z)
+	}
+	return out
+}
+
+func TestDiscreteKLAgainstFloat64(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	const B, n = 4, 6
+	var lpi, lp []float64
+	for b := 0; b < B; b++ {
+		a, c := make([]float64, n), make([]float64, n)
+		for j := range a {
+			a[j], c[j] = 2*r.NormFloat64(), 2*r.NormFloat64()
+		}
+		lpi = append(lpi, logSoftmax(a)...)
+		lp = append(lp, logSoftmax(c)...)
+	}
+	for _, forward := range []bool{false, true} {
+		s := torch.NewScope()
+		got := vals(t, DiscreteKL(s, tensor(t, s, lpi, B, n), tensor(t, s, lp, B, n), forward))
+		for b := 0; b < B; b++ {
+			want := 0.0
+			for j := 0; j < n; j++ {
+				x, y := lpi[b*n+j], lp[b*n+j]
+				if forward {
+					x, y = y, x
+				}
+				want += math.Exp(x) * (x - y)
+			}
+			if math.Abs(got[b]-want) > 1e-12 || want < 0 {
+				t.Fatalf("forward=%v row %d: KL %.15g, want %.15g", forward, b, got[b], want)
+			}
+		}
+		s.Close()
+	}
+}
+
+func TestUniformPriorIsAnEntropyBonus(t *testing.T) {
+	// KL(π‖U) = log n − H(π): the same gradient as −H.
+	logits := []float64{0.3, -1.2, 2.0, 0.1}
+	lpi := logSoftmax(logits)
+	lu := []float64{math.Log(0.25), math.Log(0.25), math.Log(0.25), math.Log(0.25)}
+	s := torch.NewScope()
+	defer s.Close()
+	kl := vals(t, DiscreteKL(s, tensor(t, s, lpi, 1, 4), tensor(t, s, lu, 1, 4), false))[0]
+	h := 0.0
+	for _, l := range lpi {
+		h -= math.Exp(l) * l
+	}
+	if math.Abs(kl-(math.Log(4)-h)) > 1e-12 {
+		t.Fatalf("KL to uniform %.12g, log n − H = %.12g", kl, math.Log(4)-h)
+	}
+}
+
+func TestGaussianKLAgainstFloat64(t *testing.T) {
+	mu1, ls1 := []float64{0.2, -0.5}, []float64{-0.3, 0.1}
+	mu2, ls2 := []float64{-0.1, 0.4}, []float64{0.2, -0.4}
+	want := 0.0
+	for d := range mu1 {
+		s1, s2 := math.Exp(ls1[d]), math.Exp(ls2[d])
+		want += math.Log(s2/s1) + (s1*s1+(mu1[d]-mu2[d])*(mu1[d]-mu2[d]))/(2*s2*s2) - 0.5
+	}
+	s := torch.NewScope()
+	defer s.Close()
+	got := vals(t, GaussianKL(s, tensor(t, s, mu1, 1, 2), tensor(t, s, ls1, 1, 2), tensor(t, s, mu2, 1, 2), tensor(t, s, ls2, 1, 2)))[0]
+	if math.Abs(got-want) > 1e-12 {
+		t.Fatalf("Gaussian KL %.15g, want %.15g", got, want)
+	}
+	self := vals(t, GaussianKL(s, tensor(t, s, mu1, 1, 2), tensor(t, s, ls1, 1, 2), tensor(t, s, mu1, 1, 2), tensor(t, s, ls1, 1, 2)))[0]
+	if math.Abs(self) > 1e-12 {
+		t.Fatalf("KL of a Gaussian to itself = %g", self)
+	}
+}
+
+func TestMixtureBoundIsAtLeastTheMonteCarloKL(t *testing.T) {
+	if err := torch.ManualSeed(5); err != nil {
+		t.Fatal(err)
+	}
+	s := torch.NewScope()
+	defer s.Close()
+	// One row, a 2-D policy and a three-component mixture prior.
+	mu := tensor(t, s, []float64{0.3, -0.2}, 1, 2)
+	ls := tensor(t, s, []float64{-0.5, -0.7}, 1, 2)
+	w := tensor(t, s, []float64{0.6, 0.3, 0.1}, 1, 3)
+	muZ := tensor(t, s, []float64{0.5, 0, -1, 1, 0, -1}, 1, 3, 2)
+	lsZ := tensor(t, s, []float64{-0.3, -0.3, -0.5, -0.5, 0, 0}, 1, 3, 2)
+	bound := vals(t, MixtureKLBound(s, mu, ls, w, muZ, lsZ))[0]
+	mc := vals(t, MixtureKLMC(s, mu, ls, w, muZ, lsZ, 20000))[0]
+	if s.Err() != nil {
+		t.Fatal(s.Err())
+	}
+	t.Logf("bound %.4f, Monte Carlo KL %.4f", bound, mc)
+	// 20000 samples put the estimate's standard error near 0.01.
+	if bound < mc-0.03 {
+		t.Fatalf("the convexity bound %.4f is below the Monte Carlo KL %.4f", bound, mc)
+	}
+	if mc <= 0 {
+		t.Fatalf("Monte Carlo KL %.4f should be positive here", mc)
+	}
+}
+
+func TestKLGradientMatchesFiniteDifferences(t *testing.T) {
+	logits := []float64{0.5, -0.2, 1.1, 0.0}
+	lp := logSoftmax([]float64{1, 0, -1, 0.5})
+	for _, forward := range []bool{false, true} {
+		f := func(l []float64) float64 {
+			lpi := logSoftmax(l)
+			kl := 0.0
+			for j := range l {
+				x, y := lpi[j], lp[j]
+				if forward {
+					x, y = y, x
+				}
+				kl += math.Exp(x) * (x - y)
+			}
+			return kl
+		}
+		x, err := torch.FromSlice(logits, []int64{1, 4}, torch.CPU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.SetRequiresGrad(true)
+		s := torch.NewScope()
+		kl := s.Sum(DiscreteKL(s, s.LogSoftmax(x, -1), tensor(t, s, lp, 1, 4), forward))
+		s.Backward(kl)
+		grad := vals(t, s.Grad(x))
+		for j := range logits {
+			up := append([]float64(nil), logits...)
+			down := append([]float64(nil), logits...)
+			up[j] += 1e-6
+			down[j] -= 1e-6
+			num := (f(up) - f(down)) / 2e-6
+			if math.Abs(num-grad[j]) > 1e-6 {
+				t.Fatalf("forward=%v logit %d: autograd %.9g, finite difference %.9g", forward, j, grad[j], num)
+			}
+		}
+		s.Close()
+		x.Free()
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	cases := []struct {
+		s    Schedule
+		p    float64
+		want float64
+	}{
+		{Schedule{Kind: "constant", Start: 0.1}, 0.7, 0.1},
+		{Schedule{Kind: "linear", Start: 0.1, Final: 0, DecayFraction: 0.5}, 0, 0.1},
+		{Schedule{Kind: "linear", Start: 0.1, Final: 0, DecayFraction: 0.5}, 0.25, 0.05},
+		{Schedule{Kind: "linear", Start: 0.1, Final: 0, DecayFraction: 0.5}, 0.9, 0},
+		{Schedule{Kind: "linear", Start: 0.1, Final: 0.02, DecayFraction: 1}, 0.5, 0.06},
+		{Schedule{Kind: "exp", Start: 0.1, Final: 0, DecayFraction: 1}, 0.5, 0.01},
+		{Schedule{Kind: "exp", Start: 0.1, Final: 0, DecayFraction: 1}, 1, 0},
+		{Schedule{Kind: "exp", Start: 1, Final: 0.5, DecayFraction: 0.5}, 0.25, 0.55},
+	}
+	for _, c := range cases {
+		if got := c.s.At(c.p); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("%+v at %v = %v, want %v", c.s, c.p, got, c.want)
+		}
+	}
+}
+
+// fixedPrior knows the prior of some states only (by env index parity), and
+// answers the rest later, to test masking and late arrivals.
+type fixedPrior struct {
+	row   []float32
+	late  map[prior.Key]bool
+	calls int
+}
+
+func (f *fixedPrior) Name() string { return "fixed" }
+func (f *fixedPrior) Lookup(e env.Env, out []float32) (prior.Key, bool, error) {
+	f.calls++
+	k := prior.MakeKey("", "", string(rune(f.calls)))
+	if f.calls%2 == 0 {
+		f.late[k] = true
+		return k, false, nil
+	}
+	copy(out, f.row)
+	return k, true, nil
+}
+func (f *fixedPrior) Get(k prior.Key, out []float32) bool {
+	if f.late[k] {
+		copy(out, f.row)
+		return true
+	}
+	return false
+}
+func (f *fixedPrior) Wait(context.Context, []prior.Key) error { return nil }
+func (f *fixedPrior) Metrics() map[string]float64             { return nil }
+func (f *fixedPrior) Close() error                            { return nil }
+
+func TestMaskingAndLateArrivals(t *testing.T) {
+	v, err := env.NewVec("CartPole-v1", 4, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	v.Reset()
+	fp := &fixedPrior{row: []float32{0.9, 0.1}, late: map[prior.Key]bool{}}
+	r := New(fp, 2, Options{Beta: Schedule{Kind: "constant", Start: 0.5}, Eps: 1e-3, Temperature: 1})
+	r.BeginRollout(1, 4)
+	if err := r.Observe(0, v); err != nil {
+		t.Fatal(err)
+	}
+	known := 0
+	for _, k := range r.known {
+		if k {
+			known++
+		}
+	}
+	if known != 2 {
+		t.Fatalf("%d of 4 known at rollout, want 2", known)
+	}
+	// Mask: only the late half, before refresh, would be excluded. Make the
+	// late ones stay late by forgetting them, then compare D to the reference.
+	fp.late = map[prior.Key]bool{}
+	s := torch.NewScope()
+	defer s.Close()
+	logits := tensor(t, s, []float64{0, 0, 1, -1, 0.5, 0.5, -2, 2}, 4, 2)
+	d := ppo.Dist{Discrete: true, LogProbs: s.To(s.LogSoftmax(logits, -1), torch.CPU, torch.Float32)}
+	D, beta, err := r.Term(s, d, []int64{0, 1, 2, 3}, 0.3)
+	if err != nil || beta != 0.5 {
+		t.Fatal(err, beta)
+	}
+	// Reference: mean KL(π‖p) over rows 0 and 2 (the known ones).
+	p := []float64{0.9, 0.1}
+	want := 0.0
+	for _, row := range [][]float64{{0, 0}, {0.5, 0.5}} {
+		lpi := logSoftmax(row)
+		for j := range lpi {
+			want += math.Exp(lpi[j]) * (lpi[j] - math.Log(p[j]))
+		}
+	}
+	want /= 2
+	got := s.Item(D)
+	if s.Err() != nil || math.Abs(got-want) > 1e-5 {
+		t.Fatalf("masked D %.6f, want %.6f (%v)", got, want, s.Err())
+	}
+	m := r.Metrics()
+	if m["lago_coverage"] != 0.5 || m["lago_beta"] != 0.5 {
+		t.Fatalf("metrics %v", m)
+	}
+	// A minibatch with no prior at all adds nothing.
+	if D, _, err := r.Term(s, d, []int64{1, 3}, 0.3); D != nil || err != nil {
+		t.Fatalf("uncovered minibatch: %v %v", D, err)
+	}
+}
+
+func TestLatePriorsArriveBeforeTheUpdate(t *testing.T) {
+	v, err := env.NewVec("CartPole-v1", 4, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	v.Reset()
+	fp := &fixedPrior{row: []float32{0.5, 0.5}, late: map[prior.Key]bool{}}
+	r := New(fp, 2, Options{Beta: Schedule{Start: 1}, Temperature: 1})
+	r.BeginRollout(1, 4)
+	r.Observe(0, v)
+	s := torch.NewScope()
+	defer s.Close()
+	d := ppo.Dist{Discrete: true, LogProbs: s.LogSoftmax(torch.FromSliceIn(s, make([]float32, 8), []int64{4, 2}, torch.CPU), -1)}
+	if _, _, err := r.Term(s, d, []int64{0, 1, 2, 3}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if m := r.Metrics(); m["lago_coverage"] != 1 {
+		t.Fatalf("coverage %v after late priors arrived, want 1", m["lago_coverage"])
+	}
+}
+
+func TestPriorProcessing(t *testing.T) {
+	fp := &fixedPrior{late: map[prior.Key]bool{}}
+	r := New(fp, 3, Options{Eps: 0.05, Temperature: 0.5})
+	r.BeginRollout(1, 1)
+	copy(r.raw, []float32{0.8, 0.2, 0})
+	r.store(0)
+	// τ = 0.5 squares: .64, .04, 0 → /.68; floor .05 on the last; renormalise.
+	p := []float64{0.64 / 0.68, 0.04 / 0.68, 0.05}
+	z := p[0] + p[1] + p[2]
+	for j := range p {
+		if got := math.Exp(float64(r.logPrior[j])); math.Abs(got-p[j]/z) > 1e-6 {
+			t.Fatalf("processed prior %d = %v, want %v", j, got, p[j]/z)
+		}
+	}
+	if r.argmaxP[0] != 0 {
+		t.Fatal("argmax of the prior")
+	}
+}
