@@ -155,3 +155,56 @@ func countLines(path string) int {
 	}
 	return bytes.Count(b, []byte("\n"))
 }
+
+func TestCompareWritesAndSkipsFinishedRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains four short runs; skipped in -short mode")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "lago")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "cmp")
+	args := []string{"compare", "-priors", "none,scripted:0.9", "-seeds", "2", "-steps", "2048", "-out", out, "-set", "device=cpu"}
+	first, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("compare: %v\n%s", err, first)
+	}
+	var rows []struct {
+		Prior           string   `json:"prior"`
+		Seeds           int      `json:"seeds"`
+		SuccessMean     float64  `json:"success_mean"`
+		SuccessCI95Low  float64  `json:"success_ci95_low"`
+		SuccessCI95High float64  `json:"success_ci95_high"`
+		AUC             *float64 `json:"auc"`
+		WallS           float64  `json:"wall_s"`
+		LLMCalls        *float64 `json:"llm_calls"`
+	}
+	data, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Prior != "none" || rows[1].Prior != "scripted:0.9" || rows[0].Seeds != 2 ||
+		rows[0].AUC == nil || rows[0].LLMCalls == nil || rows[0].WallS <= 0 {
+		t.Fatalf("summary.json rows: %s", data)
+	}
+	for _, f := range []string{"summary.md", "success.png", "success.svg"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	metrics := filepath.Join(out, "runs", "none", "seed-1", "metrics.jsonl")
+	before, _ := os.Stat(metrics)
+	second, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("second compare: %v\n%s", err, second)
+	}
+	after, _ := os.Stat(metrics)
+	if !after.ModTime().Equal(before.ModTime()) {
+		t.Fatal("a finished run was trained again")
+	}
+}

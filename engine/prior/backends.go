@@ -2,6 +2,7 @@ package prior
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -179,7 +180,13 @@ func (p *OllamaPrior) Metrics() map[string]float64 {
 	return m
 }
 
+// Close stops the service, records its traffic in the cache's usage.json
+// and closes the cache.
 func (p *OllamaPrior) Close() error {
 	p.service.Close()
-	return p.cache.Close()
+	err := p.cache.AddUsage(p.service.Usage())
+	return errors.Join(err, p.cache.Close())
 }
+
+// Cache is the prior's cache.
+func (p *OllamaPrior) Cache() *Cache { return p.cache }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -314,4 +315,69 @@ func readRecord(f *os.File, off int64) (Key, Entry, int64, error) {
 		e.Probs[i] = math.Float32frombits(binary.LittleEndian.Uint32(payload[35+4*i:]))
 	}
 	return k, e, int64(8 + size + 4), nil
+}
+
+// Usage is the cumulative lookup traffic of every process that used a cache
+// directory, kept beside the log in usage.json.
+type Usage struct {
+	Lookups int64 `json:"lookups"`
+	Hits    int64 `json:"hits"`
+	Calls   int64 `json:"llm_calls"`
+}
+
+// AddUsage adds u to the directory's usage.json, under the log's lock.
+func (c *Cache) AddUsage(u Usage) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.f == nil {
+		return nil
+	}
+	if err := syscall.Flock(int(c.f.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(c.f.Fd()), syscall.LOCK_UN)
+	path := filepath.Join(filepath.Dir(c.path), "usage.json")
+	old, _ := ReadUsage(filepath.Dir(c.path))
+	old.Lookups += u.Lookups
+	old.Hits += u.Hits
+	old.Calls += u.Calls
+	data, err := json.Marshal(old)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadUsage reads a cache directory's usage.json (zero if absent).
+func ReadUsage(dir string) (Usage, error) {
+	var u Usage
+	data, err := os.ReadFile(filepath.Join(dir, "usage.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return u, nil
+	}
+	if err != nil {
+		return u, err
+	}
+	return u, json.Unmarshal(data, &u)
+}
+
+// Census counts a cache's entries by how they were scored.
+func (c *Cache) Census() map[Mode]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[Mode]int{}
+	if c.f == nil {
+		return out
+	}
+	c.refresh()
+	for _, off := range c.index {
+		if _, e, _, err := readRecord(c.f, off); err == nil {
+			out[e.Mode]++
+		}
+	}
+	return out
 }

@@ -67,12 +67,20 @@ type Service struct {
 	answered  *sync.Cond // broadcast whenever a request ends
 	breaker   breaker
 	stats     serviceStats
+	total     Usage
 	lastStats time.Time
 }
 
 type job struct {
 	key Key
 	q   Question
+}
+
+// Usage is the service's traffic since it started (for the cache's usage.json).
+func (s *Service) Usage() Usage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
 }
 
 type serviceStats struct {
@@ -126,12 +134,15 @@ func (s *Service) Lookup(q Question) (Key, []float32, bool) {
 	if e, ok := s.cache.Get(k); ok {
 		s.mu.Lock()
 		s.stats.hits++
+		s.total.Hits++
+		s.total.Lookups++
 		s.mu.Unlock()
 		return k, e.Probs, true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats.misses++
+	s.total.Lookups++
 	if s.pending[k] {
 		return k, nil, false
 	}
@@ -203,6 +214,7 @@ func (s *Service) work() {
 		s.mu.Lock()
 		s.stats.requests++
 		s.stats.calls += int64(res.Calls)
+		s.total.Calls += int64(res.Calls)
 		for _, k := range res.Soft {
 			s.stats.errors[k]++
 		}
