@@ -69,5 +69,7 @@ setup: ## install the Debian packages lago needs (apt-get; only what is missing)
 clean: ## remove build outputs
 	rm -rf $(BUILD) lago
 
+include mk/ollama.mk
+
 help:
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

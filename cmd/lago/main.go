@@ -5,6 +5,11 @@
 //	lago train -config FILE [-out DIR] train (or -resume DIR)
 //	lago eval -run DIR -episodes N     evaluate a trained policy
 //	lago plot RUNDIR...                learning curves as PNG and SVG
+//	lago compare -priors none,scripted:0.9 -seeds 5
+//	                                   vanilla PPO against LaGO, side by side
+//	lago prior show|warm|stats         the LLM prior: one state, pre-filling, the cache
+//	lago env clevr -render out.png     look at an environment
+//	lago model tiny -out FILE          a tiny random-weight model for Ollama tests
 //	lago config -list                  every configuration key with its default
 package main
 

@@ -216,16 +216,26 @@ func (o *Ollama) Mode() Mode { return o.mode }
 func (o *Ollama) Host() string { return o.host.Host }
 
 // probe asks for one token with log-probabilities: support is detected by
-// the answer, not by the version string (a source build reports 0.0.0).
+// the answer, not by the version string (a source build reports 0.0.0). An
+// answer with text but no log-probabilities means the server ignores them;
+// an empty answer (the model ended the sequence, which Ollama returns without
+// log-probabilities) says nothing, so the next probe prompt is tried. If
+// none tells, log-probabilities are assumed and each question falls back on
+// its own when they are missing.
 func (o *Ollama) probe(ctx context.Context) (Mode, error) {
-	resp, err := o.generate(ctx, "Answer: A\nAnswer:", nil, o.cfg.Seed)
-	if err != nil {
-		return 0, err
+	for _, prompt := range []string{"Answer: A\nAnswer:", "Options:\nA. yes\nB. no\nAnswer:", "The letter after A is"} {
+		resp, err := o.generate(ctx, prompt, nil, o.cfg.Seed)
+		if err != nil {
+			return 0, err
+		}
+		if len(resp.Logprobs) > 0 && len(resp.Logprobs[0].TopLogprobs) > 0 {
+			return ModeLogprobs, nil
+		}
+		if resp.Response != "" {
+			return ModeSampled, nil
+		}
 	}
-	if len(resp.Logprobs) > 0 && len(resp.Logprobs[0].TopLogprobs) > 0 {
-		return ModeLogprobs, nil
-	}
-	return ModeSampled, nil
+	return ModeLogprobs, nil
 }
 
 func (o *Ollama) generate(ctx context.Context, prompt string, format json.RawMessage, seed int) (*api.GenerateResponse, error) {
@@ -248,7 +258,8 @@ func (o *Ollama) generate(ctx context.Context, prompt string, format json.RawMes
 	if format != nil {
 		req.Format = format
 		req.Options["temperature"] = 1
-		req.Options["num_predict"] = 16
+		// Room for {"answer": "X"} even where a model spells it in byte tokens.
+		req.Options["num_predict"] = 48
 	}
 	var out *api.GenerateResponse
 	err := o.client.Generate(ctx, req, func(r api.GenerateResponse) error {

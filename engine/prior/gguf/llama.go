@@ -164,7 +164,49 @@ func NewLlama(s LlamaShape, labels []string, seed uint64) (*File, error) {
 	}
 	ones("output_norm.weight")
 	random("output.weight", e, vocab)
+	steer(f, tokens, s)
 	return f, nil
+}
+
+// steer makes the random model usable as an answerer: it never ends or
+// begins a sequence on its own, and it leans towards single-letter labels.
+// Residual channel 0 carries a constant: every token embeds 1 there and no
+// block writes to it, so after the final norm it is a positive input to the
+// output layer, whose weight on it is a per-token bias. Control tokens get
+// −20 (a greedy step would otherwise sometimes pick </s>, which Ollama
+// returns without log-probabilities), labels A–T +3.
+func steer(f *File, tokens []string, s LlamaShape) {
+	e := s.Embedding
+	get := func(name string) []float32 {
+		for i := range f.Tensors {
+			if f.Tensors[i].Name == name {
+				return f.Tensors[i].Data
+			}
+		}
+		panic("gguf: no tensor " + name)
+	}
+	embd := get("token_embd.weight") // token-major: [vocab][e]
+	for tok := range tokens {
+		embd[tok*e] = 1
+	}
+	for i := range s.Layers {
+		b := fmt.Sprintf("blk.%d.", i)
+		attnOut := get(b + "attn_output.weight") // output-major: [e][e]
+		ffnDown := get(b + "ffn_down.weight")    // [e][ff]
+		clear(attnOut[:e])
+		clear(ffnDown[:s.FeedForward])
+	}
+	out := get("output.weight") // [vocab][e]
+	for tok, t := range tokens {
+		switch {
+		case tok <= 2: // <unk>, <s>, </s>
+			out[tok*e] = -20
+		case len(strings.TrimPrefix(t, "▁")) == 1 && t != "▁" && strings.Contains("ABCDEFGHIJKLMNOPQRST", strings.TrimPrefix(t, "▁")):
+			out[tok*e] = 3
+		default:
+			out[tok*e] = 0
+		}
+	}
 }
 
 // vocabulary lists the tokens with their scores and types.
