@@ -27,7 +27,13 @@ endif
 SHIM := $(BUILD)/lib/liblagotorch.so
 GO_SOURCES := $(shell find . -name '*.go' -not -path './$(BUILD)/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all shim test test-short vet bench setup clean help
+.PHONY: all shim test test-short vet bench setup clean help demo
+
+# The main job on its embedded defaults: LaGO with PRIOR next to vanilla PPO
+# on CLEVR-Robot, one seed each, run side by side with live progress.
+PRIOR      ?= scripted:0.9
+DEMO_STEPS ?= 30720
+DEMO_OUT   ?= runs/demo
 
 all: lago ## build the shim and ./lago
 
@@ -65,6 +71,10 @@ setup: ## install the Debian packages lago needs (apt-get; only what is missing)
 	else echo "all packages present: $(APT_PACKAGES)"; fi
 	@command -v $(GO) >/dev/null || { echo "Go >= 1.24 is needed: https://go.dev/dl (Debian's golang is too old)"; exit 1; }
 	$(GO) mod download
+
+demo: lago ## LaGO (PRIOR=scripted:0.9, or ollama:MODEL) next to vanilla PPO on CLEVR-Robot, minutes on 2 cores
+	./lago compare -config configs/clevr.toml -priors "$(PRIOR),none" -seeds 1 -steps $(DEMO_STEPS) \
+		-out "$(DEMO_OUT)/$$(echo '$(PRIOR)' | tr ':/ ' '--_')"
 
 clean: ## remove build outputs
 	rm -rf $(BUILD) lago

@@ -23,6 +23,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/lago-rl/lago/bindings/torch"
@@ -152,28 +154,42 @@ func (r *Regularizer) BeginRollout(numSteps, numEnvs int) error {
 	return nil
 }
 
-// Observe looks up the prior of every env's current state.
+// Observe looks up the prior of every env's current state. The envs are
+// split over goroutines: a scripted prior simulates the expert's lookahead,
+// which costs more than the env step itself.
 func (r *Regularizer) Observe(step int, v *env.Vec) error {
-	for i := 0; i < v.NumEnvs; i++ {
-		idx := step*v.NumEnvs + i
-		k, ok, err := r.prior.Lookup(v.Env(i), r.raw)
-		if err != nil {
-			return err
-		}
-		r.keys[idx] = k
-		if ok {
-			r.store(idx)
-		}
+	workers := min(runtime.GOMAXPROCS(0), v.NumEnvs)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			raw := make([]float32, r.n)
+			for i := w * v.NumEnvs / workers; i < (w+1)*v.NumEnvs/workers; i++ {
+				idx := step*v.NumEnvs + i
+				k, ok, err := r.prior.Lookup(v.Env(i), raw)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				r.keys[idx] = k
+				if ok {
+					r.store(idx, raw)
+				}
+			}
+		}()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // store processes the raw prior row into the sample's log-prior:
 // p ∝ p^(1/τ), floored at ε, renormalised.
-func (r *Regularizer) store(idx int) {
+func (r *Regularizer) store(idx int, raw []float32) {
 	row := r.logPrior[idx*r.n : (idx+1)*r.n]
 	z := 0.0
-	for j, p := range r.raw {
+	for j, p := range raw {
 		q := math.Pow(math.Max(float64(p), 1e-30), 1/r.opt.Temperature)
 		row[j] = float32(q)
 		z += q
@@ -219,7 +235,7 @@ func (r *Regularizer) refresh() error {
 	}
 	for i, ok := range r.known {
 		if !ok && r.prior.Get(r.keys[i], r.raw) {
-			r.store(i)
+			r.store(i, r.raw)
 		}
 	}
 	covered := 0

@@ -2,6 +2,8 @@ package lago
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -204,26 +206,39 @@ func TestSchedules(t *testing.T) {
 	}
 }
 
-// fixedPrior knows the prior of some states only (by env index parity), and
-// answers the rest later, to test masking and late arrivals.
+// fixedPrior knows the prior of the even-numbered envs at lookup and
+// answers the odd ones later, to test masking and late arrivals.
 type fixedPrior struct {
 	row   []float32
+	index map[env.Env]int
+	mu    sync.Mutex
 	late  map[prior.Key]bool
-	calls int
+}
+
+func newFixedPrior(v *env.Vec, row []float32) *fixedPrior {
+	f := &fixedPrior{row: row, index: map[env.Env]int{}, late: map[prior.Key]bool{}}
+	for i := 0; i < v.NumEnvs; i++ {
+		f.index[v.Env(i)] = i
+	}
+	return f
 }
 
 func (f *fixedPrior) Name() string { return "fixed" }
 func (f *fixedPrior) Lookup(e env.Env, out []float32) (prior.Key, bool, error) {
-	f.calls++
-	k := prior.MakeKey("", "", string(rune(f.calls)))
-	if f.calls%2 == 0 {
+	i := f.index[e]
+	k := prior.MakeKey("", "", fmt.Sprint(i))
+	if i%2 == 1 {
+		f.mu.Lock()
 		f.late[k] = true
+		f.mu.Unlock()
 		return k, false, nil
 	}
 	copy(out, f.row)
 	return k, true, nil
 }
 func (f *fixedPrior) Get(k prior.Key, out []float32) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.late[k] {
 		copy(out, f.row)
 		return true
@@ -241,7 +256,7 @@ func TestMaskingAndLateArrivals(t *testing.T) {
 	}
 	defer v.Close()
 	v.Reset()
-	fp := &fixedPrior{row: []float32{0.9, 0.1}, late: map[prior.Key]bool{}}
+	fp := newFixedPrior(v, []float32{0.9, 0.1})
 	r := New(fp, 2, Options{Beta: Schedule{Kind: "constant", Start: 0.5}, Eps: 1e-3, Temperature: 1})
 	r.BeginRollout(1, 4)
 	if err := r.Observe(0, v); err != nil {
@@ -298,7 +313,7 @@ func TestLatePriorsArriveBeforeTheUpdate(t *testing.T) {
 	}
 	defer v.Close()
 	v.Reset()
-	fp := &fixedPrior{row: []float32{0.5, 0.5}, late: map[prior.Key]bool{}}
+	fp := newFixedPrior(v, []float32{0.5, 0.5})
 	r := New(fp, 2, Options{Beta: Schedule{Start: 1}, Temperature: 1})
 	r.BeginRollout(1, 4)
 	r.Observe(0, v)
@@ -314,11 +329,9 @@ func TestLatePriorsArriveBeforeTheUpdate(t *testing.T) {
 }
 
 func TestPriorProcessing(t *testing.T) {
-	fp := &fixedPrior{late: map[prior.Key]bool{}}
-	r := New(fp, 3, Options{Eps: 0.05, Temperature: 0.5})
+	r := New(nil, 3, Options{Eps: 0.05, Temperature: 0.5})
 	r.BeginRollout(1, 1)
-	copy(r.raw, []float32{0.8, 0.2, 0})
-	r.store(0)
+	r.store(0, []float32{0.8, 0.2, 0})
 	// τ = 0.5 squares: .64, .04, 0 → /.68; floor .05 on the last; renormalise.
 	p := []float64{0.64 / 0.68, 0.04 / 0.68, 0.05}
 	z := p[0] + p[1] + p[2]

@@ -19,7 +19,8 @@ type Prior interface {
 	Name() string
 	// Lookup writes the prior of e's current state into out (one entry per
 	// action) when it is known, and returns the state's key either way. It
-	// never blocks: an asynchronous prior queues what it does not know.
+	// never blocks: an asynchronous prior queues what it does not know. It
+	// is safe to call concurrently for different envs.
 	Lookup(e env.Env, out []float32) (k Key, ok bool, err error)
 	// Get writes the prior stored under k into out, if it has arrived.
 	Get(k Key, out []float32) bool
@@ -52,11 +53,11 @@ func New(ctx context.Context, cfg config.Config) (Prior, error) {
 // uniform, so the KL to it is minus the policy's entropy plus a constant: a
 // pure entropy bonus. Controlled quality is how lago tests the claim that
 // stronger priors guide better, without LLM weights.
+// Lookup may run concurrently for different envs (it keeps no state).
 type scripted struct {
-	name   string
-	q      float64
-	wrong  bool
-	action []float32
+	name  string
+	q     float64
+	wrong bool
 }
 
 func (s *scripted) Name() string { return s.name }
@@ -70,10 +71,7 @@ func (s *scripted) Lookup(e env.Env, out []float32) (Key, bool, error) {
 	if s.q == 0 {
 		return Key{}, true, nil
 	}
-	if cap(s.action) < e.ActionSpace().Dim() {
-		s.action = make([]float32, e.ActionSpace().Dim())
-	}
-	a := s.action[:e.ActionSpace().Dim()]
+	a := make([]float32, e.ActionSpace().Dim())
 	if s.wrong {
 		w, ok := e.(env.WrongExpert)
 		if !ok {
@@ -136,7 +134,11 @@ func NewOllamaPrior(ctx context.Context, cfg config.Config, model string) (*Olla
 	if err != nil {
 		return nil, err
 	}
-	svc := NewService(o, cache, TemplateFor(cfg.EnvID).Version, ServiceConfig{Parallel: cfg.OllamaParallel, QueueSize: cfg.PriorQueue})
+	// The key's "template" part names everything that shapes an answer
+	// besides the model and the state: the prompt template and how the
+	// second factor is bounded.
+	version := fmt.Sprintf("%s/topk=%d", TemplateFor(cfg.EnvID).Version, cfg.PriorFactorTopK)
+	svc := NewService(o, cache, version, ServiceConfig{Parallel: cfg.OllamaParallel, QueueSize: cfg.PriorQueue})
 	return &OllamaPrior{name: "ollama:" + model, ollama: o, service: svc, cache: cache}, nil
 }
 
