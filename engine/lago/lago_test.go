@@ -3,9 +3,9 @@ package lago
 import (
 	"context"
 	"fmt"
-	"sync"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/lago-rl/lago/bindings/torch"
