@@ -159,7 +159,12 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (Summary, error)
 			return Summary{}, fmt.Errorf("iteration %d: %w", t.Iteration+1, err)
 		}
 		ran++
+		// Flushed every iteration, so that `tail -f metrics.jsonl` and plots
+		// of a running job see it; one small write per iteration is free.
 		if err := writeMetrics(metrics, m, time.Since(start).Seconds()); err != nil {
+			return Summary{}, err
+		}
+		if err := metrics.Flush(); err != nil {
 			return Summary{}, err
 		}
 		if opt.Progress != nil {
