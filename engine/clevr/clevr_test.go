@@ -547,3 +547,30 @@ func TestRender(t *testing.T) {
 		t.Errorf("caption has %d dark pixels, want text", inked)
 	}
 }
+
+func TestWrongExpertAimsAtTheOppositeRelation(t *testing.T) {
+	e, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.Seed(7)
+	obs := make([]float32, e.ObservationSpace().Dim())
+	differ := 0
+	for ep := 0; ep < 20; ep++ {
+		e.Reset(obs)
+		goal := e.Goal()
+		right, wrong := make([]float32, 1), make([]float32, 1)
+		e.ExpertAction(right)
+		e.WrongExpertAction(wrong)
+		if e.Goal() != goal {
+			t.Fatal("WrongExpertAction changed the goal")
+		}
+		if right[0] != wrong[0] {
+			differ++
+		}
+	}
+	if differ < 15 {
+		t.Fatalf("the wrong expert agreed with the expert in %d of 20 states", 20-differ)
+	}
+}

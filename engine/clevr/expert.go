@@ -104,3 +104,26 @@ func pathAround(a, b, c [2]float64, rho float64) float64 {
 	arc := max(theta-math.Acos(rho/ra)-math.Acos(rho/rb), 0)
 	return math.Sqrt(ra*ra-rho*rho) + math.Sqrt(rb*rb-rho*rho) + rho*arc
 }
+
+// opposite is the relation pointing the other way (Left↔Right, Front↔Behind).
+func opposite(r Relation) Relation {
+	switch r {
+	case Left:
+		return Right
+	case Right:
+		return Left
+	case Front:
+		return Behind
+	}
+	return Front
+}
+
+// WrongExpertAction is the expert aimed at the opposite relation between the
+// same two balls: a confidently misleading prior (env.WrongExpert), to test
+// that rewards still win over it.
+func (e *Env) WrongExpertAction(action []float32) {
+	goal := e.goal
+	e.goal.Rel = opposite(goal.Rel)
+	defer func() { e.goal = goal }()
+	e.ExpertAction(action)
+}
