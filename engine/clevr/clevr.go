@@ -227,7 +227,7 @@ func (e *Env) ActionSpace() env.Space { return env.Discrete(NumActions) }
 
 // Seed reseeds the generator that Reset draws scenes, goals and
 // instructions from.
-func (e *Env) Seed(seed uint64) { seedPCG(e.pcg, seed) }
+func (e *Env) Seed(seed uint64) { env.SeedPCG(e.pcg, seed) }
 
 // Goal returns the goal of the current episode.
 func (e *Env) Goal() Goal { return e.goal }
@@ -411,55 +411,53 @@ const stateTag = "CLEVR-Robot/1"
 // velocities, controls and the solver's warm start), the goal, the
 // instruction template and the step count.
 func (e *Env) MarshalBinary() ([]byte, error) {
-	var enc encoder
-	enc.string(stateTag)
-	enc.string(e.opt.ID())
+	var enc env.Encoder
+	enc.String(stateTag)
+	enc.String(e.opt.ID())
 	b, err := e.pcg.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
-	enc.bytes(b)
-	enc.int(e.goal.Src)
-	enc.int(e.goal.Dst)
-	enc.int(int(e.goal.Rel))
-	enc.int(e.template)
-	enc.int(e.steps)
+	enc.Bytes(b)
+	enc.Int(e.goal.Src)
+	enc.Int(e.goal.Dst)
+	enc.Int(int(e.goal.Rel))
+	enc.Int(e.template)
+	enc.Int(e.steps)
 	e.data.State(e.stateBuf)
-	enc.int(len(e.stateBuf))
+	enc.Int(len(e.stateBuf))
 	for _, x := range e.stateBuf {
-		enc.float64(x)
+		enc.Float64(x)
 	}
-	return enc.buf, nil
+	return enc.Data(), nil
 }
 
 // UnmarshalBinary restores a state written by MarshalBinary by an Env of
 // the same variant. On error the Env is left unchanged.
 func (e *Env) UnmarshalBinary(data []byte) error {
-	d := decoder{buf: data}
-	tag, id := string(d.bytes()), string(d.bytes())
-	if d.err == nil && (tag != stateTag || id != e.opt.ID()) {
+	d := env.NewDecoder(data)
+	tag, id := string(d.Bytes()), string(d.Bytes())
+	if d.Err() == nil && (tag != stateTag || id != e.opt.ID()) {
 		return fmt.Errorf("clevr: state is %q of %q, want %q of %q", tag, id, stateTag, e.opt.ID())
 	}
 	pcg := new(rand.PCG)
-	if b := d.bytes(); d.err == nil {
+	if b := d.Bytes(); d.Err() == nil {
 		if err := pcg.UnmarshalBinary(b); err != nil {
 			return fmt.Errorf("clevr: generator state: %w", err)
 		}
 	}
-	goal := Goal{Src: d.int(), Dst: d.int(), Rel: Relation(d.int())}
-	template, steps := d.int(), d.int()
-	if n := d.int(); d.err == nil && n != len(e.stateBuf) {
+	goal := Goal{Src: d.Int(), Dst: d.Int(), Rel: Relation(d.Int())}
+	template, steps := d.Int(), d.Int()
+	if n := d.Int(); d.Err() == nil && n != len(e.stateBuf) {
 		return fmt.Errorf("clevr: physics state of %d values, want %d", n, len(e.stateBuf))
 	}
 	phys := make([]float64, len(e.stateBuf))
 	for i := range phys {
-		phys[i] = d.float64()
+		phys[i] = d.Float64()
 	}
-	switch {
-	case d.err != nil:
-		return d.err
-	case len(d.buf) != 0:
-		return fmt.Errorf("clevr: %d unexpected bytes after state", len(d.buf))
+	switch err := d.Done(); {
+	case err != nil:
+		return fmt.Errorf("clevr: %w", err)
 	case !goal.valid():
 		return fmt.Errorf("clevr: invalid goal %+v in state", goal)
 	case template < 0 || template >= len(e.frames):

@@ -72,7 +72,7 @@ func (c *CartPole) ObservationSpace() Space {
 func (c *CartPole) ActionSpace() Space { return Discrete(2) }
 
 // Seed reseeds the generator used by Reset.
-func (c *CartPole) Seed(seed uint64) { seedPCG(c.rng, seed) }
+func (c *CartPole) Seed(seed uint64) { SeedPCG(c.rng, seed) }
 
 // Reset draws every state variable uniformly from [-0.05, 0.05).
 func (c *CartPole) Reset(obs []float32) {
@@ -150,31 +150,31 @@ func (c *CartPole) WrongExpertAction(action []float32) {
 // MarshalBinary encodes the generator, the physical state and the step
 // count.
 func (c *CartPole) MarshalBinary() ([]byte, error) {
-	var e encoder
-	e.string(cartPoleStateTag)
-	e.pcg(c.rng)
+	var e Encoder
+	e.String(cartPoleStateTag)
+	e.Pcg(c.rng)
 	for _, v := range c.state {
-		e.float64(v)
+		e.Float64(v)
 	}
-	e.int(c.steps)
-	e.bool(c.terminated)
+	e.Int(c.steps)
+	e.Bool(c.terminated)
 	return e.buf, nil
 }
 
 // UnmarshalBinary restores a state written by MarshalBinary. On error
 // the CartPole is left unchanged.
 func (c *CartPole) UnmarshalBinary(data []byte) error {
-	d := decoder{buf: data}
-	d.tag(cartPoleStateTag)
+	d := NewDecoder(data)
+	d.Tag(cartPoleStateTag)
 	rng := new(rand.PCG)
-	d.pcg(rng)
+	d.Pcg(rng)
 	var state [4]float64
 	for i := range state {
-		state[i] = d.float64()
+		state[i] = d.Float64()
 	}
-	steps := d.int()
-	terminated := d.bool()
-	if err := d.done(); err != nil {
+	steps := d.Int()
+	terminated := d.Bool()
+	if err := d.Done(); err != nil {
 		return err
 	}
 	*c.rng = *rng

@@ -66,7 +66,7 @@ func (p *Pendulum) ActionSpace() Space {
 }
 
 // Seed reseeds the generator used by Reset.
-func (p *Pendulum) Seed(seed uint64) { seedPCG(p.rng, seed) }
+func (p *Pendulum) Seed(seed uint64) { SeedPCG(p.rng, seed) }
 
 // Reset draws theta from [-π, π) and theta_dot from [-1, 1).
 func (p *Pendulum) Reset(obs []float32) {
@@ -138,24 +138,24 @@ const (
 
 // MarshalBinary encodes the generator, the angle, speed and step count.
 func (p *Pendulum) MarshalBinary() ([]byte, error) {
-	var e encoder
-	e.string(pendulumStateTag)
-	e.pcg(p.rng)
-	e.float64(p.theta)
-	e.float64(p.thetaDot)
-	e.int(p.steps)
+	var e Encoder
+	e.String(pendulumStateTag)
+	e.Pcg(p.rng)
+	e.Float64(p.theta)
+	e.Float64(p.thetaDot)
+	e.Int(p.steps)
 	return e.buf, nil
 }
 
 // UnmarshalBinary restores a state written by MarshalBinary. On error
 // the Pendulum is left unchanged.
 func (p *Pendulum) UnmarshalBinary(data []byte) error {
-	d := decoder{buf: data}
-	d.tag(pendulumStateTag)
+	d := NewDecoder(data)
+	d.Tag(pendulumStateTag)
 	rng := new(rand.PCG)
-	d.pcg(rng)
-	theta, thetaDot, steps := d.float64(), d.float64(), d.int()
-	if err := d.done(); err != nil {
+	d.Pcg(rng)
+	theta, thetaDot, steps := d.Float64(), d.Float64(), d.Int()
+	if err := d.Done(); err != nil {
 		return err
 	}
 	*p.rng = *rng

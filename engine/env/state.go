@@ -14,11 +14,13 @@ import (
 // rather than on neighbouring states of the same congruential sequence.
 func newPCG(seed uint64) *rand.PCG {
 	p := new(rand.PCG)
-	seedPCG(p, seed)
+	SeedPCG(p, seed)
 	return p
 }
 
-func seedPCG(p *rand.PCG, seed uint64) {
+// SeedPCG seeds p as newPCG does; envs in other packages seed with it too,
+// so that every env spreads adjacent seeds the same way.
+func SeedPCG(p *rand.PCG, seed uint64) {
 	hi := splitMix64(&seed)
 	lo := splitMix64(&seed)
 	p.Seed(hi, lo)
@@ -41,20 +43,24 @@ func uniform(p *rand.PCG, low, high float64) float64 {
 	return low + (high-low)*u
 }
 
-// encoder appends the fields of a binary state. The formats start with a
-// tag naming the type and its version, so that a state is never decoded
-// into the wrong type or by an incompatible layout.
-type encoder struct{ buf []byte }
+// Encoder appends the fields of a binary state, for the MarshalBinary of
+// envs (here and in other packages). The formats start with a tag naming the
+// type and its version, so that a state is never decoded into the wrong type
+// or by an incompatible layout.
+type Encoder struct{ buf []byte }
 
-func (e *encoder) uint(v uint64)     { e.buf = binary.LittleEndian.AppendUint64(e.buf, v) }
-func (e *encoder) int(v int)         { e.uint(uint64(int64(v))) }
-func (e *encoder) float64(v float64) { e.uint(math.Float64bits(v)) }
-func (e *encoder) float32(v float32) {
+// Data is what has been encoded.
+func (e *Encoder) Data() []byte { return e.buf }
+
+func (e *Encoder) Uint(v uint64)     { e.buf = binary.LittleEndian.AppendUint64(e.buf, v) }
+func (e *Encoder) Int(v int)         { e.Uint(uint64(int64(v))) }
+func (e *Encoder) Float64(v float64) { e.Uint(math.Float64bits(v)) }
+func (e *Encoder) Float32(v float32) {
 	e.buf = binary.LittleEndian.AppendUint32(e.buf, math.Float32bits(v))
 }
-func (e *encoder) bytes(b []byte)  { e.uint(uint64(len(b))); e.buf = append(e.buf, b...) }
-func (e *encoder) string(s string) { e.bytes([]byte(s)) }
-func (e *encoder) bool(v bool) {
+func (e *Encoder) Bytes(b []byte)  { e.Uint(uint64(len(b))); e.buf = append(e.buf, b...) }
+func (e *Encoder) String(s string) { e.Bytes([]byte(s)) }
+func (e *Encoder) Bool(v bool) {
 	var b byte
 	if v {
 		b = 1
@@ -62,16 +68,22 @@ func (e *encoder) bool(v bool) {
 	e.buf = append(e.buf, b)
 }
 
-// decoder reads what an encoder wrote. The first error sticks and later
+// Decoder reads what an Encoder wrote. The first error sticks and later
 // reads return zero values, so callers check err once at the end.
-type decoder struct {
+type Decoder struct {
 	buf []byte
 	err error
 }
 
+// NewDecoder reads data.
+func NewDecoder(data []byte) *Decoder { return &Decoder{buf: data} }
+
+// Err is the first error met so far.
+func (d *Decoder) Err() error { return d.err }
+
 var errShort = errors.New("env: truncated state")
 
-func (d *decoder) next(n int) []byte {
+func (d *Decoder) next(n int) []byte {
 	if d.err != nil {
 		return nil
 	}
@@ -84,7 +96,7 @@ func (d *decoder) next(n int) []byte {
 	return b
 }
 
-func (d *decoder) uint() uint64 {
+func (d *Decoder) Uint() uint64 {
 	b := d.next(8)
 	if b == nil {
 		return 0
@@ -92,10 +104,10 @@ func (d *decoder) uint() uint64 {
 	return binary.LittleEndian.Uint64(b)
 }
 
-func (d *decoder) int() int         { return int(int64(d.uint())) }
-func (d *decoder) float64() float64 { return math.Float64frombits(d.uint()) }
+func (d *Decoder) Int() int         { return int(int64(d.Uint())) }
+func (d *Decoder) Float64() float64 { return math.Float64frombits(d.Uint()) }
 
-func (d *decoder) float32() float32 {
+func (d *Decoder) Float32() float32 {
 	b := d.next(4)
 	if b == nil {
 		return 0
@@ -103,7 +115,7 @@ func (d *decoder) float32() float32 {
 	return math.Float32frombits(binary.LittleEndian.Uint32(b))
 }
 
-func (d *decoder) bool() bool {
+func (d *Decoder) Bool() bool {
 	b := d.next(1)
 	if b == nil {
 		return false
@@ -114,8 +126,8 @@ func (d *decoder) bool() bool {
 	return b[0] == 1
 }
 
-func (d *decoder) bytes() []byte {
-	n := d.uint()
+func (d *Decoder) Bytes() []byte {
+	n := d.Uint()
 	if d.err == nil && n > uint64(len(d.buf)) {
 		d.err = errShort
 		return nil
@@ -124,15 +136,15 @@ func (d *decoder) bytes() []byte {
 }
 
 // tag checks that the state starts with the tag want.
-func (d *decoder) tag(want string) {
-	if got := string(d.bytes()); d.err == nil && got != want {
+func (d *Decoder) Tag(want string) {
+	if got := string(d.Bytes()); d.err == nil && got != want {
 		d.err = fmt.Errorf("env: state is %q, want %q", got, want)
 	}
 }
 
-// pcg restores a generator state written by encoder.bytes(p.MarshalBinary()).
-func (d *decoder) pcg(p *rand.PCG) {
-	b := d.bytes()
+// pcg restores a generator state written by Encoder.bytes(p.MarshalBinary()).
+func (d *Decoder) Pcg(p *rand.PCG) {
+	b := d.Bytes()
 	if d.err != nil {
 		return
 	}
@@ -142,7 +154,7 @@ func (d *decoder) pcg(p *rand.PCG) {
 }
 
 // done returns the first error, or an error if bytes are left over.
-func (d *decoder) done() error {
+func (d *Decoder) Done() error {
 	if d.err == nil && len(d.buf) != 0 {
 		d.err = fmt.Errorf("env: %d unexpected bytes after state", len(d.buf))
 	}
@@ -150,7 +162,7 @@ func (d *decoder) done() error {
 }
 
 // encodePCG appends the generator state; PCG.MarshalBinary cannot fail.
-func (e *encoder) pcg(p *rand.PCG) {
+func (e *Encoder) Pcg(p *rand.PCG) {
 	b, _ := p.MarshalBinary()
-	e.bytes(b)
+	e.Bytes(b)
 }

@@ -259,25 +259,25 @@ const vecStateTag = "Vec/1"
 // FinalObs, ...) are not included: they were consumed before
 // checkpointing.
 func (v *Vec) MarshalBinary() ([]byte, error) {
-	var e encoder
-	e.string(vecStateTag)
-	e.string(v.Spec.ID)
-	e.int(v.NumEnvs)
-	e.int(v.ObsDim)
-	e.int(v.ActDim)
-	e.bool(v.ready)
+	var e Encoder
+	e.String(vecStateTag)
+	e.String(v.Spec.ID)
+	e.Int(v.NumEnvs)
+	e.Int(v.ObsDim)
+	e.Int(v.ActDim)
+	e.Bool(v.ready)
 	for i, env := range v.envs {
 		b, err := env.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("env: Vec env %d: %w", i, err)
 		}
-		e.bytes(b)
-		e.int(v.elapsed[i])
-		e.float64(v.runReturn[i])
-		e.bool(v.runSuccess[i])
+		e.Bytes(b)
+		e.Int(v.elapsed[i])
+		e.Float64(v.runReturn[i])
+		e.Bool(v.runSuccess[i])
 	}
 	for _, x := range v.Obs {
-		e.float32(x)
+		e.Float32(x)
 	}
 	return e.buf, nil
 }
@@ -286,27 +286,27 @@ func (v *Vec) MarshalBinary() ([]byte, error) {
 // over the same environment with the same NumEnvs; the number of workers
 // may differ. On error the Vec is left unchanged.
 func (v *Vec) UnmarshalBinary(data []byte) error {
-	d := decoder{buf: data}
-	d.tag(vecStateTag)
-	id, n, obsDim, actDim := string(d.bytes()), d.int(), d.int(), d.int()
+	d := NewDecoder(data)
+	d.Tag(vecStateTag)
+	id, n, obsDim, actDim := string(d.Bytes()), d.Int(), d.Int(), d.Int()
 	if d.err == nil && (id != v.Spec.ID || n != v.NumEnvs || obsDim != v.ObsDim || actDim != v.ActDim) {
 		return fmt.Errorf("env: Vec state of %d %s envs (obs %d, action %d), want %d %s envs (obs %d, action %d)",
 			n, id, obsDim, actDim, v.NumEnvs, v.Spec.ID, v.ObsDim, v.ActDim)
 	}
-	ready := d.bool()
+	ready := d.Bool()
 	states := make([][]byte, v.NumEnvs)
 	elapsed := make([]int, v.NumEnvs)
 	runReturn := make([]float64, v.NumEnvs)
 	runSuccess := make([]bool, v.NumEnvs)
 	for i := range states {
-		states[i] = d.bytes()
-		elapsed[i], runReturn[i], runSuccess[i] = d.int(), d.float64(), d.bool()
+		states[i] = d.Bytes()
+		elapsed[i], runReturn[i], runSuccess[i] = d.Int(), d.Float64(), d.Bool()
 	}
 	obs := make([]float32, len(v.Obs))
 	for i := range obs {
-		obs[i] = d.float32()
+		obs[i] = d.Float32()
 	}
-	if err := d.done(); err != nil {
+	if err := d.Done(); err != nil {
 		return err
 	}
 
