@@ -32,7 +32,7 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './$(BUILD)/*' 2>/dev/null)
 # The main job on its embedded defaults: LaGO with PRIOR next to vanilla PPO
 # on CLEVR-Robot, one seed each, run side by side with live progress.
 PRIOR      ?= scripted:0.9
-DEMO_STEPS ?= 30720
+DEMO_STEPS ?= 20480
 DEMO_OUT   ?= runs/demo
 
 all: lago ## build the shim and ./lago
@@ -73,7 +73,7 @@ setup: ## install the Debian packages lago needs (apt-get; only what is missing)
 	$(GO) mod download
 
 demo: lago ## LaGO (PRIOR=scripted:0.9, or ollama:MODEL) next to vanilla PPO on CLEVR-Robot, minutes on 2 cores
-	./lago compare -config configs/clevr.toml -priors "$(PRIOR),none" -seeds 1 -steps $(DEMO_STEPS) \
+	./lago compare -config configs/clevr-lago.toml -priors "$(PRIOR),none" -seeds 1 -steps $(DEMO_STEPS) \
 		-out "$(DEMO_OUT)/$$(echo '$(PRIOR)' | tr ':/ ' '--_')"
 
 clean: ## remove build outputs
