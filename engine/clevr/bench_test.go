@@ -143,3 +143,16 @@ func BenchmarkRawPushParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pushes/s")
 }
+
+// BenchmarkExpertAction asks the scripted expert at the states of a random
+// walk: what a scripted prior pays per state of a rollout, on top of the
+// push itself.
+func BenchmarkExpertAction(b *testing.B) {
+	s := newStepper(newEnv(b, Options{}))
+	action := make([]float32, 1)
+	for b.Loop() {
+		s.e.ExpertAction(action)
+		s.step()
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "states/s")
+}

@@ -55,6 +55,12 @@ func (e *Env) ExpertAction(action []float32) {
 			if cost < bestCost {
 				best, bestCost = ball*NumDirs+dir, cost
 			}
+			if cost < 0 {
+				// A push that succeeds cannot be beaten: the first one wins.
+				_ = e.data.SetState(e.expertSaved)
+				action[0] = float32(best)
+				return
+			}
 		}
 	}
 	_ = e.data.SetState(e.expertSaved)
@@ -105,25 +111,28 @@ func pathAround(a, b, c [2]float64, rho float64) float64 {
 	return math.Sqrt(ra*ra-rho*rho) + math.Sqrt(rb*rb-rho*rho) + rho*arc
 }
 
-// opposite is the relation pointing the other way (Left↔Right, Front↔Behind).
-func opposite(r Relation) Relation {
-	switch r {
-	case Left:
-		return Right
-	case Right:
-		return Left
-	case Front:
-		return Behind
+// wrongSource is the ball a wrong-goal expert moves instead of the goal's
+// source: the first ball that is neither the source nor the destination.
+func wrongSource(g Goal) int {
+	for b := range NumBalls {
+		if b != g.Src && b != g.Dst {
+			return b
+		}
 	}
-	return Front
+	panic("clevr: fewer than three balls")
 }
 
-// WrongExpertAction is the expert aimed at the opposite relation between the
-// same two balls: a confidently misleading prior (env.WrongExpert), to test
-// that rewards still win over it.
+// WrongExpertAction is the expert aimed at a wrong goal: the same relation to
+// the same destination, but for another ball than the named one
+// (env.WrongExpert). It never pushes the ball the instruction names, so a
+// prior built on it is confidently misleading: the test that rewards still
+// win over it. (An expert for the opposite relation between the right balls
+// was tried first and is not wrong enough: it pushes the named ball towards
+// the named destination until the last push, and as a prior it beat vanilla
+// PPO, bench/results/compare-clevr-wrong-opposite.)
 func (e *Env) WrongExpertAction(action []float32) {
 	goal := e.goal
-	e.goal.Rel = opposite(goal.Rel)
+	e.goal.Src = wrongSource(goal)
 	defer func() { e.goal = goal }()
 	e.ExpertAction(action)
 }

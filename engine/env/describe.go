@@ -25,7 +25,7 @@ type FactoredActions interface {
 }
 
 // WrongExpert is implemented by envs whose scripted expert can be aimed at a
-// wrong goal (CLEVR-Robot: the opposite relation). A prior built on it is
+// wrong goal (CLEVR-Robot: another ball than the one named). A prior built on it is
 // confidently misleading: the controlled test of whether rewards still win.
 type WrongExpert interface {
 	WrongExpertAction(action []float32)
