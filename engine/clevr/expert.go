@@ -39,6 +39,7 @@ func (e *Env) ExpertAction(action []float32) {
 	now := e.Positions()
 	current := expertCost(&now, e.goal)
 	best, bestCost := 0, math.Inf(1)
+search:
 	for _, ball := range [2]int{e.goal.Src, e.goal.Dst} {
 		if ball == e.goal.Dst && bestCost < current {
 			break
@@ -56,10 +57,7 @@ func (e *Env) ExpertAction(action []float32) {
 				best, bestCost = ball*NumDirs+dir, cost
 			}
 			if cost < 0 {
-				// A push that succeeds cannot be beaten: the first one wins.
-				_ = e.data.SetState(e.expertSaved)
-				action[0] = float32(best)
-				return
+				break search // a push that succeeds cannot be beaten: the first one wins
 			}
 		}
 	}
