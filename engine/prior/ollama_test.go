@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lago-rl/lago/engine/config"
 )
 
 func clevrQuestion(text string) Question {
@@ -19,9 +21,16 @@ func clevrQuestion(text string) Question {
 	}
 }
 
+// testOllamaConfig is the default config's scorer settings for a test server.
+func testOllamaConfig(host, model string, timeout time.Duration) OllamaConfig {
+	c := OllamaConfigFrom(config.Default(), model)
+	c.Host, c.Timeout = host, timeout
+	return c
+}
+
 func newTestOllama(t *testing.T, f *fakeOllama) *Ollama {
 	t.Helper()
-	o, err := NewOllama(context.Background(), OllamaConfig{Host: f.addr, Model: "tiny", Timeout: 2 * time.Second, FactorTopK: 2})
+	o, err := NewOllama(context.Background(), testOllamaConfig(f.addr, "tiny", 2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +124,14 @@ func TestNewOllamaErrorsSayWhatToDo(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	down := ln.Addr().String()
 	ln.Close()
-	_, err := NewOllama(context.Background(), OllamaConfig{Host: down, Model: "tiny", Timeout: time.Second})
+	_, err := NewOllama(context.Background(), testOllamaConfig(down, "tiny", time.Second))
 	for _, want := range []string{down, "ollama_host", "ollama serve"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("server down: %v; want it to mention %q", err, want)
 		}
 	}
 	f := newFakeOllama(t)
-	_, err = NewOllama(context.Background(), OllamaConfig{Host: f.addr, Model: "llama3.2:1b", Timeout: time.Second})
+	_, err = NewOllama(context.Background(), testOllamaConfig(f.addr, "llama3.2:1b", time.Second))
 	for _, want := range []string{`"llama3.2:1b"`, "ollama pull llama3.2:1b"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("model missing: %v; want it to mention %q", err, want)
@@ -163,7 +172,7 @@ func TestScoringFaults(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.fault, func(t *testing.T) {
 			f := newFakeOllama(t)
-			o, err := NewOllama(context.Background(), OllamaConfig{Host: f.addr, Model: "tiny", Timeout: 100 * time.Millisecond})
+			o, err := NewOllama(context.Background(), testOllamaConfig(f.addr, "tiny", 100*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
 			}
