@@ -3,9 +3,11 @@ package prior
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -198,19 +200,44 @@ func TestOnlyTheConfiguredHost(t *testing.T) {
 	if _, err := tr.RoundTrip(req); err == nil || !strings.Contains(err.Error(), "only the configured Ollama host") {
 		t.Fatalf("request to another host: %v", err)
 	}
-	for _, c := range []struct{ in, want string }{
-		{"", "127.0.0.1:11434"},
-		{"localhost", "localhost:11434"},
-		{"http://127.0.0.1:9999", "127.0.0.1:9999"},
-	} {
-		t.Setenv("OLLAMA_HOST", "")
-		u, err := ResolveHost(c.in)
-		if err != nil || u.Host != c.want {
-			t.Errorf("ResolveHost(%q) = %v, %v; want %s", c.in, u, err, c.want)
-		}
+}
+
+// TestStartupSaysWhatTheServerAnswered: a reachable server that answers an
+// error status or an HTML page gets a message naming the status, the
+// content type and the host, not "is it running?" (issue 11, point 7).
+func TestStartupSaysWhatTheServerAnswered(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		ctype  string
+		body   string
+		want   []string
+	}{
+		{"500", 500, "text/plain", "model runner crashed", []string{"HTTP 500", "text/plain", "model runner crashed"}},
+		{"html 404", 404, "text/html; charset=utf-8", "<html><body>Not Found</body></html>", []string{"HTTP 404", "text/html", "not Ollama"}},
+		{"html 200", 200, "text/html", "<!doctype html><title>router login</title>", []string{"HTTP 200", "text/html", "not Ollama's JSON", "another service"}},
 	}
-	t.Setenv("OLLAMA_HOST", "127.0.0.1:12345")
-	if u, _ := ResolveHost(""); u.Host != "127.0.0.1:12345" {
-		t.Errorf("OLLAMA_HOST not honoured: %v", u)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", c.ctype)
+				w.WriteHeader(c.status)
+				fmt.Fprint(w, c.body)
+			}))
+			defer srv.Close()
+			host := strings.TrimPrefix(srv.URL, "http://")
+			_, err := NewOllama(context.Background(), testOllamaConfig(host, "tiny", time.Second))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, want := range append(c.want, host, "ollama_host") {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%v\nwant it to mention %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "is it running") {
+				t.Errorf("%v\nasks whether a server that answered is running", err)
+			}
+		})
 	}
 }
