@@ -141,7 +141,7 @@ type boundedTransport struct {
 
 func (t boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Host != t.host {
-		return nil, fmt.Errorf("refusing to contact %s: only the configured Ollama host %s is allowed", req.URL.Host, t.host)
+		return nil, fmt.Errorf("prior: refusing to contact %s: only the configured Ollama host %s is allowed", req.URL.Host, t.host)
 	}
 	resp, err := t.inner.RoundTrip(req)
 	if err != nil {
@@ -171,7 +171,7 @@ func NewOllama(ctx context.Context, cfg OllamaConfig) (*Ollama, error) {
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 			MaxIdleConnsPerHost: 64,
 		}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return errors.New("Ollama redirected; refusing to follow") },
+		CheckRedirect: func(*http.Request, []*http.Request) error { return errors.New("prior: Ollama redirected; refusing to follow") },
 	}
 	o := &Ollama{cfg: cfg, host: host, client: api.NewClient(host, hc)}
 
@@ -182,7 +182,7 @@ func NewOllama(ctx context.Context, cfg OllamaConfig) (*Ollama, error) {
 	}
 	list, err := o.client.List(vctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing the models of Ollama at %s: %w", host.Host, err)
+		return nil, fmt.Errorf("prior: listing the models of Ollama at %s: %w", host.Host, err)
 	}
 	for _, m := range list.Models {
 		if m.Name == cfg.Model || m.Model == cfg.Model || m.Name == cfg.Model+":latest" {
@@ -190,11 +190,11 @@ func NewOllama(ctx context.Context, cfg OllamaConfig) (*Ollama, error) {
 		}
 	}
 	if o.digest == "" {
-		return nil, fmt.Errorf("model %q is not on the Ollama server at %s (config key prior = \"ollama:%s\"); get it with `ollama pull %s`", cfg.Model, host.Host, cfg.Model, cfg.Model)
+		return nil, fmt.Errorf("config key prior: model %q is not on the Ollama server at %s (prior = \"ollama:%s\"); get it with `ollama pull %s`", cfg.Model, host.Host, cfg.Model, cfg.Model)
 	}
 	o.mode, err = o.probe(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("probing model %q on %s: %w", cfg.Model, host.Host, err)
+		return nil, fmt.Errorf("prior: probing model %q on %s: %w", cfg.Model, host.Host, err)
 	}
 	return o, nil
 }
@@ -319,10 +319,10 @@ func classify(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, errTooLarge) || strings.Contains(err.Error(), "token too long"):
 		return &ScoreError{ErrTooLarge, err}
+	case errors.As(err, &se): // the server answered, even if the deadline passed since
+		return &ScoreError{ErrStatus, err}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		return &ScoreError{ErrTimeout, err}
-	case errors.As(err, &se):
-		return &ScoreError{ErrStatus, err}
 	case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || isNetError(err):
 		return &ScoreError{ErrUnreachable, err}

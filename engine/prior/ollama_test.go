@@ -174,7 +174,7 @@ func TestScoringFaults(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.fault, func(t *testing.T) {
 			f := newFakeOllama(t)
-			o, err := NewOllama(context.Background(), testOllamaConfig(f.addr, "tiny", 100*time.Millisecond))
+			o, err := NewOllama(context.Background(), testOllamaConfig(f.addr, "tiny", time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}

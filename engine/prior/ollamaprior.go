@@ -64,6 +64,9 @@ func newOllamaPrior(ctx context.Context, cfg config.Config, model string) (*olla
 	if err != nil {
 		return nil, err
 	}
+	if s := cache.Stats(); s.Damaged > 0 {
+		warnStderr(fmt.Sprintf("the cache log %s has %d damaged record(s); they were skipped and every whole record is kept (`lago prior stats` reports them)", cache.Path(), s.Damaged))
+	}
 	// The key's "template" part names everything that shapes an answer
 	// besides the model and the state: the prompt template and how the
 	// second factor is bounded.
