@@ -86,12 +86,12 @@ type Config struct {
 	PriorWait         float64 `toml:"prior_wait" default:"0" range:"[0,)" doc:"seconds an update may wait for priors still being scored; 0 masks them out at once"`
 
 	// The Ollama prior service.
-	OllamaHost           string  `toml:"ollama_host" default:"" doc:"Ollama server host:port; empty means $OLLAMA_HOST, else 127.0.0.1:11434"`
+	OllamaHost           string  `toml:"ollama_host" default:"" doc:"Ollama server: host[:port] or a URL, read as Ollama reads OLLAMA_HOST (no scheme: port 11434; http://: 80; https://: 443); empty means $OLLAMA_HOST, else 127.0.0.1:11434"`
 	OllamaParallel       int     `toml:"ollama_parallel" default:"1" range:"[1,64]" doc:"concurrent requests to Ollama; match the server's OLLAMA_NUM_PARALLEL"`
 	OllamaTimeout        float64 `toml:"ollama_timeout" default:"30" range:"(0,)" doc:"seconds before one Ollama request is abandoned"`
 	PriorFactorTopK      int     `toml:"prior_factor_topk" default:"2" range:"[1,20]" doc:"factored actions: score the second factor for at most this many first choices (calls per state <= 1 + this)"`
 	PriorFallbackSamples int     `toml:"prior_fallback_samples" default:"8" range:"[1,100]" doc:"answers sampled per question when the model gives no log-probabilities"`
-	PriorCacheDir        string  `toml:"prior_cache_dir" default:"" doc:"directory of the persistent prior cache; empty means $XDG_CACHE_HOME/lago/prior or ~/.cache/lago/prior"`
+	PriorCacheDir        string  `toml:"prior_cache_dir" default:"" doc:"directory of the persistent prior cache; empty means $XDG_CACHE_HOME/lago/prior or ~/.cache/lago/prior. If set and unwritable, training fails; the default, unwritable, gives a warning and a memory-only cache"`
 	PriorCacheEntries    int     `toml:"prior_cache_entries" default:"100000" range:"[1,)" doc:"priors kept in memory (the disk cache keeps all)"`
 	PriorQueue           int     `toml:"prior_queue" default:"4096" range:"[1,)" doc:"states waiting to be scored at most; more are dropped and asked again later"`
 }

@@ -171,7 +171,9 @@ func NewOllama(ctx context.Context, cfg OllamaConfig) (*Ollama, error) {
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 			MaxIdleConnsPerHost: 64,
 		}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return errors.New("prior: Ollama redirected; refusing to follow") },
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return errors.New("prior: Ollama redirected; refusing to follow")
+		},
 	}
 	o := &Ollama{cfg: cfg, host: host, client: api.NewClient(host, hc)}
 

@@ -35,10 +35,10 @@ func (w *walk) Step(a []float32, obs []float32) env.Transition {
 	return env.Transition{}
 }
 func (w *walk) MarshalBinary() ([]byte, error) { return []byte{byte(w.pos)}, nil }
-func (w *walk) UnmarshalBinary(b []byte) error  { w.pos = int(b[0]); return nil }
-func (w *walk) TextView() string                { return fmt.Sprintf("position %d of 8", w.pos) }
-func (w *walk) ActionNames() []string           { return []string{"left", "stay", "right"} }
-func (w *walk) ExpertAction(a []float32)        { a[0] = 2 }
+func (w *walk) UnmarshalBinary(b []byte) error { w.pos = int(b[0]); return nil }
+func (w *walk) TextView() string               { return fmt.Sprintf("position %d of 8", w.pos) }
+func (w *walk) ActionNames() []string          { return []string{"left", "stay", "right"} }
+func (w *walk) ExpertAction(a []float32)       { a[0] = 2 }
 
 // fakePriorConfig is a config whose prior is the fake server's model, with
 // its cache in a temporary directory.
