@@ -21,9 +21,11 @@ import (
 //   - "ollama.com" alone means https://ollama.com:443; empty means
 //     127.0.0.1:11434.
 //
-// One difference: where Ollama logs a warning and uses the default port for
-// a port that is not 0–65535, lago refuses, naming the key, since a silent
-// default would talk to a server the user did not name.
+// Two differences: where Ollama logs a warning and uses the default port for
+// a port that is not 0–65535, lago refuses, naming the key or variable, since
+// a silent default would talk to a server the user did not name; and a
+// scheme other than http or https, which Ollama passes on to a client that
+// cannot speak it, is refused at once.
 func ResolveHost(host string) (*url.URL, error) {
 	source := "config key ollama_host"
 	if strings.TrimSpace(host) == "" {

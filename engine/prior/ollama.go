@@ -207,9 +207,6 @@ func (o *Ollama) Digest() string { return o.digest }
 // Mode is how the model is scored: log-probabilities, or sampling.
 func (o *Ollama) Mode() Mode { return o.mode }
 
-// Host is the server's address.
-func (o *Ollama) Host() string { return o.host.Host }
-
 // checkServer asks /api/version and tells apart a server that cannot be
 // reached (is Ollama running?) from one that answers, but not as Ollama
 // does (an HTML page, an error status): the fix differs, so the message does.
