@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
@@ -253,5 +254,38 @@ func TestLongLogIsScannedInWindows(t *testing.T) {
 	}
 	if info.Records != n-4 || info.Damaged != 4 {
 		t.Fatalf("%d records, %d damaged; want %d and 4", info.Records, info.Damaged, n-4)
+	}
+}
+
+// TestFormat1CopiedOnceUnderConcurrentOpens: processes opening a format-1
+// directory at once copy it once between them.
+func TestFormat1CopiedOnceUnderConcurrentOpens(t *testing.T) {
+	dir := t.TempDir()
+	var old []byte
+	for i := 0; i < 50; i++ {
+		old = append(old, encodeV1Record(key(i), clevrEntry(i))...)
+	}
+	os.WriteFile(filepath.Join(dir, v1LogName), old, 0o644)
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			c, err := OpenCache(dir, 10)
+			if err == nil {
+				if c.Len() != 50 {
+					err = fmt.Errorf("%d entries, want 50", c.Len())
+				}
+				c.Close()
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := os.Stat(filepath.Join(dir, logName))
+	if want := int64(len(logHeader) + 50*207); st.Size() != want {
+		t.Fatalf("format-2 log of %d bytes, want %d: copied more than once", st.Size(), want)
 	}
 }
