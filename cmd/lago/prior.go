@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/lago-rl/lago/engine/env"
-	"github.com/lago-rl/lago/engine/ppo"
+	"github.com/lago-rl/lago/engine/policy"
 	"github.com/lago-rl/lago/engine/prior"
 )
 
@@ -177,8 +177,8 @@ func priorWarm(args []string, stdout, stderr io.Writer) error {
 	}
 	defer v.Close()
 	v.Reset()
-	policies := []ppo.Policy{ppo.RandomPolicy(*seed)}
-	if expert, err := ppo.ExpertPolicy(v); err == nil {
+	policies := []policy.Policy{policy.Random(*seed)}
+	if expert, err := policy.Expert(v); err == nil {
 		policies = append(policies, expert)
 	}
 	prog := newProgressLine(stderr, false)
