@@ -332,15 +332,15 @@ func TestNonFiniteStopsWithTheLastGoodCheckpoint(t *testing.T) {
 	}{
 		{"NaN term", func(s *torch.Scope, d Dist) *torch.Tensor {
 			return s.MulS(s.Mean(d.LogProbs), math.NaN())
-		}, []string{"iteration 2 (epoch 1, minibatch 1)", "the loss is NaN", "regulariser term is NaN", "beta, prior_temperature"}},
+		}, []string{"ppo: iteration 2 (epoch 1, minibatch 1): the regulariser term is NaN (loss NaN)", "beta, prior_temperature"}},
 		{"infinite term", func(s *torch.Scope, d Dist) *torch.Tensor {
 			return s.MulS(s.Mean(s.Exp(d.LogProbs)), math.Inf(1))
-		}, []string{"iteration 2", "the loss is +Inf", "regulariser term is +Inf"}},
+		}, []string{"ppo: iteration 2 (epoch 1, minibatch 1): the regulariser term is +Inf (loss +Inf)"}},
 		// √(0·x) is 0 with the gradient 0·∞ = NaN: the loss is finite, the
 		// gradient norm is not.
 		{"NaN gradient", func(s *torch.Scope, d Dist) *torch.Tensor {
 			return s.Sqrt(s.MulS(s.Mean(s.Exp(d.LogProbs)), 0))
-		}, []string{"iteration 2 (epoch 1, minibatch 1)", "the gradient norm is NaN", "learning_rate"}},
+		}, []string{"ppo: iteration 2 (epoch 1, minibatch 1): the gradient norm is NaN (loss ", "learning_rate"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -360,8 +360,9 @@ func TestNonFiniteStopsWithTheLastGoodCheckpoint(t *testing.T) {
 			before := params(t, tr)
 			f.term = c.term
 			_, err = tr.Iterate(context.Background())
-			if err == nil {
-				t.Fatal("a non-finite loss went unnoticed")
+			var nf *NonFiniteError
+			if !errors.As(err, &nf) || nf.At.Iteration != 2 {
+				t.Fatalf("Iterate = %v, want a NonFiniteError at iteration 2", err)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {

@@ -248,6 +248,10 @@ func (t *Trainer) iterate(ctx context.Context) (Metrics, error) {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return Metrics{}, ctxErr
 		}
+		var nf *NonFiniteError
+		if errors.As(err, &nf) {
+			return Metrics{}, err // it says where it happened
+		}
 		return Metrics{}, fmt.Errorf("update: %w", err)
 	}
 	t.Iteration++
@@ -449,7 +453,7 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 			if err := ctx.Err(); err != nil {
 				return m, err
 			}
-			at := position{iteration: t.Iteration + 1, epoch: epoch + 1, minibatch: start/t.MinibatchSize + 1}
+			at := Position{Iteration: t.Iteration + 1, Epoch: epoch + 1, Minibatch: start/t.MinibatchSize + 1}
 			s.Reset()
 			mbIdx := b.perm[start : start+t.MinibatchSize]
 			idx := torch.FromSliceIn(s, mbIdx, []int64{int64(len(mbIdx))}, t.Dev)
@@ -495,7 +499,7 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 				return m, err
 			}
 			if !finite(gradNorm) {
-				return m, fmt.Errorf("ppo: %v: the gradient norm is %v (loss %v): %s", at, gradNorm, total, t.likelyKeys("gradient"))
+				return m, &NonFiniteError{At: at, Quantity: "gradient norm", Value: gradNorm, Loss: total, Advice: t.likelyKeys("gradient norm")}
 			}
 			if err := t.Opt.Step(); err != nil {
 				return m, err
@@ -523,18 +527,33 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 	return m, nil
 }
 
-// position names a minibatch of training in errors.
-type position struct{ iteration, epoch, minibatch int }
+// Position names a minibatch of training: its iteration, epoch and
+// minibatch, all counted from 1.
+type Position struct{ Iteration, Epoch, Minibatch int }
 
-func (p position) String() string {
-	return fmt.Sprintf("iteration %d (epoch %d, minibatch %d)", p.iteration, p.epoch, p.minibatch)
+func (p Position) String() string {
+	return fmt.Sprintf("iteration %d (epoch %d, minibatch %d)", p.Iteration, p.Epoch, p.Minibatch)
+}
+
+// NonFiniteError stops training when the loss or the gradient norm of a
+// minibatch is NaN or infinite, before the optimiser steps on it.
+type NonFiniteError struct {
+	At       Position
+	Quantity string  // "policy loss", "entropy", "value loss", "regulariser term", "loss" or "gradient norm"
+	Value    float64 // the quantity's value
+	Loss     float64 // the total loss
+	Advice   string  // the config keys most likely to blame
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("ppo: %v: the %s is %v (loss %v): %s", e.At, e.Quantity, e.Value, e.Loss, e.Advice)
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // nonFiniteLoss names the first non-finite part of a non-finite loss and
 // the keys most likely to blame.
-func (t *Trainer) nonFiniteLoss(s *torch.Scope, at position, p LossParts, total float64) error {
+func (t *Trainer) nonFiniteLoss(s *torch.Scope, at Position, p LossParts, total float64) error {
 	part, value := "loss", total
 	for _, c := range []struct {
 		name string
@@ -548,7 +567,7 @@ func (t *Trainer) nonFiniteLoss(s *torch.Scope, at position, p LossParts, total 
 			break
 		}
 	}
-	return fmt.Errorf("ppo: %v: the loss is %v (its %s is %v): %s", at, total, part, value, t.likelyKeys(part))
+	return &NonFiniteError{At: at, Quantity: part, Value: value, Loss: total, Advice: t.likelyKeys(part)}
 }
 
 // likelyKeys says which config keys most often make a part of the loss
