@@ -255,6 +255,18 @@ func (f *fixedPrior) Wait(context.Context, []prior.Key) error { return nil }
 func (f *fixedPrior) Metrics() map[string]float64             { return nil }
 func (f *fixedPrior) Close() error                            { return nil }
 
+// fourEnvs is a reset Vec of 4 CartPoles, closed at the test's end.
+func fourEnvs(t *testing.T) *env.Vec {
+	t.Helper()
+	v, err := env.NewVec("CartPole-v1", 4, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	v.Reset()
+	return v
+}
+
 // newReg builds a regulariser for a test, failing it on an error.
 func newReg(t *testing.T, p prior.Prior, n int, opt Options) *Regularizer {
 	t.Helper()
@@ -266,12 +278,7 @@ func newReg(t *testing.T, p prior.Prior, n int, opt Options) *Regularizer {
 }
 
 func TestMaskingAndLateArrivals(t *testing.T) {
-	v, err := env.NewVec("CartPole-v1", 4, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	v.Reset()
+	v := fourEnvs(t)
 	fp := newFixedPrior(v, []float32{0.9, 0.1})
 	r := newReg(t, fp, 2, Options{Beta: Schedule{Kind: Constant, Start: 0.5}, Direction: Reverse, Eps: 1e-3, Temperature: 1})
 	r.BeginRollout(4)
@@ -331,12 +338,7 @@ func TestMaskingAndLateArrivals(t *testing.T) {
 }
 
 func TestLatePriorsArriveAtTheEndOfTheRollout(t *testing.T) {
-	v, err := env.NewVec("CartPole-v1", 4, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	v.Reset()
+	v := fourEnvs(t)
 	fp := newFixedPrior(v, []float32{0.5, 0.5})
 	r := newReg(t, fp, 2, Options{Beta: Schedule{Kind: Constant, Start: 1}, Direction: Reverse, Temperature: 1})
 	r.BeginRollout(4)
@@ -383,12 +385,7 @@ func (b blockingPrior) Wait(ctx context.Context, _ []prior.Key) error {
 }
 
 func TestEndRolloutStopsWhenCancelled(t *testing.T) {
-	v, err := env.NewVec("CartPole-v1", 4, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	v.Reset()
+	v := fourEnvs(t)
 	bp := blockingPrior{newFixedPrior(v, []float32{0.5, 0.5})}
 	r := newReg(t, bp, 2, Options{Beta: Schedule{Kind: Constant, Start: 1}, Direction: Reverse, Temperature: 1, Wait: time.Hour})
 	r.BeginRollout(4)
@@ -398,7 +395,7 @@ func TestEndRolloutStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
-	err = r.EndRollout(ctx)
+	err := r.EndRollout(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("EndRollout = %v, want context.Canceled", err)
 	}
