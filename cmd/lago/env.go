@@ -65,7 +65,7 @@ func cmdEnv(args []string, stdout, stderr io.Writer) error {
 	var policy func()
 	switch *policyName {
 	case "random":
-		policy = func() { randomAction(r, e.ActionSpace(), act) }
+		policy = func() { e.ActionSpace().Sample(r, act) }
 	case "expert":
 		x, ok := e.(env.Expert)
 		if !ok {
@@ -135,17 +135,6 @@ func countKeys(e env.Env, n int, policy func(), act, obs []float32, stdout io.Wr
 	_, err := fmt.Fprintf(stdout, "%d steps, %d episodes (%d successes): %d distinct state keys (%.1f%% of steps)\n",
 		n, episodes, successes, len(seen), 100*float64(len(seen))/float64(n))
 	return err
-}
-
-func randomAction(r *rand.Rand, sp env.Space, act []float32) {
-	if sp.Kind == env.DiscreteKind {
-		act[0] = float32(r.IntN(sp.N))
-		return
-	}
-	for j := range act {
-		lo, hi := float64(sp.Low[j]), float64(sp.High[j])
-		act[j] = float32(lo + (hi-lo)*r.Float64())
-	}
 }
 
 func writePNG(path string, img image.Image) error {

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
+	"path/filepath"
 
-	"github.com/lago-rl/lago/engine/env"
+	"github.com/lago-rl/lago/engine/policy"
 	"github.com/lago-rl/lago/engine/ppo"
 	"github.com/lago-rl/lago/engine/run"
 )
@@ -33,15 +33,24 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	if (*runDir == "") == (*policyName == "") {
 		return errors.New("give either -run RUNDIR or -policy random|expert (with -config FILE)")
 	}
-	var res ppo.EvalResult
-	var err error
+	var res policy.EvalResult
 	if *runDir != "" {
-		res, err = evalRun(*runDir, *episodes, *deterministic, *seed)
+		cfg, err := run.LoadConfig(*runDir)
+		if err != nil {
+			return err
+		}
+		res, err = ppo.EvaluateCheckpoint(cfg, filepath.Join(*runDir, run.CheckpointFile), *episodes, *seed, *deterministic)
+		if err != nil {
+			return err
+		}
 	} else {
-		res, err = evalBuiltin(*path, sets, *policyName, *episodes, *seed)
-	}
-	if err != nil {
-		return err
+		cfg, err := loadConfig(*path, sets)
+		if err != nil {
+			return err
+		}
+		if res, err = policy.EvaluateBuiltin(cfg.EnvID, *policyName, *episodes, *seed); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
@@ -49,60 +58,4 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "episodes %d  mean return %.3f ± %.3f  mean length %.1f  success rate %.3f\n",
 		res.Episodes, res.MeanReturn, res.StdReturn, res.MeanLength, res.SuccessRate)
 	return nil
-}
-
-func evalVec(envID string, episodes int, seed uint64) (*env.Vec, error) {
-	v, err := env.NewVec(envID, min(episodes, 16), runtime.NumCPU(), seed)
-	if err != nil {
-		return nil, err
-	}
-	v.Reset()
-	return v, nil
-}
-
-func evalRun(dir string, episodes int, deterministic bool, seed uint64) (ppo.EvalResult, error) {
-	cfg, err := run.LoadConfig(dir)
-	if err != nil {
-		return ppo.EvalResult{}, err
-	}
-	t, err := ppo.New(cfg, nil)
-	if err != nil {
-		return ppo.EvalResult{}, err
-	}
-	defer t.Close()
-	if err := t.LoadCheckpoint(dir + "/" + run.CheckpointFile); err != nil {
-		return ppo.EvalResult{}, err
-	}
-	v, err := evalVec(cfg.EnvID, episodes, seed)
-	if err != nil {
-		return ppo.EvalResult{}, err
-	}
-	defer v.Close()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	return ppo.Evaluate(v, episodes, t.AgentPolicy(deterministic))
-}
-
-func evalBuiltin(path string, sets []string, name string, episodes int, seed uint64) (ppo.EvalResult, error) {
-	cfg, err := loadConfig(path, sets)
-	if err != nil {
-		return ppo.EvalResult{}, err
-	}
-	v, err := evalVec(cfg.EnvID, episodes, seed)
-	if err != nil {
-		return ppo.EvalResult{}, err
-	}
-	defer v.Close()
-	var policy ppo.Policy
-	switch name {
-	case "random":
-		policy = ppo.RandomPolicy(seed)
-	case "expert":
-		if policy, err = ppo.ExpertPolicy(v); err != nil {
-			return ppo.EvalResult{}, err
-		}
-	default:
-		return ppo.EvalResult{}, fmt.Errorf("-policy %q: want random or expert", name)
-	}
-	return ppo.Evaluate(v, episodes, policy)
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/lago-rl/lago/engine/env"
-	"github.com/lago-rl/lago/engine/ppo"
+	"github.com/lago-rl/lago/engine/policy"
 	"github.com/lago-rl/lago/engine/prior"
 )
 
@@ -151,8 +151,8 @@ func priorWarm(args []string, stdout, stderr io.Writer) error {
 	}
 	defer v.Close()
 	v.Reset()
-	opt := prior.WarmOptions{Steps: *steps, Wait: *wait, Policies: []func(*env.Vec, []float32) error{ppo.RandomPolicy(*seed)}}
-	if expert, err := ppo.ExpertPolicy(v); err == nil {
+	opt := prior.WarmOptions{Steps: *steps, Wait: *wait, Policies: []func(*env.Vec, []float32) error{policy.Random(*seed)}}
+	if expert, err := policy.Expert(v); err == nil {
 		opt.Policies = append(opt.Policies, expert)
 	}
 	prog := newProgressLine(stderr, false)

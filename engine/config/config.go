@@ -49,7 +49,7 @@ type Config struct {
 
 	// PPO.
 	NumSteps       int     `toml:"num_steps" default:"128" range:"[1,)" doc:"steps per environment in each rollout"`
-	LearningRate   float64 `toml:"learning_rate" default:"2.5e-4" range:"(0,)" doc:"Adam learning rate"`
+	LearningRate   float64 `toml:"learning_rate" default:"2.5e-4" range:"(0,1]" doc:"Adam learning rate (each Adam step moves a weight by up to about the rate, so above 1 training diverges)"`
 	AnnealLR       bool    `toml:"anneal_lr" default:"true" doc:"decay the learning rate linearly to 0 over training"`
 	Gamma          float64 `toml:"gamma" default:"0.99" range:"[0,1]" doc:"discount factor"`
 	GAELambda      float64 `toml:"gae_lambda" default:"0.95" range:"[0,1]" doc:"lambda of generalised advantage estimation"`
@@ -60,13 +60,13 @@ type Config struct {
 	ClipVLoss      bool    `toml:"clip_vloss" default:"true" doc:"clip the value loss as the policy loss is clipped"`
 	EntCoef        float64 `toml:"ent_coef" default:"0.01" range:"[0,)" doc:"coefficient of the entropy bonus"`
 	VFCoef         float64 `toml:"vf_coef" default:"0.5" range:"[0,)" doc:"coefficient of the value loss"`
-	MaxGradNorm    float64 `toml:"max_grad_norm" default:"0.5" range:"(0,)" doc:"maximum global gradient norm"`
+	MaxGradNorm    float64 `toml:"max_grad_norm" default:"0.5" range:"(0,1e6]" doc:"maximum global gradient norm; 1e6, above any real gradient norm, disables clipping (libtorch takes it as a float32)"`
 	TargetKL       float64 `toml:"target_kl" default:"0" range:"[0,)" doc:"stop an update early once the approximate KL exceeds this; 0 disables"`
 
 	// Networks.
 	HiddenSizes []int   `toml:"hidden_sizes" default:"64,64" range:"[1,)" minlen:"1" doc:"hidden layer widths of the policy and value networks"`
 	Activation  string  `toml:"activation" default:"tanh" enum:"tanh,relu" doc:"activation of the hidden layers"`
-	LogStdInit  float64 `toml:"log_std_init" default:"0" doc:"initial log standard deviation of the Gaussian policy (continuous actions only)"`
+	LogStdInit  float64 `toml:"log_std_init" default:"0" range:"[-20,2]" doc:"initial log standard deviation of the Gaussian policy (continuous actions only); SB3's log-std bounds: larger values overflow the log-probabilities"`
 
 	// Normalisation (continuous environments).
 	NormObs    bool    `toml:"norm_obs" default:"false" doc:"normalise observations by a running mean and variance"`
@@ -82,7 +82,7 @@ type Config struct {
 	BetaDecayFraction float64 `toml:"beta_decay_fraction" default:"1" range:"(0,1]" doc:"fraction of training over which beta decays; it stays at beta_final after"`
 	KLDirection       string  `toml:"kl_direction" default:"reverse" enum:"reverse,forward" doc:"reverse: KL(policy||prior), mode-seeking, as in KL-regularised RL; forward: KL(prior||policy), cross-entropy to the prior, as in kickstarting"`
 	PriorEps          float64 `toml:"prior_eps" default:"0.001" range:"[0,0.5]" doc:"floor on prior probabilities (then renormalised), so no action is impossible under the prior"`
-	PriorTemperature  float64 `toml:"prior_temperature" default:"1" range:"(0,)" doc:"prior temperature tau: p is sharpened (<1) or flattened (>1) as p^(1/tau)"`
+	PriorTemperature  float64 `toml:"prior_temperature" default:"1" range:"[0.01,100]" doc:"prior temperature tau: p is sharpened (<1) or flattened (>1) as p^(1/tau); a sharper tau makes p^(1/tau) underflow to 0"`
 	PriorWait         float64 `toml:"prior_wait" default:"0" range:"[0,)" doc:"seconds an update may wait for priors still being scored; 0 masks them out at once"`
 
 	// The Ollama prior service.
@@ -224,6 +224,11 @@ func (c *Config) problems() []error {
 	if c.TotalTimesteps < int64(batch) {
 		errs = append(errs, fmt.Errorf("total_timesteps = %d is less than one rollout, num_envs * num_steps = %d * %d = %d, so no update would run; raise total_timesteps or lower num_envs or num_steps",
 			c.TotalTimesteps, c.NumEnvs, c.NumSteps, batch))
+	}
+	// Sizes before the env is known; the trainer checks again with the
+	// env's own (ppo.New).
+	if err := c.CheckMemory(MinFootprint); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }

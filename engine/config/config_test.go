@@ -108,7 +108,7 @@ func TestParseErrors(t *testing.T) {
 		// Ranges, enums and lengths.
 		{"above closed bound", "gamma = 1.5", `configs/x.toml: key "gamma" = 1.5 is out of range [0, 1]`},
 		{"below closed bound", "gae_lambda = -0.1", `configs/x.toml: key "gae_lambda" = -0.1 is out of range [0, 1]`},
-		{"at open bound", "learning_rate = 0", `configs/x.toml: key "learning_rate" = 0.0 is out of range (0, +inf)`},
+		{"at open bound", "learning_rate = 0", `configs/x.toml: key "learning_rate" = 0.0 is out of range (0, 1]`},
 		{"int below", "num_envs = 0", `configs/x.toml: key "num_envs" = 0 is out of range [1, +inf)`},
 		{"int64 below", "seed = -1", `configs/x.toml: key "seed" = -1 is out of range [0, +inf)`},
 		{"nan", "ent_coef = nan", `configs/x.toml: key "ent_coef" = nan must be a finite number`},
@@ -279,7 +279,17 @@ func TestSetErrors(t *testing.T) {
 		{"norm_adv=yes", `-set norm_adv=yes: key "norm_adv": expected a boolean (true or false), got "yes"`},
 		{"hidden_sizes=64,x", `-set hidden_sizes=64,x: key "hidden_sizes": expected an array of integers, got "64,x"`},
 		{"gamma=1.5", `-set gamma=1.5: key "gamma" = 1.5 is out of range [0, 1]`},
-		{"max_grad_norm=0", `-set max_grad_norm=0: key "max_grad_norm" = 0.0 is out of range (0, +inf)`},
+		{"max_grad_norm=0", `-set max_grad_norm=0: key "max_grad_norm" = 0.0 is out of range (0, 1e+06]`},
+		// Values the config once accepted that made training non-finite
+		// (issue 11, point 4): each is refused, naming the key.
+		{"prior_temperature=1e-4", `-set prior_temperature=1e-4: key "prior_temperature" = 0.0001 is out of range [0.01, 100]`},
+		{"log_std_init=1e10", `-set log_std_init=1e10: key "log_std_init" = 1e+10 is out of range [-20, 2]`},
+		{"learning_rate=1e30", `-set learning_rate=1e30: key "learning_rate" = 1e+30 is out of range (0, 1]`},
+		{"max_grad_norm=1e300", `-set max_grad_norm=1e300: key "max_grad_norm" = 1e+300 is out of range (0, 1e+06]`},
+		// Unknown enum values of LaGO's keys are errors listing the choices,
+		// never a silent default.
+		{"beta_schedule=cosine", `-set beta_schedule=cosine: key "beta_schedule" = "cosine" must be one of constant, linear, exp`},
+		{"kl_direction=both", `-set kl_direction=both: key "kl_direction" = "both" must be one of reverse, forward`},
 		{"num_steps=0", `-set num_steps=0: key "num_steps" = 0 is out of range [1, +inf)`},
 		{"hidden_sizes=", `-set hidden_sizes=: key "hidden_sizes" = [] must have at least 1 element`},
 		{"hidden_sizes=64,-1", `-set hidden_sizes=64,-1: key "hidden_sizes" element 1 = -1 is out of range [1, +inf)`},

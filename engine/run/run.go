@@ -154,7 +154,7 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (Summary, error)
 			log.Info().Int64("global_step", t.GlobalStep).Str("checkpoint", ckpt).Msg("stopped; resume with -resume " + opt.Dir)
 			return Summary{}, ErrInterrupted
 		}
-		m, err := t.Iterate()
+		m, err := t.Iterate(context.WithoutCancel(ctx)) // the signal ctx stops the run between iterations
 		if err != nil {
 			return Summary{}, fmt.Errorf("iteration %d: %w", t.Iteration+1, err)
 		}
