@@ -151,7 +151,7 @@ func priorWarm(args []string, stdout, stderr io.Writer) error {
 	}
 	defer v.Close()
 	v.Reset()
-	opt := prior.WarmOptions{Steps: *steps, Wait: *wait, Policies: []func(*env.Vec, []float32) error{policy.Random(*seed)}}
+	opt := prior.WarmOptions{Steps: *steps, Wait: *wait, Policies: []policy.Policy{policy.Random(*seed)}}
 	if expert, err := policy.Expert(v); err == nil {
 		opt.Policies = append(opt.Policies, expert)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lago-rl/lago/engine/env"
+	"github.com/lago-rl/lago/engine/policy"
 )
 
 // WarmOptions drive Warm.
@@ -15,7 +16,7 @@ type WarmOptions struct {
 	Steps int
 	// Policies act in turn, one block of 50 Vec steps each, so that the
 	// states of each (a random policy's, an expert's) get scored.
-	Policies []func(v *env.Vec, actions []float32) error
+	Policies []policy.Policy
 	// Wait bounds how long Warm waits at the end for the queued states.
 	Wait time.Duration
 	// Progress, when set, is called after every Vec step.

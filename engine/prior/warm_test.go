@@ -10,6 +10,7 @@ import (
 
 	"github.com/lago-rl/lago/engine/config"
 	"github.com/lago-rl/lago/engine/env"
+	"github.com/lago-rl/lago/engine/policy"
 )
 
 // walk is a tiny describable env for the prior's drivers: a position on a
@@ -108,7 +109,7 @@ func TestWarmFillsTheCache(t *testing.T) {
 	}
 	progress := 0
 	r, err := Warm(context.Background(), p, v, WarmOptions{Steps: 40, Wait: 10 * time.Second,
-		Policies: []func(*env.Vec, []float32) error{right}, Progress: func(WarmProgress) { progress++ }})
+		Policies: []policy.Policy{right}, Progress: func(WarmProgress) { progress++ }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func TestWarmFillsTheCache(t *testing.T) {
 		t.Fatalf("warm: %+v, %d progress calls", r, progress)
 	}
 	scripted, _ := New(context.Background(), config.Config{Prior: "uniform"})
-	if _, err := Warm(context.Background(), scripted, v, WarmOptions{Steps: 1, Policies: []func(*env.Vec, []float32) error{right}}); err == nil ||
+	if _, err := Warm(context.Background(), scripted, v, WarmOptions{Steps: 1, Policies: []policy.Policy{right}}); err == nil ||
 		!strings.Contains(err.Error(), "needs no cache") {
 		t.Fatalf("warming a uniform prior: %v", err)
 	}
