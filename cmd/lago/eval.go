@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"runtime"
 
 	"github.com/lago-rl/lago/engine/env"
 	"github.com/lago-rl/lago/engine/ppo"
 	"github.com/lago-rl/lago/engine/run"
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 func init() {
@@ -29,6 +31,9 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&sets, "set", "override a config key (with -config): -set key=value")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *episodes < 1 {
+		return fmt.Errorf("-episodes %d: want at least 1", *episodes)
 	}
 	if (*runDir == "") == (*policyName == "") {
 		return errors.New("give either -run RUNDIR or -policy random|expert (with -config FILE)")
@@ -70,7 +75,7 @@ func evalRun(dir string, episodes int, deterministic bool, seed uint64) (ppo.Eva
 		return ppo.EvalResult{}, err
 	}
 	defer t.Close()
-	if err := t.LoadCheckpoint(dir + "/" + run.CheckpointFile); err != nil {
+	if err := t.LoadCheckpoint(filepath.Join(dir, runfile.CheckpointFile)); err != nil {
 		return ppo.EvalResult{}, err
 	}
 	v, err := evalVec(cfg.EnvID, episodes, seed)

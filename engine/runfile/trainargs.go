@@ -93,3 +93,11 @@ func (a TrainArgs) Check(set map[string]bool) error {
 	}
 	return nil
 }
+
+// TrainCommand is the `lago` subcommand that TrainArgs are the flags of.
+const TrainCommand = "train"
+
+// CommandLine is the whole argument list of `lago train` with a's flags.
+func (a TrainArgs) CommandLine() []string {
+	return append([]string{TrainCommand}, a.Args()...)
+}
