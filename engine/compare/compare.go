@@ -18,12 +18,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/lago-rl/lago/engine/config"
+	"github.com/lago-rl/lago/engine/env"
+	_ "github.com/lago-rl/lago/engine/envs" // every env id resolves
 	"github.com/lago-rl/lago/engine/plot"
 	"github.com/lago-rl/lago/engine/runfile"
 )
@@ -85,6 +88,10 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 	}
 	if opt.Jobs < 1 {
 		opt.Jobs = 1
+	}
+	// Once here rather than in every child.
+	if !slices.Contains(env.IDs(), opt.Base.EnvID) {
+		return nil, fmt.Errorf("config key env_id: unknown env_id %q; known: %s", opt.Base.EnvID, strings.Join(env.IDs(), ", "))
 	}
 	var jobs []job
 	for _, p := range opt.Priors {

@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"math"
@@ -125,5 +126,19 @@ func TestChildArgs(t *testing.T) {
 	}
 	if _, err := os.Stat(j.dir); err != nil {
 		t.Fatal("a directory in use was removed")
+	}
+}
+
+// An unknown env_id fails once, before any child starts; every shipped id
+// (CLEVR's too) is known here without the CLI.
+func TestUnknownEnvRefusedUpFront(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "cmp")
+	opt := Options{Base: config.Default(), Priors: []string{"none"}, Seeds: 1, Out: out, Exe: "/nonexistent/lago"}
+	opt.Base.EnvID = "NoSuchEnv-v0"
+	if _, err := Run(context.Background(), opt); err == nil || !strings.Contains(err.Error(), "config key env_id") || !strings.Contains(err.Error(), "CLEVR-Robot-v0") {
+		t.Fatalf("unknown env: %v", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a refused comparison made its directory")
 	}
 }
