@@ -49,6 +49,10 @@ func TestLockedRunDirRefused(t *testing.T) {
 	if _, err := resume(dir, Options{}); !errors.Is(err, runfile.ErrLocked) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("resume of a locked run: %v; want %q", err, want)
 	}
+	// A new run over a running one is told who runs it, not to resume it.
+	if _, err := Train(context.Background(), tinyConfig(), Options{Dir: dir, Log: zerolog.Nop()}); !errors.Is(err, runfile.ErrLocked) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("new run over a locked run: %v; want %q", err, want)
+	}
 	fresh := filepath.Join(t.TempDir(), "fresh")
 	os.Mkdir(fresh, 0o755)
 	other, err := runfile.Acquire(fresh)

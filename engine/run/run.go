@@ -76,17 +76,24 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary
 	}
 	ckpt := filepath.Join(opt.Dir, runfile.CheckpointFile)
 	metricsPath := filepath.Join(opt.Dir, runfile.MetricsFile)
+	// The lock is taken as soon as the directory exists, so that a second
+	// process is told who holds it before anything else.
+	var lock *runfile.Lock
+	defer func() { lock.Release() }()
 	if opt.Resume {
 		if _, err := os.Stat(ckpt); err != nil {
 			return runfile.Summary{}, fmt.Errorf("run: cannot resume %s: %w (a run killed before its first checkpoint cannot be resumed; start it again)", opt.Dir, err)
 		}
-		lock, err := runfile.Acquire(opt.Dir)
-		if err != nil {
+	}
+	if _, err := os.Stat(opt.Dir); err == nil {
+		if lock, err = runfile.Acquire(opt.Dir); err != nil {
 			return runfile.Summary{}, err
 		}
-		defer lock.Release()
-	} else if err := refuseExisting(opt.Dir); err != nil {
-		return runfile.Summary{}, err
+	}
+	if !opt.Resume {
+		if err := refuseExisting(opt.Dir); err != nil {
+			return runfile.Summary{}, err
+		}
 	}
 
 	reg := opt.Regularizer
@@ -125,12 +132,8 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary
 			return finish(t, opt, lastTime, watch)
 		}
 		log.Info().Str("dir", opt.Dir).Int64("global_step", t.GlobalStep).Int("iteration", t.Iteration).Msg("resumed")
-	} else {
-		lock, err := newRunDir(opt.Dir, cfg)
-		if err != nil {
-			return runfile.Summary{}, err
-		}
-		defer lock.Release()
+	} else if lock, err = newRunDir(opt.Dir, cfg, lock); err != nil {
+		return runfile.Summary{}, err
 	}
 
 	// A new run starts its metrics afresh: lines left by a run killed
@@ -217,34 +220,41 @@ func refuseExisting(dir string) error {
 	return nil
 }
 
-// newRunDir makes dir (if it does not exist), locks it and writes the
-// config. On failure it removes what it made, and only that.
-func newRunDir(dir string, cfg config.Config) (lock *runfile.Lock, err error) {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return nil, fmt.Errorf("run: %w", err)
-	}
+// newRunDir makes dir (if it does not exist), locks it (unless lock
+// already holds it) and writes the config. On failure it removes what it
+// made, and only that.
+func newRunDir(dir string, cfg config.Config, lock *runfile.Lock) (_ *runfile.Lock, err error) {
 	created := false
-	switch err := os.Mkdir(dir, 0o755); {
-	case err == nil:
-		created = true
-	case !errors.Is(err, fs.ErrExist):
-		return nil, fmt.Errorf("run: %w", err)
-	}
-	defer func() {
-		if err != nil && created {
-			os.RemoveAll(dir)
+	if lock == nil {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return nil, fmt.Errorf("run: %w", err)
 		}
-	}()
-	if lock, err = runfile.Acquire(dir); err != nil {
-		return nil, err
+		switch err := os.Mkdir(dir, 0o755); {
+		case err == nil:
+			created = true
+		case !errors.Is(err, fs.ErrExist):
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		defer func() {
+			if err != nil && created {
+				os.RemoveAll(dir)
+			}
+		}()
+		if lock, err = runfile.Acquire(dir); err != nil {
+			return nil, err
+		}
+		// Another process may have made a run here since the first check.
+		if err = refuseExisting(dir); err != nil {
+			lock.Release()
+			return nil, err
+		}
 	}
-	// Another process may have made a run here since the first check.
-	if err = refuseExisting(dir); err == nil {
-		err = cfg.WriteFile(filepath.Join(dir, runfile.ConfigFile))
-	}
-	if err != nil {
-		lock.Release()
-		return nil, err
+	if err = cfg.WriteFile(filepath.Join(dir, runfile.ConfigFile)); err != nil {
+		if created {
+			lock.Release()
+			return nil, err
+		}
+		return lock, err
 	}
 	return lock, nil
 }
