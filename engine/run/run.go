@@ -80,20 +80,17 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary
 	// process is told who holds it before anything else.
 	var lock *runfile.Lock
 	defer func() { lock.Release() }()
-	if opt.Resume {
-		if _, err := os.Stat(ckpt); err != nil {
-			return runfile.Summary{}, fmt.Errorf("run: cannot resume %s: %w (a run killed before its first checkpoint cannot be resumed; start it again)", opt.Dir, err)
-		}
-	}
 	if _, err := os.Stat(opt.Dir); err == nil {
 		if lock, err = runfile.Acquire(opt.Dir); err != nil {
 			return runfile.Summary{}, err
 		}
 	}
-	if !opt.Resume {
-		if err := refuseExisting(opt.Dir); err != nil {
-			return runfile.Summary{}, err
+	if opt.Resume {
+		if _, err := os.Stat(ckpt); err != nil {
+			return runfile.Summary{}, fmt.Errorf("run: cannot resume %s: %w (a run killed before its first checkpoint cannot be resumed; start it again)", opt.Dir, err)
 		}
+	} else if err := refuseExisting(opt.Dir); err != nil {
+		return runfile.Summary{}, err
 	}
 
 	reg := opt.Regularizer

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -195,19 +194,11 @@ type MetricsLog struct {
 	Torn int
 }
 
-// ReadMetrics reads a metrics.jsonl file. A torn last line is skipped and
-// reported in Torn; any other line that does not parse is a *LineError
-// naming the file and line, so that no good line is lost silently around a
-// damaged one. Blank lines are skipped.
-func ReadMetrics(path string) (MetricsLog, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return MetricsLog{}, err
-	}
-	return ParseMetrics(path, data)
-}
-
-// ParseMetrics is ReadMetrics of data already read; path names it in errors.
+// ParseMetrics reads the contents of a metrics.jsonl file; path names it
+// in errors. A torn last line is skipped and reported in Torn; any other
+// line that does not parse is a *LineError naming the file and line, so
+// that no good line is lost silently around a damaged one. Blank lines are
+// skipped.
 func ParseMetrics(path string, data []byte) (MetricsLog, error) {
 	var log MetricsLog
 	r := bufio.NewReader(bytes.NewReader(data))
