@@ -80,6 +80,16 @@ func Slug(prior string) string {
 	return strings.NewReplacer(":", "-", "/", "_", " ", "_").Replace(prior)
 }
 
+// expName is the exp_name of a prior's runs: the prior itself (it labels
+// the curves of `lago plot`), or its slug when it is no file name (an
+// Ollama model path such as ollama:hf.co/user/model).
+func expName(prior string) string {
+	if config.CheckExpName(prior) != nil {
+		return Slug(prior)
+	}
+	return prior
+}
+
 // Run runs (or resumes, or skips) every job, then writes the summary files
 // into opt.Out: summary.md, summary.json, success.png and .svg.
 func Run(ctx context.Context, opt Options) ([]Row, error) {
@@ -101,7 +111,7 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 		for k := 0; k < opt.Seeds; k++ {
 			cfg := opt.Base
 			cfg.Prior = p
-			cfg.ExpName = p
+			cfg.ExpName = expName(p)
 			cfg.Seed = opt.Base.Seed + int64(k)
 			if opt.Steps > 0 {
 				cfg.TotalTimesteps = opt.Steps

@@ -142,3 +142,20 @@ func TestUnknownEnvRefusedUpFront(t *testing.T) {
 		t.Fatal("a refused comparison made its directory")
 	}
 }
+
+// A prior that is no file name (an Ollama model path) names its runs by its
+// slug; the others by themselves, as before.
+func TestExpNameOfPriors(t *testing.T) {
+	for prior, want := range map[string]string{
+		"scripted:0.9":                   "scripted:0.9",
+		"ollama:llama3.2:1b":             "ollama:llama3.2:1b",
+		"ollama:hf.co/user/model:Q4_K_M": "ollama-hf.co_user_model-Q4_K_M",
+	} {
+		name := expName(prior)
+		cfg := config.Default()
+		cfg.Prior, cfg.ExpName = prior, name
+		if name != want || cfg.Validate() != nil {
+			t.Errorf("%s: exp_name %q (%v), want %q", prior, name, cfg.Validate(), want)
+		}
+	}
+}

@@ -210,8 +210,10 @@ func (c *Config) problems() []error {
 	if _, err := ParsePrior(c.Prior); err != nil {
 		errs = append(errs, err)
 	}
-	if err := checkExpName(c.ExpName); err != nil {
-		errs = append(errs, err)
+	if c.ExpName != "" { // the empty name is minlen's to report
+		if err := CheckExpName(c.ExpName); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	// The checks below divide by these keys or multiply them; if any is
 	// already reported as out of range, its errors would only be noise.
@@ -307,16 +309,16 @@ func unknownKey(key string, isTable bool) error {
 	return fmt.Errorf("unknown key %q (lago config -list shows all keys)", key)
 }
 
-// checkExpName accepts an exp_name that is one plain file name: run
+// CheckExpName accepts an exp_name that is one plain file name: run
 // directories are named runs/EXP_NAME-SEED-TIME, so a '/', a "..", an
 // absolute path, a space or a control character would put the run
-// somewhere else or make an odd name. The empty name is minlen's to report.
-func checkExpName(name string) error {
-	if name == "" {
-		return nil
-	}
+// somewhere else or make an odd name.
+func CheckExpName(name string) error {
 	bad := func(why string) error {
 		return fmt.Errorf("config key exp_name: %q %s; use a plain name of letters, digits and . _ - + : = @ (it names the run directory)", name, why)
+	}
+	if name == "" {
+		return bad("is empty")
 	}
 	if strings.HasPrefix(name, ".") {
 		return bad("starts with '.' (a hidden or parent directory)")
