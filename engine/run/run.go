@@ -366,5 +366,8 @@ func resumeMetrics(path string, iteration int, watch *priorWatch, log zerolog.Lo
 	if !dropped {
 		return last, nil
 	}
-	return last, runfile.WriteFileAtomic(path, kept.Bytes())
+	if err := runfile.WriteFileAtomic(path, kept.Bytes()); err != nil {
+		return 0, fmt.Errorf("run: %w", err)
+	}
+	return last, nil
 }
