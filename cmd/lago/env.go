@@ -10,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/lago-rl/lago/engine/clevr" // registers the CLEVR-Robot ids
+	"github.com/lago-rl/lago/engine/clevr"
 	"github.com/lago-rl/lago/engine/env"
 )
 
@@ -33,21 +33,24 @@ func cmdEnv(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "usage: lago env NAME [flags]\n\nNAME is an env id (%s) or clevr for CLEVR-Robot-v0.\n", strings.Join(env.IDs(), ", "))
 		fs.PrintDefaults()
 	}
-	// The name comes first (lago env clevr -seed 3), which the flag package
-	// would take for the end of the flags.
-	name := ""
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	// The name may come before the flags (lago env clevr -seed 3) or after.
+	names, err := parseInterleaved(fs, args)
+	if err != nil {
 		return err
 	}
-	if name == "" && fs.NArg() > 0 {
-		name = fs.Arg(0)
-	}
-	if name == "" {
+	if len(names) == 0 {
 		fs.Usage()
 		return errors.New("no environment named")
+	}
+	if len(names) > 1 {
+		return fmt.Errorf("one environment at a time; got %s", strings.Join(names, ", "))
+	}
+	name := names[0]
+	if *steps < 0 {
+		return fmt.Errorf("-steps %d: want 0 or more", *steps)
+	}
+	if *keys < 0 {
+		return fmt.Errorf("-keys %d: want 0 or more (0: do not count keys)", *keys)
 	}
 	if id, ok := envAliases[strings.ToLower(name)]; ok {
 		name = id

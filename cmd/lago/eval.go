@@ -10,6 +10,7 @@ import (
 	"github.com/lago-rl/lago/engine/policy"
 	"github.com/lago-rl/lago/engine/ppo"
 	"github.com/lago-rl/lago/engine/run"
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 func init() {
@@ -30,6 +31,9 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *episodes < 1 {
+		return fmt.Errorf("-episodes %d: want at least 1", *episodes)
+	}
 	if (*runDir == "") == (*policyName == "") {
 		return errors.New("give either -run RUNDIR or -policy random|expert (with -config FILE)")
 	}
@@ -39,7 +43,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		res, err = ppo.EvaluateCheckpoint(cfg, filepath.Join(*runDir, run.CheckpointFile), *episodes, *seed, *deterministic)
+		res, err = ppo.EvaluateCheckpoint(cfg, filepath.Join(*runDir, runfile.CheckpointFile), *episodes, *seed, *deterministic)
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,8 @@ import (
 	"math"
 	"os"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -208,6 +210,11 @@ func (c *Config) problems() []error {
 	if _, err := ParsePrior(c.Prior); err != nil {
 		errs = append(errs, err)
 	}
+	if c.ExpName != "" { // the empty name is minlen's to report
+		if err := CheckExpName(c.ExpName); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// The checks below divide by these keys or multiply them; if any is
 	// already reported as out of range, its errors would only be noise.
 	if c.NumEnvs < 1 || c.NumSteps < 1 || c.NumMinibatches < 1 {
@@ -305,4 +312,37 @@ func unknownKey(key string, isTable bool) error {
 		return fmt.Errorf("unknown key %q: there are no tables; write every key at the top level", key)
 	}
 	return fmt.Errorf("unknown key %q (lago config -list shows all keys)", key)
+}
+
+// CheckExpName accepts an exp_name that is one plain file name: run
+// directories are named runs/EXP_NAME-SEED-TIME, so a '/', a "..", an
+// absolute path, a space or a control character would put the run
+// somewhere else or make an odd name.
+func CheckExpName(name string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("config key exp_name: %q %s; use a plain name of letters, digits and . _ - + : = @ (it names the run directory)", name, why)
+	}
+	if name == "" {
+		return bad("is empty")
+	}
+	if strings.HasPrefix(name, ".") {
+		return bad("starts with '.' (a hidden or parent directory)")
+	}
+	if len(name) > 128 {
+		return bad("is longer than 128 bytes")
+	}
+	for _, r := range name {
+		switch {
+		case r == '/' || r == '\\':
+			return bad("holds a path separator")
+		case unicode.IsControl(r) || unicode.IsSpace(r):
+			return bad("holds a space or control character")
+		case r == utf8.RuneError:
+			return bad("is not valid UTF-8")
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._-+:=@", r):
+		default:
+			return bad(fmt.Sprintf("holds %q", r))
+		}
+	}
+	return nil
 }

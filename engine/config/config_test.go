@@ -162,7 +162,9 @@ func TestParseWithoutSource(t *testing.T) {
 
 func TestRoundTrip(t *testing.T) {
 	custom := Default()
-	custom.ExpName = "quote \" backslash \\ tab \t newline \n bell \a unicode é✓"
+	// exp_name must be a plain file name; a free-form string key carries the quoting test.
+	custom.ExpName = "run_é-1.5+x:y=z@h"
+	custom.PriorCacheDir = "quote \" backslash \\ tab \t newline \n bell \a unicode é✓"
 	custom.EnvID = "HalfCheetah-v4"
 	custom.Seed = 9_007_199_254_740_993 // not representable as a float64
 	custom.Device = "cuda"
@@ -234,7 +236,7 @@ func TestSet(t *testing.T) {
 		assignment string
 		edit       func(*Config)
 	}{
-		{"exp_name=my run", func(c *Config) { c.ExpName = "my run" }},
+		{"prior_cache_dir=my dir", func(c *Config) { c.PriorCacheDir = "my dir" }},
 		{"exp_name=a=b", func(c *Config) { c.ExpName = "a=b" }}, // only the first '=' separates
 		{"device=cuda", func(c *Config) { c.Device = "cuda" }},
 		{" device = cpu ", func(c *Config) { c.Device = "cpu" }},
@@ -527,6 +529,26 @@ func TestKeys(t *testing.T) {
 	} {
 		if got := byName[want.Key]; got != want {
 			t.Errorf("KeyDoc for %s:\n got %+v\nwant %+v", want.Key, got, want)
+		}
+	}
+}
+
+// exp_name names a directory under runs/; anything but a plain file name
+// would write elsewhere (issue 11, point 3).
+func TestExpNameMustBeAPlainName(t *testing.T) {
+	for _, name := range []string{"../../escape", "sub/dir", "/abs", "a\\b", "new\nline", "tab\there", "my run", ".", "..", ".hidden", "bell\a", strings.Repeat("x", 129)} {
+		c := Default()
+		c.ExpName = name
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), "config key exp_name:") {
+			t.Errorf("exp_name %q: %v, want an error naming the key", name, err)
+		}
+	}
+	for _, name := range []string{"ppo", "clevr-lago_2", "scripted:0.9", "ollama:llama3.2:1b", "β=0.1"} {
+		c := Default()
+		c.ExpName = name
+		if err := c.Validate(); err != nil {
+			t.Errorf("exp_name %q: %v", name, err)
 		}
 	}
 }

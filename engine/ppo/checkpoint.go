@@ -9,10 +9,10 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/lago-rl/lago/bindings/torch"
 	"github.com/lago-rl/lago/engine/env"
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 // A checkpoint file is
@@ -190,45 +190,13 @@ func splitCheckpoint(data []byte) (state, nets []byte, err error) {
 	return state, nets, nil
 }
 
-// WriteFileAtomic writes data to path through a temporary file in the same
-// directory, synced and renamed, so a crash leaves the old file or the new
-// one, never a torn one.
-func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // make the rename itself durable
-		d.Close()
-	}
-	return nil
-}
-
 // SaveCheckpoint writes the trainer's checkpoint to path atomically.
 func (t *Trainer) SaveCheckpoint(path string) error {
 	data, err := t.Checkpoint()
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, data)
+	return runfile.WriteFileAtomic(path, data)
 }
 
 // LoadCheckpoint restores the trainer from the file at path.
