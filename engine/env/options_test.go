@@ -42,7 +42,7 @@ type leveledCartPole struct {
 	resets int
 }
 
-func (c *leveledCartPole) Reset(obs []float32) { c.resets++; c.CartPole.Reset(obs) }
+func (c *leveledCartPole) Reset(obs []float32)  { c.resets++; c.CartPole.Reset(obs) }
 func (c *leveledCartPole) EpisodeLevel() string { return fmt.Sprintf("episode-%d", c.resets) }
 
 func TestVecRecordsEpisodeLevel(t *testing.T) {
