@@ -61,12 +61,13 @@ var cardinalDir = [NumRelations]int{Left: 2, Right: 0, Front: 1, Behind: 3}
 func (e *Env) relationExpert(action []float32) {
 	now := e.Positions()
 	g := e.goal
-	action[0] = float32(e.lookahead([]int{g.Src, g.Dst}, expertCost(&now, g), func(pos *[NumBalls][2]float64) float64 {
+	best, _ := e.lookahead([][]int{{g.Src}, {g.Dst}}, expertCost(&now, g), func(pos *[NumBalls][2]float64) float64 {
 		if g.Satisfied(pos) {
 			return -1
 		}
 		return expertCost(pos, g)
-	}))
+	})
+	action[0] = float32(best)
 }
 
 // relationsExpert plans a hard goal's relations greedily, one at a time in
@@ -75,8 +76,8 @@ func (e *Env) relationExpert(action []float32) {
 // the first relation unmet now, 1 plus [expertCost] for each relation unmet
 // after it, so that meeting the current relation is worth more than any
 // progress and breaking an earlier one costs more than any. It tries the
-// current relation's moving ball, then its fixed ball, then the others, each
-// only when none before improved on the current cost.
+// current relation's moving ball, then its fixed ball, then the other balls
+// together, each only when none before improved on the current cost.
 func (e *Env) relationsExpert(action []float32) {
 	plan := e.task.plan()
 	now := e.Positions()
@@ -96,13 +97,34 @@ func (e *Env) relationsExpert(action []float32) {
 		}
 		return c
 	}
-	balls := []int{plan[cur].Src, plan[cur].Dst}
+	others := make([]int, 0, NumBalls-2)
 	for b := range NumBalls {
 		if b != plan[cur].Src && b != plan[cur].Dst {
-			balls = append(balls, b)
+			others = append(others, b)
 		}
 	}
-	action[0] = float32(e.lookahead(balls, cost(&now), cost))
+	current := cost(&now)
+	best, bestCost := e.lookahead([][]int{{plan[cur].Src}, {plan[cur].Dst}, others}, current, cost)
+	if bestCost >= current {
+		// Stuck: the relations met so far leave no way forward (often
+		// they were built against a wall). Then the push that brings all
+		// the relations closest together, met ones included, whichever it
+		// breaks.
+		total := func(pos *[NumBalls][2]float64) float64 {
+			if e.task.Satisfied(pos) {
+				return -1
+			}
+			c := 0.0
+			for _, g := range plan[:e.task.N] {
+				if !g.Satisfied(pos) {
+					c += expertCost(pos, g)
+				}
+			}
+			return c
+		}
+		best, _ = e.lookahead([][]int{{0, 1, 2, 3, 4}}, total(&now), total)
+	}
+	action[0] = float32(best)
 }
 
 // plan orders the relations of a relations task so that each after the
@@ -142,45 +164,49 @@ func (e *Env) arrangementExpert(action []float32, kind Kind) {
 		}
 		return t.Potential(pos, false)
 	}
-	var balls []int
-	for b := range NumBalls {
-		if kind != KindGather || b != GatherBall {
-			balls = append(balls, b)
-		}
+	// The other balls first; green only when none of their pushes helps
+	// (say green is against a wall, with no room around it).
+	balls := [][]int{{0, 1, 2, 3, 4}}
+	if kind == KindGather {
+		balls = [][]int{{0, 1, 3, 4}, {GatherBall}}
 	}
 	now := e.Positions()
-	action[0] = float32(e.lookahead(balls, cost(&now), cost))
+	best, _ := e.lookahead(balls, cost(&now), cost)
+	action[0] = float32(best)
 }
 
-// lookahead simulates each push of balls from the current state and
-// returns the action whose cost is least, the first of equals; a negative
-// cost marks success and ends the search. A ball is tried only while no
-// push of the balls before it has brought the cost below current. The
-// Env's physics state is restored.
-func (e *Env) lookahead(balls []int, current float64, cost func(*[NumBalls][2]float64) float64) int {
+// lookahead simulates each push of each group of balls from the current
+// state and returns the action whose cost is least, the first of equals,
+// and its cost; a
+// negative cost marks success and ends the search. A group is tried only
+// while no push of the groups before it has brought the cost below current.
+// The Env's physics state is restored.
+func (e *Env) lookahead(groups [][]int, current float64, cost func(*[NumBalls][2]float64) float64) (action int, actionCost float64) {
 	e.data.State(e.expertSaved)
 	best, bestCost := 0, math.Inf(1)
 search:
-	for k, ball := range balls {
+	for k, group := range groups {
 		if k > 0 && bestCost < current {
 			break
 		}
-		for dir := range NumDirs {
-			// Restoring a state of this very Data cannot fail.
-			_ = e.data.SetState(e.expertSaved)
-			e.push(ball, dir)
-			pos := e.Positions()
-			c := cost(&pos)
-			if c < bestCost {
-				best, bestCost = ball*NumDirs+dir, c
-			}
-			if c < 0 {
-				break search // a push that succeeds cannot be beaten: the first one wins
+		for _, ball := range group {
+			for dir := range NumDirs {
+				// Restoring a state of this very Data cannot fail.
+				_ = e.data.SetState(e.expertSaved)
+				e.push(ball, dir)
+				pos := e.Positions()
+				c := cost(&pos)
+				if c < bestCost {
+					best, bestCost = ball*NumDirs+dir, c
+				}
+				if c < 0 {
+					break search // a push that succeeds cannot be beaten: the first one wins
+				}
 			}
 		}
 	}
 	_ = e.data.SetState(e.expertSaved)
-	return best
+	return best, bestCost
 }
 
 // expertCost estimates how far the goal is from being met: the length of
