@@ -154,15 +154,20 @@ func (t Task) plan() [MaxRelations]Goal {
 
 // arrangementExpert pushes towards the ordered row (KindOrder) or the
 // gathering (KindGather): of every push of every ball (the gathering: of
-// every ball but green), the one that minimises the task's shaped
-// [Task.Potential], a push that succeeds first.
+// every ball but green, then of green), the one that minimises the task's
+// shaped [Task.Potential] (the row: plus orderSpread·[rowSpacing]), a push
+// that succeeds first.
 func (e *Env) arrangementExpert(action []float32, kind Kind) {
 	t := Task{Level: LevelHard, Kind: kind}
 	cost := func(pos *[NumBalls][2]float64) float64 {
 		if t.Satisfied(pos) {
 			return -1
 		}
-		return t.Potential(pos, false)
+		c := t.Potential(pos, false)
+		if kind == KindOrder {
+			c += orderSpread * rowSpacing(pos)
+		}
+		return c
 	}
 	// The other balls first; green only when none of their pushes helps
 	// (say green is against a wall, with no room around it).
@@ -175,12 +180,29 @@ func (e *Env) arrangementExpert(action []float32, kind Kind) {
 	action[0] = float32(best)
 }
 
+// A row of five balls within 30° of +x spans at least 4·0.26·cos 30° = 0.90
+// of the 0.94 that the walls leave ball centres: it only fits with the
+// balls close together from wall to wall. orderSpread weighs, in the order
+// expert's cost, rowSpacing: how far the balls' x are from that even
+// spacing.
+const orderSpread = 0.5
+
+// rowSpacing sums the distances of the balls' x from evenly spaced slots
+// between the walls' reach, in colour order.
+func rowSpacing(pos *[NumBalls][2]float64) float64 {
+	sum := 0.0
+	for i, p := range pos {
+		slot := reachXMin + (reachXMax-reachXMin)*float64(i)/(NumBalls-1)
+		sum += math.Abs(p[0] - slot)
+	}
+	return sum
+}
+
 // lookahead simulates each push of each group of balls from the current
 // state and returns the action whose cost is least, the first of equals,
-// and its cost; a
-// negative cost marks success and ends the search. A group is tried only
-// while no push of the groups before it has brought the cost below current.
-// The Env's physics state is restored.
+// and its cost; a negative cost marks success and ends the search. A group
+// is tried only while no push of the groups before it has brought the cost
+// below current. The Env's physics state is restored.
 func (e *Env) lookahead(groups [][]int, current float64, cost func(*[NumBalls][2]float64) float64) (action int, actionCost float64) {
 	e.data.State(e.expertSaved)
 	best, bestCost := 0, math.Inf(1)
