@@ -597,3 +597,35 @@ func TestWrongExpertLevels(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderTasks(t *testing.T) {
+	e := newEnv(t, Options{Level: LevelHard, HeldOut: true})
+	three := Task{Level: LevelHard, Kind: KindRelations, N: 3, Rels: [MaxRelations]Goal{{0, 1, Left}, {2, 1, Front}, {3, 1, Behind}}}
+	setTaskScene(e, [NumBalls][2]float64{{-0.3, 0.2}, {0.2, 0.2}, {0.45, 0.55}, {0.45, -0.15}, {-0.1, -0.15}}, three)
+	img := e.Render()
+	// Three lines of instruction and two of goal do not fit the usual
+	// caption: it grows, and its last line has ink.
+	if h := img.Bounds().Dy(); h <= 492 {
+		t.Errorf("image height %d, want the caption grown past 492", h)
+	}
+	inked := 0
+	for y := img.Bounds().Max.Y - 2*lineHeight; y < img.Bounds().Max.Y-lineHeight; y++ { // the last baseline is 19 px above the bottom
+		for x := 0; x < img.Bounds().Max.X; x++ {
+			if img.RGBAAt(x, y).R < 100 {
+				inked++
+			}
+		}
+	}
+	if inked < 50 {
+		t.Errorf("last caption line has %d dark pixels, want text", inked)
+	}
+	// A push task: an arrow from the ball the named way (red, right).
+	e = newEnv(t, Options{Level: LevelEasy})
+	setTaskScene(e, [NumBalls][2]float64{{-0.3, 0.2}, {0.2, 0.55}, {0.45, 0.55}, {0.45, -0.15}, {-0.1, -0.15}}, Task{Level: LevelEasy, Kind: KindPush, Ball: 0, Dir: Right})
+	img = e.Render()
+	// 0.25 m right of red's centre, on the arrow's shaft.
+	x, y := renderMargin+int((-0.3+0.25-WallXMin)*renderScale), renderMargin+int((WallYMax-0.2)*renderScale)
+	if c := img.RGBAAt(x, y); c.R > 100 {
+		t.Errorf("pixel on the push arrow is %v, want ink", c)
+	}
+}
