@@ -629,3 +629,22 @@ func TestRenderTasks(t *testing.T) {
 		t.Errorf("pixel on the push arrow is %v, want ink", c)
 	}
 }
+
+func TestLevelsStepDoesNotAllocate(t *testing.T) {
+	for _, opt := range []Options{{Level: LevelMixed, TextGoal: true, Distance: true}, {Level: LevelHard}} {
+		e := newEnv(t, opt)
+		obs := make([]float32, e.obsDim)
+		act := []float32{0}
+		i := 0
+		allocs := testing.AllocsPerRun(100, func() {
+			act[0] = float32(i % NumActions)
+			i += 7
+			if e.Step(act, obs).Terminated {
+				e.steps = 0 // keep stepping the same episode: Reset renders the instruction
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: Step allocates %v times per call, want 0", opt.ID(), allocs)
+		}
+	}
+}
