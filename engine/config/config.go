@@ -76,6 +76,13 @@ type Config struct {
 	ClipObs    float64 `toml:"clip_obs" default:"10" range:"(0,)" doc:"clip normalised observations to [-clip_obs, clip_obs]"`
 	ClipReward float64 `toml:"clip_reward" default:"10" range:"(0,)" doc:"clip normalised rewards to [-clip_reward, clip_reward]"`
 
+	// CLEVR-Robot task levels (issue 14): options of the CLEVR-Robot envs,
+	// passed to them through the id that [Config.Env] returns.
+	TaskLevel    string `toml:"task_level" default:"relation" enum:"relation,easy,hard,rephrase,mixed" doc:"CLEVR-Robot task: relation (one relation, up to 50 pushes), easy (one push in the named direction), hard (2-3 relations at once, colour order, gathering), rephrase (relation goals in more paraphrases), mixed (a level drawn per episode)"`
+	GoalEncoding string `toml:"goal_encoding" default:"onehot" enum:"onehot,text" doc:"CLEVR-Robot goal in the observation: onehot of the goal's balls and relations, or text (a bag of the instruction's words with their positions)"`
+	Reward       string `toml:"reward" default:"shaped" enum:"shaped,distance" doc:"CLEVR-Robot reward: shaped (10 per metre of progress to the goal region, +10 on success) or distance (ImagineBench: 10 per metre the source-destination distance shrinks, no success bonus)"`
+	Phrasing     string `toml:"phrasing" default:"train" enum:"train,heldout" doc:"CLEVR-Robot instructions: training phrasings, or held-out ones (for evaluation only)"`
+
 	// LaGO: the prior over actions and its weight in the loss.
 	Prior             string  `toml:"prior" default:"none" minlen:"1" doc:"prior over actions: none, uniform, scripted:Q, scripted-wrong:Q (Q in [0,1]) or ollama:MODEL"`
 	Beta              float64 `toml:"beta" default:"0.05" range:"[0,)" doc:"weight of the prior divergence in the loss (at the start of training)"`
@@ -96,6 +103,29 @@ type Config struct {
 	PriorCacheDir        string  `toml:"prior_cache_dir" default:"" doc:"directory of the persistent prior cache; empty means $XDG_CACHE_HOME/lago/prior or ~/.cache/lago/prior. If set and unwritable, training fails; the default, unwritable, gives a warning and a memory-only cache"`
 	PriorCacheEntries    int     `toml:"prior_cache_entries" default:"100000" range:"[1,)" doc:"priors kept in memory (the disk cache keeps all)"`
 	PriorQueue           int     `toml:"prior_queue" default:"4096" range:"[1,)" doc:"states waiting to be scored at most; more are dropped and asked again later"`
+}
+
+// Env returns the id to make the environment with: env_id, followed by
+// ":key=value,..." for each CLEVR-Robot task key not at its default (e.g.
+// "CLEVR-Robot-v0:task_level=easy"). With every such key at its default it
+// is env_id itself, so other envs are unaffected; an env that takes no
+// options rejects an id that carries some (engine/env's Make).
+func (c Config) Env() string {
+	var opts []string
+	for _, o := range [...]struct{ key, value string }{
+		{"task_level", c.TaskLevel},
+		{"goal_encoding", c.GoalEncoding},
+		{"reward", c.Reward},
+		{"phrasing", c.Phrasing},
+	} {
+		if o.value != byKey[o.key].def.String() {
+			opts = append(opts, o.key+"="+o.value)
+		}
+	}
+	if len(opts) == 0 {
+		return c.EnvID
+	}
+	return c.EnvID + ":" + strings.Join(opts, ",")
 }
 
 // Default returns the configuration with every setting at its default.

@@ -27,6 +27,8 @@ func TestDefaultMatchesCleanRL(t *testing.T) {
 		EntCoef: 0.01, VFCoef: 0.5, MaxGradNorm: 0.5, TargetKL: 0,
 		HiddenSizes: []int{64, 64}, Activation: "tanh", LogStdInit: 0,
 		NormObs: false, NormReward: false, ClipObs: 10, ClipReward: 10,
+		// CLEVR-Robot: today's single-relation task.
+		TaskLevel: "relation", GoalEncoding: "onehot", Reward: "shaped", Phrasing: "train",
 		// LaGO: vanilla PPO unless a prior is named.
 		Prior: "none", Beta: 0.05, BetaSchedule: "constant", BetaFinal: 0, BetaDecayFraction: 1,
 		KLDirection: "reverse", PriorEps: 0.001, PriorTemperature: 1, PriorWait: 0,
