@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/lago-rl/lago/engine/policy"
 	"github.com/lago-rl/lago/engine/ppo"
@@ -25,7 +27,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	episodes := fs.Int("episodes", 20, "episodes to run")
 	deterministic := fs.Bool("deterministic", false, "act with the policy's mode instead of sampling")
 	seed := fs.Uint64("seed", 1_000_003, "seed of the evaluation envs (apart from training's by default)")
-	asJSON := fs.Bool("json", false, "print one JSON object: episodes, mean_return, std_return, mean_length, success_rate")
+	asJSON := fs.Bool("json", false, "print one JSON object: episodes, mean_return, std_return, mean_length, success_rate and, for envs with task levels, success_by_level")
 	var sets multiFlag
 	fs.Var(&sets, "set", "override a config key (with -config): -set key=value")
 	if err := fs.Parse(args); err != nil {
@@ -52,7 +54,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if res, err = policy.EvaluateBuiltin(cfg.EnvID, *policyName, *episodes, *seed); err != nil {
+		if res, err = policy.EvaluateBuiltin(cfg.Env(), *policyName, *episodes, *seed); err != nil {
 			return err
 		}
 	}
@@ -61,5 +63,8 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "episodes %d  mean return %.3f ± %.3f  mean length %.1f  success rate %.3f\n",
 		res.Episodes, res.MeanReturn, res.StdReturn, res.MeanLength, res.SuccessRate)
+	for _, l := range slices.Sorted(maps.Keys(res.SuccessByLevel)) {
+		fmt.Fprintf(stdout, "  %s: success rate %.3f\n", l, res.SuccessByLevel[l])
+	}
 	return nil
 }

@@ -73,7 +73,7 @@ func priorShow(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e, err := env.Make(cfg.EnvID)
+	e, err := env.Make(cfg.Env())
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func priorWarm(args []string, stdout, stderr io.Writer) error {
 	if p != nil {
 		defer p.Close()
 	}
-	v, err := env.NewVec(cfg.EnvID, cfg.NumEnvs, cfg.NumWorkers, *seed)
+	v, err := env.NewVec(cfg.Env(), cfg.NumEnvs, cfg.NumWorkers, *seed)
 	if err != nil {
 		return err
 	}

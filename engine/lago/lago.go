@@ -210,7 +210,7 @@ func FromConfig(ctx context.Context, cfg config.Config) (ppo.Regularizer, func()
 	if err != nil || p == nil {
 		return nil, func() error { return nil }, err
 	}
-	e, err := env.Make(cfg.EnvID)
+	e, err := env.Make(cfg.Env())
 	if err != nil {
 		p.Close()
 		return nil, nil, fmt.Errorf("config key env_id: %w", err)

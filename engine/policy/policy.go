@@ -91,6 +91,9 @@ type EvalResult struct {
 	StdReturn   float64 `json:"std_return"`
 	MeanLength  float64 `json:"mean_length"`
 	SuccessRate float64 `json:"success_rate"`
+	// SuccessByLevel is the success rate of each task level, for envs
+	// whose episodes have levels (env.Leveled).
+	SuccessByLevel map[string]float64 `json:"success_by_level,omitempty"`
 }
 
 // Evaluate runs p on v until episodes episodes have finished. Env i
@@ -107,6 +110,7 @@ func Evaluate(v *env.Vec, episodes int, p Policy) (EvalResult, error) {
 	actions := make([]float32, v.NumEnvs*v.ActDim)
 	var res EvalResult
 	var sum, sumSq float64
+	levels := map[string][2]int{} // successes, episodes of each level
 	for res.Episodes < episodes {
 		if err := p(v, actions); err != nil {
 			return res, err
@@ -123,6 +127,14 @@ func Evaluate(v *env.Vec, episodes int, p Policy) (EvalResult, error) {
 				if v.EpisodeSuccess[i] {
 					res.SuccessRate++
 				}
+				if l := v.EpisodeLevel[i]; l != "" {
+					c := levels[l]
+					c[1]++
+					if v.EpisodeSuccess[i] {
+						c[0]++
+					}
+					levels[l] = c
+				}
 			}
 		}
 	}
@@ -131,6 +143,12 @@ func Evaluate(v *env.Vec, episodes int, p Policy) (EvalResult, error) {
 	res.StdReturn = math.Sqrt(math.Max(sumSq/n-res.MeanReturn*res.MeanReturn, 0))
 	res.MeanLength /= n
 	res.SuccessRate /= n
+	if len(levels) > 0 {
+		res.SuccessByLevel = make(map[string]float64, len(levels))
+		for l, c := range levels {
+			res.SuccessByLevel[l] = float64(c[0]) / float64(c[1])
+		}
+	}
 	return res, nil
 }
 

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -56,7 +57,7 @@ func TestExpertIsEvaluated(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := EvalResult{Episodes: 7, MeanReturn: 8, StdReturn: 0, MeanLength: 3, SuccessRate: 1}
-	if res != want {
+	if !reflect.DeepEqual(res, want) {
 		t.Fatalf("expert: %+v, want %+v", res, want)
 	}
 }
@@ -70,7 +71,7 @@ func TestRandomIsEvaluated(t *testing.T) {
 		t.Fatalf("random walk: %+v, want 40 episodes longer than the expert's and some time-outs", res)
 	}
 	again, err := EvaluateBuiltin(corridorID, "random", 40, 3)
-	if err != nil || again != res {
+	if err != nil || !reflect.DeepEqual(again, res) {
 		t.Fatalf("same seed: %+v then %+v (%v)", res, again, err)
 	}
 }

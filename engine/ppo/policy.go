@@ -62,7 +62,7 @@ func EvaluateCheckpoint(cfg config.Config, path string, episodes int, seed uint6
 	}
 	runtime.LockOSThread() // torch calls from one thread: grad mode is per thread
 	defer runtime.UnlockOSThread()
-	return policy.EvaluateEnv(cfg.EnvID, episodes, seed, func(*env.Vec) (policy.Policy, error) {
+	return policy.EvaluateEnv(cfg.Env(), episodes, seed, func(*env.Vec) (policy.Policy, error) {
 		return t.AgentPolicy(deterministic), nil
 	})
 }

@@ -68,6 +68,9 @@ type Episode struct {
 	Return  float64 `json:"return"`
 	Length  int     `json:"length"`
 	Success bool    `json:"success"`
+	// Level is the episode's task level, for envs that have levels
+	// (env.Leveled).
+	Level string `json:"level,omitempty"`
 }
 
 // New builds the envs, networks and optimiser of cfg. reg may be nil.
@@ -99,7 +102,7 @@ func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
 	if err := checkMemory(cfg, reg != nil); err != nil {
 		return nil, err
 	}
-	vec, err := env.NewVec(cfg.EnvID, cfg.NumEnvs, cfg.NumWorkers, uint64(cfg.Seed))
+	vec, err := env.NewVec(cfg.Env(), cfg.NumEnvs, cfg.NumWorkers, uint64(cfg.Seed))
 	if err != nil {
 		return nil, fmt.Errorf("config key env_id: %w", err)
 	}
@@ -127,7 +130,7 @@ func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
 // machine, with the env's own sizes (config validation assumed the
 // smallest env) and, when a regulariser is given, a prior row per sample.
 func checkMemory(cfg config.Config, withPrior bool) error {
-	e, err := env.Make(cfg.EnvID)
+	e, err := env.Make(cfg.Env())
 	if err != nil {
 		return fmt.Errorf("config key env_id: %w", err)
 	}
@@ -331,7 +334,7 @@ func (t *Trainer) collect(ctx context.Context) error {
 			b.ends[row+i] = v.Terminated[i] || v.Truncated[i]
 			truncated = truncated || v.Truncated[i]
 			if b.ends[row+i] {
-				ep := Episode{Return: v.EpisodeReturn[i], Length: v.EpisodeLength[i], Success: v.EpisodeSuccess[i]}
+				ep := Episode{Return: v.EpisodeReturn[i], Length: v.EpisodeLength[i], Success: v.EpisodeSuccess[i], Level: v.EpisodeLevel[i]}
 				b.episodes = append(b.episodes, ep)
 				t.Recent.Add(ep)
 			}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -327,8 +328,35 @@ func metricsLine(m ppo.Metrics, elapsed float64) runfile.Metrics {
 		}
 		ret, length, succ = ret/float64(n), length/float64(n), succ/float64(n)
 		line.EpisodicReturn, line.EpisodicLength, line.EpisodicSuccess = &ret, &length, &succ
+		levelSuccess(&line, m.Episodes)
 	}
 	return line
+}
+
+// levelSuccess adds episodic_success_<level> for the levels of the
+// iteration's episodes (envs with task levels, such as CLEVR's mixed).
+func levelSuccess(line *runfile.Metrics, episodes []ppo.Episode) {
+	counts := map[string][2]float64{} // successes, episodes
+	for _, e := range episodes {
+		if e.Level == "" {
+			continue
+		}
+		c := counts[e.Level]
+		c[1]++
+		if e.Success {
+			c[0]++
+		}
+		counts[e.Level] = c
+	}
+	if len(counts) == 0 {
+		return
+	}
+	extra := make(map[string]float64, len(line.Extra)+len(counts))
+	maps.Copy(extra, line.Extra)
+	for l, c := range counts {
+		extra["episodic_success_"+l] = c[0] / c[1]
+	}
+	line.Extra = extra
 }
 
 func round(x float64) float64 { return math.Round(x*1000) / 1000 }
