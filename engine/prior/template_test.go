@@ -1,9 +1,11 @@
 package prior
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/lago-rl/lago/engine/config"
 	"github.com/lago-rl/lago/engine/env"
 )
 
@@ -87,5 +89,52 @@ func TestTemplateByVersion(t *testing.T) {
 	_, err := TemplateByVersion("clevr-v9")
 	if err == nil || !strings.Contains(err.Error(), "clevr-compact-v1, clevr-v1, generic-v1") {
 		t.Errorf("unknown version: %v, want an error listing the known ones", err)
+	}
+}
+
+// TestPriorTemplateKey: prior_template makes the ollama: prior ask with
+// that template, under its own cache keys; an unknown one names the key.
+func TestPriorTemplateKey(t *testing.T) {
+	f := newFakeOllama(t)
+	cfg := config.Default()
+	cfg.EnvID, cfg.Prior, cfg.OllamaHost, cfg.PriorCacheDir = "CLEVR-Robot-v0", "ollama:tiny", f.addr, t.TempDir()
+	e := sceneEnv{pos: [5][2]float64{{0.3, -0.12}}, instr: "Push the red ball to the left of the blue ball"}
+	keys := map[string]Key{}
+	for _, tmpl := range []string{"", "clevr-compact-v1"} {
+		cfg.PriorTemplate = tmpl
+		p, err := New(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		f.prompts = nil
+		f.mu.Unlock()
+		out := make([]float32, 40)
+		k, _, err := p.Lookup(e, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Wait(context.Background(), []Key{k}); err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+		keys[tmpl] = k
+		f.mu.Lock()
+		first := f.prompts[0]
+		f.mu.Unlock()
+		want := "A robot pushes"
+		if tmpl != "" {
+			want = "Task: Push the red ball to the left of the blue ball.\nred 0.30 -0.12 blue 0.00 0.00"
+		}
+		if !strings.HasPrefix(first, want) {
+			t.Errorf("prior_template %q: the first prompt sent is %q", tmpl, first)
+		}
+	}
+	if keys[""] == keys["clevr-compact-v1"] {
+		t.Error("the two templates share a cache key")
+	}
+	cfg.PriorTemplate = "clevr-v9"
+	if _, err := New(context.Background(), cfg); err == nil || !strings.HasPrefix(err.Error(), "config key prior_template: ") {
+		t.Errorf("unknown template: %v", err)
 	}
 }
