@@ -45,8 +45,8 @@ var templates = map[string]Template{
 }
 
 // ClevrCompact is the CLEVR-Robot template for models lago trains (issue
-// 13): ≤ ~50 whitespace words a question instead of ~130, so that training
-// and scoring cost a third, and positions on a 0.02 m grid instead of the
+// 13): 36-50 whitespace words a question instead of clevr-v1's 79-92, so that training
+// and scoring cost about half, and positions on a 0.02 m grid instead of the
 // text view's 0.1 m, which caps agreement with the expert at ~0.88 rather
 // than ~0.70 (shared/reference/clevr-text-ceiling.md). Its own version keeps
 // its cache keys apart from clevr-v1's.
