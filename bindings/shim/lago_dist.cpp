@@ -425,9 +425,10 @@ lt_error lt_dist_new(const char* backend, int rank, int world_size, const char* 
   if (device >= 0) g->device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device));
   g->timeout = milliseconds(timeout_ms);
   // The heartbeat interval and the diagnosis (2.5 intervals) fit inside the
-  // timeout: a collective errs out after op_timeout, then names the lost rank.
+  // timeout, with 1.5 intervals to spare for a loaded machine: a collective
+  // errs out after op_timeout, then names the lost rank.
   g->interval = std::clamp(g->timeout / 20, milliseconds(10), milliseconds(1000));
-  g->op_timeout = g->timeout - 3 * g->interval;
+  g->op_timeout = g->timeout - 4 * g->interval;
 
   rendezvous(g.get());
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>(be, g->store);
