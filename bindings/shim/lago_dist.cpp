@@ -182,6 +182,9 @@ std::vector<Beat> read_beats(lt_dist_s* g) {
       is >> bs[r].beat >> bs[r].seq;
       bs[r].ok = !is.fail();
     } catch (...) {
+      // A TCPStore that fails one read is gone (or frozen): do not wait out
+      // its timeout once per rank.
+      if (g->file.empty()) break;
     }
   }
   return bs;
@@ -195,8 +198,8 @@ std::string diagnose(lt_dist_s* g) {
   }
   auto a = read_beats(g);
   if (g->file.empty() && g->rank != 0 && std::none_of(a.begin(), a.end(), [](const Beat& b) { return b.ok; }))
-    return "rank 0 is lost: the rendezvous store it hosts at " + g->where() +
-           " does not answer (its process died or froze, or the network failed)";
+    return "lost rank(s) 0: the rendezvous store it hosts at " + g->where() +
+           " does not answer (process died or froze, or the network failed)";
   std::this_thread::sleep_for(g->interval * 5 / 2);
   auto b = read_beats(g);
   std::vector<int> stopped, behind;

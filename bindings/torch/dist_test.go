@@ -27,6 +27,10 @@ import (
 // WORLD_SIZE its place, LAGO_DIST_STORE the FileStore the ranks meet in (so
 // that nothing listens but Gloo's transport, on 127.0.0.1), LAGO_DIST_OUT
 // where it writes its results. Children are stopped by PID.
+//
+// LAGO_DIST_TCP=1 runs the same tests over a TCPStore on 127.0.0.1 instead,
+// as multi-machine runs use: opt-in, because libtorch 1.13's TCPStore
+// listens on every interface, not only loopback.
 func TestMain(m *testing.M) {
 	if role := os.Getenv("LAGO_DIST_ROLE"); role != "" {
 		if err := distChild(role); err != nil {
@@ -51,13 +55,16 @@ type distRank struct {
 func startRanks(t *testing.T, role string, world int, timeout time.Duration, extra ...string) []*distRank {
 	t.Helper()
 	dir := t.TempDir()
-	store := filepath.Join(dir, "store")
+	store := "LAGO_DIST_STORE=" + filepath.Join(dir, "store")
+	if os.Getenv("LAGO_DIST_TCP") == "1" {
+		store = "LAGO_DIST_MASTER_PORT=" + strconv.Itoa(freePort(t))
+	}
 	ranks := make([]*distRank, world)
 	for r := range ranks {
 		d := &distRank{out: filepath.Join(dir, "rank"+strconv.Itoa(r)), done: make(chan struct{})}
 		d.cmd = exec.Command(os.Args[0], "-test.run=^$")
 		d.cmd.Env = append(os.Environ(), "LAGO_DIST_ROLE="+role, "RANK="+strconv.Itoa(r),
-			"WORLD_SIZE="+strconv.Itoa(world), "LAGO_DIST_STORE="+store, "LAGO_DIST_OUT="+d.out,
+			"WORLD_SIZE="+strconv.Itoa(world), store, "LAGO_DIST_OUT="+d.out,
 			"LAGO_DIST_TIMEOUT_MS="+strconv.FormatInt(timeout.Milliseconds(), 10),
 			"OMP_NUM_THREADS=1")
 		d.cmd.Env = append(d.cmd.Env, extra...)
@@ -157,6 +164,7 @@ func TestDistLostRank(t *testing.T) {
 		{"rank1-killed", 1, syscall.SIGKILL},
 		{"rank0-killed", 0, syscall.SIGKILL},
 		{"rank1-hangs", 1, syscall.SIGSTOP},
+		{"rank0-hangs", 0, syscall.SIGSTOP},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ranks := startRanks(t, "loop", 2, timeout)
@@ -192,7 +200,8 @@ func TestDistLostRank(t *testing.T) {
 			if took > timeout {
 				t.Errorf("survivor's collective failed %v after the signal, timeout %v", took, timeout)
 			}
-			t.Logf("survivor's collective failed %v after the signal: %s", took.Round(time.Millisecond), strings.TrimSpace(msg))
+			t.Logf("survivor's collective failed %v after the signal: %s", took.Round(time.Millisecond),
+				strings.TrimSpace(msg[strings.Index(msg, "torch: "):]))
 		})
 	}
 }
@@ -409,14 +418,22 @@ func distChild(role string) error {
 	rank, err1 := strconv.Atoi(os.Getenv("RANK"))
 	world, err2 := strconv.Atoi(os.Getenv("WORLD_SIZE"))
 	ms, err3 := strconv.Atoi(os.Getenv("LAGO_DIST_TIMEOUT_MS"))
-	if err := errors.Join(err1, err2, err3); err != nil {
+	err := errors.Join(err1, err2, err3)
+	if err != nil {
 		return err
 	}
 	if err := SetNumThreads(1); err != nil {
 		return err
 	}
-	g, err := NewGroup(GroupOptions{Rank: rank, WorldSize: world, StoreFile: os.Getenv("LAGO_DIST_STORE"),
-		Timeout: time.Duration(ms) * time.Millisecond})
+	o := GroupOptions{Rank: rank, WorldSize: world, StoreFile: os.Getenv("LAGO_DIST_STORE"),
+		Timeout: time.Duration(ms) * time.Millisecond}
+	if port := os.Getenv("LAGO_DIST_MASTER_PORT"); port != "" {
+		o.MasterAddr = "127.0.0.1"
+		if o.MasterPort, err = strconv.Atoi(port); err != nil {
+			return err
+		}
+	}
+	g, err := NewGroup(o)
 	if err != nil {
 		return err
 	}
