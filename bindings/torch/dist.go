@@ -265,8 +265,12 @@ func (e DistEnv) GroupOptions(backend string, timeout time.Duration, d Device) G
 // Slurm set it: RANK, WORLD_SIZE and LOCAL_RANK, or else SLURM_PROCID,
 // SLURM_NTASKS and SLURM_LOCALID; plus MASTER_ADDR and MASTER_PORT, which
 // every launcher needs. ok is false when neither RANK, WORLD_SIZE nor
-// SLURM_PROCID is set: a single process. A missing or malformed variable is
-// an error naming it.
+// SLURM_PROCID is set, or Slurm says SLURM_NTASKS=1: a single process. A
+// missing or malformed variable is an error naming it.
+//
+// Under Slurm every rank must be a task that srun started: a batch script's
+// own shell also has SLURM_PROCID=0 and would wait, as rank 0, for ranks
+// that never come (the rendezvous then fails naming them).
 func DistEnvFrom(getenv func(string) string) (e DistEnv, ok bool, err error) {
 	rankVar, sizeVar, localVar := "RANK", "WORLD_SIZE", "LOCAL_RANK"
 	e.Source = "torchrun"
@@ -297,6 +301,11 @@ func DistEnvFrom(getenv func(string) string) (e DistEnv, ok bool, err error) {
 	}
 	if e.WorldSize, err = num(sizeVar, true, 0, 1, 1<<20); err != nil {
 		return DistEnv{}, false, err
+	}
+	if e.Source == "slurm" && e.WorldSize == 1 {
+		// Any program in a one-task Slurm job sees SLURM_PROCID=0: that is
+		// a single process, not a group to rendezvous.
+		return DistEnv{}, false, nil
 	}
 	if e.Rank, err = num(rankVar, true, 0, 0, e.WorldSize-1); err != nil {
 		return DistEnv{}, false, fmt.Errorf("%w (%s=%d)", err, sizeVar, e.WorldSize)

@@ -386,6 +386,7 @@ func TestDistEnvFrom(t *testing.T) {
 			true, DistEnv{Rank: 3, WorldSize: 4, LocalRank: 1, MasterAddr: "node0", MasterPort: 29500, Source: "torchrun"}, ""},
 		{"slurm", map[string]string{"SLURM_PROCID": "5", "SLURM_NTASKS": "8", "SLURM_LOCALID": "1", "MASTER_ADDR": "n1", "MASTER_PORT": "1234"},
 			true, DistEnv{Rank: 5, WorldSize: 8, LocalRank: 1, MasterAddr: "n1", MasterPort: 1234, Source: "slurm"}, ""},
+		{"slurm, one task", map[string]string{"SLURM_PROCID": "0", "SLURM_NTASKS": "1"}, false, DistEnv{}, ""},
 		{"torchrun wins over slurm", map[string]string{"RANK": "0", "WORLD_SIZE": "2", "SLURM_PROCID": "7", "SLURM_NTASKS": "8", "MASTER_ADDR": "a", "MASTER_PORT": "1"},
 			true, DistEnv{Rank: 0, WorldSize: 2, MasterAddr: "a", MasterPort: 1, Source: "torchrun"}, ""},
 		{"no world size", map[string]string{"RANK": "0", "MASTER_ADDR": "a", "MASTER_PORT": "1"}, false, DistEnv{}, "WORLD_SIZE is not set"},
