@@ -52,7 +52,7 @@ type distRank struct {
 }
 
 // startRanks starts world ranks of role, sharing a new store file in dir.
-func startRanks(t *testing.T, role string, world int, timeout time.Duration, extra ...string) []*distRank {
+func startRanks(t testing.TB, role string, world int, timeout time.Duration, extra ...string) []*distRank {
 	t.Helper()
 	dir := t.TempDir()
 	store := "LAGO_DIST_STORE=" + filepath.Join(dir, "store")
@@ -89,7 +89,7 @@ func startRanks(t *testing.T, role string, world int, timeout time.Duration, ext
 }
 
 // wait waits for the rank to exit, at most limit.
-func (d *distRank) wait(t *testing.T, r int, limit time.Duration) error {
+func (d *distRank) wait(t testing.TB, r int, limit time.Duration) error {
 	t.Helper()
 	select {
 	case <-d.done:
@@ -286,7 +286,7 @@ func TestDistRendezvousMissing(t *testing.T) {
 }
 
 // freePort is a loopback port nothing listens on (it was free a moment ago).
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -445,6 +445,8 @@ func distChild(role string) error {
 		return distTrain(g, out)
 	case "loop":
 		return distLoop(g, out)
+	case "bench":
+		return distBench(g, out)
 	}
 	return fmt.Errorf("unknown role %q", role)
 }
