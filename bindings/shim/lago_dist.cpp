@@ -434,6 +434,9 @@ lt_error lt_dist_new(const char* backend, int rank, int world_size, const char* 
   g->op_timeout = g->timeout - 4 * g->interval;
 
   rendezvous(g.get());
+  // The heartbeat starts before the transport connects, so that a failure
+  // there can already tell a lost rank from a network problem.
+  g->beat = std::thread(heartbeat, g.get(), open_store(g.get(), false));
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>(be, g->store);
   try {
     if (be == "gloo") {
@@ -455,8 +458,6 @@ lt_error lt_dist_new(const char* backend, int rank, int world_size, const char* 
                              " ranks: " + current_message() + "; " + diagnose(g.get()));
   }
 
-  auto client = open_store(g.get(), false);
-  g->beat = std::thread(heartbeat, g.get(), client);
   *out = g.release();
   LD_CATCH("dist_new")
 }
