@@ -119,6 +119,7 @@ struct lt_dist_s {
   int port = 0, rank = 0, size = 0;
   torch::Device device{torch::kCPU};
   milliseconds timeout{0}, interval{0}, op_timeout{0};
+  milliseconds join{0};  // the rendezvous' deadline: launchers start ranks with skew
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroup> pg;
   std::string broken;  // the first collective failure; the group is unusable after it
@@ -319,19 +320,19 @@ c10::intrusive_ptr<c10d::Store> open_store(lt_dist_s* g, bool server) {
     // numWorkers only counts the instances that must close before the last
     // one removes the file: each rank opens two (calls and heartbeat).
     auto st = c10::make_intrusive<c10d::FileStore>(g->file, 2 * g->size);
-    st->setTimeout(g->timeout);
+    st->setTimeout(g->join);
     return st;
   }
   c10d::TCPStoreOptions o;
   o.port = static_cast<uint16_t>(g->port);
   o.isServer = server;
   o.waitWorkers = false;  // lago waits itself, to name the missing ranks
-  o.timeout = g->timeout;
+  o.timeout = g->join;
   return c10::make_intrusive<c10d::TCPStore>(g->addr, o);
 }
 
 void rendezvous(lt_dist_s* g) {
-  auto deadline = Clock::now() + g->timeout;
+  auto deadline = Clock::now() + g->join;
   auto where = g->where();
   try {
     g->store = open_store(g, g->rank == 0);
@@ -343,7 +344,7 @@ void rendezvous(lt_dist_s* g) {
       throw std::runtime_error("rank 0 cannot host the rendezvous store on port " + std::to_string(g->port) + ": " +
                                current_message());
     throw std::runtime_error("rendezvous at " + where + ": rank 0, which hosts the store, was not reachable within " +
-                             seconds(g->timeout) + " (" + current_message() + ")");
+                             seconds(g->join) + " (" + current_message() + ")");
   }
   if (g->rank == 0) {
     g->store->set("lago/world_size", bytes(std::to_string(g->size)));
@@ -366,7 +367,7 @@ void rendezvous(lt_dist_s* g) {
       for (int r = 0; r < g->size; r++) (g->store->check({join_key(r)}) ? joined : missing).push_back(r);
       if (missing.empty()) break;  // the last one arrived just now
       throw std::runtime_error("rendezvous at " + where + " (world size " + std::to_string(g->size) +
-                               ") incomplete after " + seconds(g->timeout) + ": rank(s) " + rank_list(missing) +
+                               ") incomplete after " + seconds(g->join) + ": rank(s) " + rank_list(missing) +
                                " did not join (joined: " + rank_list(joined) + ")");
     }
     std::this_thread::sleep_for(milliseconds(20));
@@ -393,7 +394,8 @@ const char* lt_dist_backends(void) {
 }
 
 lt_error lt_dist_new(const char* backend, int rank, int world_size, const char* master_addr, int master_port,
-                     const char* store_file, int64_t timeout_ms, int device, lt_dist* out) {
+                     const char* store_file, int64_t timeout_ms, int64_t join_timeout_ms, int device,
+                     lt_dist* out) {
   LD_TRY
   if (out == nullptr) throw std::invalid_argument("NULL out");
   *out = nullptr;
@@ -427,6 +429,7 @@ lt_error lt_dist_new(const char* backend, int rank, int world_size, const char* 
   g->size = world_size;
   if (device >= 0) g->device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device));
   g->timeout = milliseconds(timeout_ms);
+  g->join = join_timeout_ms > 0 ? milliseconds(join_timeout_ms) : g->timeout;
   // The heartbeat interval and the diagnosis (2.5 intervals) fit inside the
   // timeout, with 1.5 intervals to spare for a loaded machine: a collective
   // errs out after op_timeout, then names the lost rank.
@@ -539,7 +542,7 @@ const char* kMissing =
 
 extern "C" {
 const char* lt_dist_backends(void) { return ""; }
-lt_error lt_dist_new(const char*, int, int, const char*, int, const char*, int64_t, int, lt_dist* out) {
+lt_error lt_dist_new(const char*, int, int, const char*, int, const char*, int64_t, int64_t, int, lt_dist* out) {
   if (out != nullptr) *out = nullptr;
   return dist_error(kMissing);
 }

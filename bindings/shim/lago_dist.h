@@ -42,8 +42,8 @@ const char* lt_dist_backends(void);
  *   - else a FileStore at that path (one machine, or a shared filesystem;
  *     torch's file:// init): nothing listens but the transport. The path must
  *     not hold a store from an earlier group.
- * Within timeout_ms all ranks must join, or the error lists the missing ones.
- * The same timeout_ms bounds every later collective.
+ * Within join_timeout_ms (timeout_ms when ≤ 0) all ranks must join, or the
+ * error lists the missing ones. timeout_ms bounds every later collective.
  *
  * device is LT_CPU for gloo; for nccl, the CUDA device this rank uses (its
  * LOCAL_RANK, usually); the float64 all-reduce stages through it.
@@ -54,8 +54,8 @@ const char* lt_dist_backends(void);
  * name resolves to (torch's default).
  */
 lt_error lt_dist_new(const char* backend, int rank, int world_size, const char* master_addr,
-                     int master_port, const char* store_file, int64_t timeout_ms, int device,
-                     lt_dist* out);
+                     int master_port, const char* store_file, int64_t timeout_ms,
+                     int64_t join_timeout_ms, int device, lt_dist* out);
 /* Leaves the group (no collective: other ranks are not waited for). */
 void lt_dist_free(lt_dist g);
 

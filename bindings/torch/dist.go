@@ -95,8 +95,11 @@ type GroupOptions struct {
 	// shared filesystem; then only the Gloo transport listens, on 127.0.0.1
 	// when MasterAddr is empty or a loopback address. The file must be new.
 	StoreFile string
-	// Timeout bounds the rendezvous and each collective (0: DefaultDistTimeout).
+	// Timeout bounds each collective (0: DefaultDistTimeout).
 	Timeout time.Duration
+	// JoinTimeout bounds the rendezvous (0: Timeout): launchers may start
+	// ranks minutes apart, while a short Timeout finds a lost rank fast.
+	JoinTimeout time.Duration
 	// Device is this rank's CUDA device, for nccl (gloo ignores it).
 	Device Device
 }
@@ -110,7 +113,7 @@ type Group struct {
 }
 
 // NewGroup joins the group: it returns once all WorldSize ranks have joined,
-// or with an error naming the ranks that did not within the timeout.
+// or with an error naming the ranks that did not within the join timeout.
 func NewGroup(o GroupOptions) (*Group, error) {
 	backend := o.Backend
 	if backend == "" {
@@ -132,7 +135,7 @@ func NewGroup(o GroupOptions) (*Group, error) {
 	defer C.free(unsafe.Pointer(cf))
 	var h C.lt_dist
 	err := goError(C.lt_dist_new(cb, C.int(o.Rank), C.int(o.WorldSize), ca, C.int(o.MasterPort), cf,
-		C.int64_t(timeout.Milliseconds()), C.int(device), &h))
+		C.int64_t(timeout.Milliseconds()), C.int64_t(o.JoinTimeout.Milliseconds()), C.int(device), &h))
 	if err != nil {
 		return nil, err
 	}

@@ -241,7 +241,7 @@ func TestDistRendezvousMissing(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				o := o
-				o.Rank, o.WorldSize, o.Timeout = r, world, timeout
+				o.Rank, o.WorldSize, o.Timeout, o.JoinTimeout = r, world, time.Hour, timeout
 				t0 := time.Now()
 				g, err := NewGroup(o)
 				if err == nil {
@@ -426,8 +426,10 @@ func distChild(role string) error {
 	if err := SetNumThreads(1); err != nil {
 		return err
 	}
+	// A minute to join: the two processes may start seconds apart on a
+	// loaded machine; the collectives have the test's timeout.
 	o := GroupOptions{Rank: rank, WorldSize: world, StoreFile: os.Getenv("LAGO_DIST_STORE"),
-		Timeout: time.Duration(ms) * time.Millisecond}
+		Timeout: time.Duration(ms) * time.Millisecond, JoinTimeout: time.Minute}
 	if port := os.Getenv("LAGO_DIST_MASTER_PORT"); port != "" {
 		o.MasterAddr = "127.0.0.1"
 		if o.MasterPort, err = strconv.Atoi(port); err != nil {
