@@ -206,6 +206,32 @@ func TestDistLostRank(t *testing.T) {
 	}
 }
 
+// TestDistStalledRank: of 3 ranks, rank 2 stops calling collectives while
+// its process lives on; the others' collective fails within the timeout,
+// naming rank 2 as alive but not in the collective.
+func TestDistStalledRank(t *testing.T) {
+	if testing.Short() {
+		t.Skip("several seconds of timeouts")
+	}
+	const timeout = 3 * time.Second
+	ranks := startRanks(t, "loop", 3, timeout, "LAGO_DIST_STALL_RANK=2")
+	for r, d := range ranks {
+		waitForFile(t, d, r, d.out, 30*time.Second)
+	}
+	for r, d := range ranks[:2] {
+		err := d.wait(t, r, timeout+10*time.Second)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+			t.Fatalf("rank %d exited with %v, want status 3; stderr:\n%s", r, err, d.stderr.String())
+		}
+		msg := d.stderr.String()
+		if !strings.Contains(msg, "rank(s) 2 alive but not in this collective (2 at #") {
+			t.Errorf("rank %d's error does not name the stalled rank 2:\n%s", r, msg)
+		}
+		t.Logf("rank %d: %s", r, strings.TrimSpace(msg[strings.Index(msg, "torch: "):]))
+	}
+}
+
 func waitForFile(t *testing.T, d *distRank, r int, path string, limit time.Duration) {
 	t.Helper()
 	for deadline := time.Now().Add(limit); ; time.Sleep(10 * time.Millisecond) {
@@ -477,6 +503,11 @@ func distLoopUntilError(g *Group, out string) error {
 		if i == 5 {
 			if err := os.WriteFile(out, []byte("running"), 0o644); err != nil {
 				return err
+			}
+			if os.Getenv("LAGO_DIST_STALL_RANK") == strconv.Itoa(g.Rank()) {
+				// Hung outside any collective, heartbeat still going: a
+				// deadlock in the caller's own code.
+				time.Sleep(time.Hour)
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
