@@ -275,6 +275,9 @@ std::vector<torch::Tensor> from_handles(const lt_tensor* ts, int n, const char* 
   return v;
 }
 
+// Always a new buffer (torch::cat copies): should a wait give up before the
+// backend does, the backend still writes only into memory it holds a
+// reference to, never into the callers' tensors or Go's float64 slice.
 torch::Tensor flatten(const std::vector<torch::Tensor>& ts) {
   std::vector<torch::Tensor> flat;
   flat.reserve(ts.size());
