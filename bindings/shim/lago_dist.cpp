@@ -239,8 +239,9 @@ void collective(lt_dist_s* g, const char* name, F start) {
     work->wait(g->op_timeout + g->interval);
   } catch (...) {
     auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+    auto why = current_message();  // before diagnose, which catches exceptions of its own
     std::string msg = std::string(name) + " #" + std::to_string(g->seq) + " on rank " + std::to_string(g->rank) +
-                      " failed after " + seconds(took) + " (" + current_message() + "); " + diagnose(g);
+                      " failed after " + seconds(took) + " (" + why + "); " + diagnose(g);
     g->broken = msg;
     throw std::runtime_error(msg);
   }
@@ -460,8 +461,9 @@ lt_error lt_dist_new(const char* backend, int rank, int world_size, const char* 
     }
 #endif
   } catch (...) {
+    auto why = current_message();
     throw std::runtime_error("connecting the " + be + " transport between " + std::to_string(world_size) +
-                             " ranks: " + current_message() + "; " + diagnose(g.get()));
+                             " ranks: " + why + "; " + diagnose(g.get()));
   }
 
   *out = g.release();
