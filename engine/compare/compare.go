@@ -119,6 +119,9 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 			if err := cfg.Validate(); err != nil {
 				return nil, err
 			}
+			if err := cfg.CheckTrainable(); err != nil {
+				return nil, err
+			}
 			jobs = append(jobs, job{prior: p, seed: cfg.Seed, cfg: cfg,
 				dir: filepath.Join(opt.Out, "runs", Slug(p), fmt.Sprintf("seed-%d", cfg.Seed))})
 		}

@@ -143,6 +143,21 @@ func TestUnknownEnvRefusedUpFront(t *testing.T) {
 	}
 }
 
+// Held-out phrasings are refused once, before any child starts, as lago
+// train refuses them.
+func TestHeldOutPhrasingRefusedUpFront(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "cmp")
+	opt := Options{Base: config.Default(), Priors: []string{"none"}, Seeds: 1, Out: out, Exe: "/nonexistent/lago"}
+	opt.Base.EnvID = "CLEVR-Robot-v0"
+	opt.Base.Phrasing = "heldout"
+	if _, err := Run(context.Background(), opt); err == nil || !strings.Contains(err.Error(), "config key phrasing") {
+		t.Fatalf("phrasing=heldout: %v", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a refused comparison made its directory")
+	}
+}
+
 // A prior that is no file name (an Ollama model path) names its runs by its
 // slug; the others by themselves, as before.
 func TestExpNameOfPriors(t *testing.T) {

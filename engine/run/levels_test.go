@@ -1,8 +1,14 @@
 package run
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"github.com/lago-rl/lago/engine/ppo"
 )
@@ -28,5 +34,23 @@ func TestMetricsLineSuccessPerLevel(t *testing.T) {
 	}
 	if _, ok := m.Regularizer["episodic_success_easy"]; ok {
 		t.Error("the per-level figures were written into the regulariser's own map")
+	}
+}
+
+// Held-out phrasings are for evaluation: training on them is refused with
+// an error naming the key, before the run directory is made.
+func TestTrainRefusesHeldOutPhrasing(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.EnvID = "CLEVR-Robot-v0"
+	if err := cfg.Set("phrasing=heldout"); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	_, err := Train(context.Background(), cfg, Options{Dir: dir, Log: zerolog.Nop()})
+	if err == nil || !strings.Contains(err.Error(), "config key phrasing") || !strings.Contains(err.Error(), "lago eval -set phrasing=heldout") {
+		t.Fatalf("training with phrasing=heldout: %v", err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("a refused run made its directory")
 	}
 }

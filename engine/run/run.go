@@ -68,6 +68,10 @@ func LoadConfig(dir string) (config.Config, error) {
 // that fails (unknown env, unusable device or prior cache) leaves none.
 // All torch work happens on the calling goroutine, locked to its OS thread.
 func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary, error) {
+	// Before anything is made: a refused run leaves no directory.
+	if err := cfg.CheckTrainable(); err != nil {
+		return runfile.Summary{}, err
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	log := opt.Log
