@@ -288,6 +288,9 @@ func finish(t *ppo.Trainer, opt Options, wall float64, watch *priorWatch) (runfi
 		FinalReturn: ret, FinalSuccess: succ, FinalEpisodes: n, EpisodeWindow: runfile.EpisodeWindow,
 		PriorCoverage: watch.coverage(), WallSeconds: wall,
 	}
+	// The same final episodes, by level (the checkpoint keeps their levels,
+	// so a resumed run's figures are those of an uninterrupted one).
+	sum.FinalSuccessByLevel, sum.FinalEpisodesByLevel = successByLevel(t.Recent.Last(runfile.EpisodeWindow))
 	if err := runfile.WriteSummary(opt.Dir, sum); err != nil {
 		return sum, err
 	}
@@ -340,27 +343,39 @@ func metricsLine(m ppo.Metrics, elapsed float64) runfile.Metrics {
 // levelSuccess adds episodic_success_<level> for the levels of the
 // iteration's episodes (envs with task levels, such as CLEVR's mixed).
 func levelSuccess(line *runfile.Metrics, episodes []ppo.Episode) {
-	counts := map[string][2]float64{} // successes, episodes
+	succ, _ := successByLevel(episodes)
+	if succ == nil {
+		return
+	}
+	extra := make(map[string]float64, len(line.Extra)+len(succ))
+	maps.Copy(extra, line.Extra)
+	for l, s := range succ {
+		extra["episodic_success_"+l] = s
+	}
+	line.Extra = extra
+}
+
+// successByLevel returns the success rate and the number of episodes of
+// each level among episodes; nil maps when none has a level.
+func successByLevel(episodes []ppo.Episode) (map[string]float64, map[string]int) {
+	var succ map[string]float64
+	var n map[string]int
 	for _, e := range episodes {
 		if e.Level == "" {
 			continue
 		}
-		c := counts[e.Level]
-		c[1]++
-		if e.Success {
-			c[0]++
+		if n == nil {
+			succ, n = map[string]float64{}, map[string]int{}
 		}
-		counts[e.Level] = c
+		n[e.Level]++
+		if e.Success {
+			succ[e.Level]++
+		}
 	}
-	if len(counts) == 0 {
-		return
+	for l := range n {
+		succ[l] /= float64(n[l])
 	}
-	extra := make(map[string]float64, len(line.Extra)+len(counts))
-	maps.Copy(extra, line.Extra)
-	for l, c := range counts {
-		extra["episodic_success_"+l] = c[0] / c[1]
-	}
-	line.Extra = extra
+	return succ, n
 }
 
 func round(x float64) float64 { return math.Round(x*1000) / 1000 }
