@@ -290,7 +290,7 @@ func finish(t *ppo.Trainer, opt Options, wall float64, watch *priorWatch) (runfi
 	}
 	// The same final episodes, by level (the checkpoint keeps their levels,
 	// so a resumed run's figures are those of an uninterrupted one).
-	sum.FinalSuccessByLevel, sum.FinalEpisodesByLevel = successByLevel(t.Recent.Last(runfile.EpisodeWindow))
+	sum.FinalSuccessByLevel, sum.FinalEpisodesByLevel = ppo.SuccessByLevel(t.Recent.Last(runfile.EpisodeWindow))
 	if err := runfile.WriteSummary(opt.Dir, sum); err != nil {
 		return sum, err
 	}
@@ -343,7 +343,7 @@ func metricsLine(m ppo.Metrics, elapsed float64) runfile.Metrics {
 // levelSuccess adds episodic_success_<level> for the levels of the
 // iteration's episodes (envs with task levels, such as CLEVR's mixed).
 func levelSuccess(line *runfile.Metrics, episodes []ppo.Episode) {
-	succ, _ := successByLevel(episodes)
+	succ, _ := ppo.SuccessByLevel(episodes)
 	if succ == nil {
 		return
 	}
@@ -353,29 +353,6 @@ func levelSuccess(line *runfile.Metrics, episodes []ppo.Episode) {
 		extra["episodic_success_"+l] = s
 	}
 	line.Extra = extra
-}
-
-// successByLevel returns the success rate and the number of episodes of
-// each level among episodes; nil maps when none has a level.
-func successByLevel(episodes []ppo.Episode) (map[string]float64, map[string]int) {
-	var succ map[string]float64
-	var n map[string]int
-	for _, e := range episodes {
-		if e.Level == "" {
-			continue
-		}
-		if n == nil {
-			succ, n = map[string]float64{}, map[string]int{}
-		}
-		n[e.Level]++
-		if e.Success {
-			succ[e.Level]++
-		}
-	}
-	for l := range n {
-		succ[l] /= float64(n[l])
-	}
-	return succ, n
 }
 
 func round(x float64) float64 { return math.Round(x*1000) / 1000 }
