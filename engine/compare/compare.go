@@ -76,10 +76,9 @@ type Row struct {
 // LevelRow is a prior's final success on one task level, from each run's
 // summary.json (final_success_by_level; for a summary written before it,
 // the run's last checkpoint, which holds the same episodes): the success
-// rate over the
-// episodes of that level among the run's last runfile.EpisodeWindow
-// episodes, averaged over the seeds whose window held any; a 95% CI needs
-// two such seeds. For Row.LevelAverage, each seed's figure is instead the
+// rate over the episodes of that level among the run's last
+// runfile.EpisodeWindow episodes, averaged over the seeds whose window held
+// any; a 95% CI needs two such seeds. For Row.LevelAverage, each seed's figure is instead the
 // unweighted mean of its levels' figures (the paper's "average success"),
 // over every level of the comparison: only seeds whose window held every
 // level count.
