@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lago-rl/lago/engine/prior/gguf"
+	"github.com/lago-rl/lago/engine/lm/gguf"
 )
 
 func realOllama(t *testing.T) (host, model string) {

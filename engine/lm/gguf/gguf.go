@@ -20,6 +20,25 @@
 //
 // where a string is a u64 byte length followed by UTF-8 bytes, and an array
 // is an element type u32, a u64 count and the elements.
+//
+// # Why not github.com/ollama/ollama/fs/ggml
+//
+// Ollama's own GGUF package (in go.mod for the API client) was checked as a
+// replacement. lago uses it where it fits: as the independent reader in this
+// package's tests, proving that the loader Ollama runs accepts lago's files and
+// sees the same metadata and tensor table. It does not replace our writer or
+// reader because:
+//   - ggml.WriteGGUF needs an *os.File (it seeks and writes tensors in
+//     parallel at offsets), so it cannot stream into runfile.WriteAtomic's
+//     writer; it sorts metadata keys and reorders tensors, so an imported file
+//     cannot be written back in its own order; it prefixes keys that lack the
+//     architecture's name; and it cannot write uint8/int8/uint16/int16/float64
+//     values or uint64 arrays, which a GGUF may hold.
+//   - ggml.Decode returns metadata as an unordered map whose arrays are of an
+//     unexported type, logs through slog, and has no limits on counts and
+//     lengths beyond one array cap, so a corrupt header can make it allocate
+//     without bound; lago's reader keeps order and Go types (a file reads back
+//     equal to what was written) and rejects implausible headers.
 package gguf
 
 import (
