@@ -17,6 +17,7 @@ import (
 	"github.com/lago-rl/lago/bindings/torch"
 	"github.com/lago-rl/lago/engine/lm"
 	"github.com/lago-rl/lago/engine/lm/train"
+	"github.com/lago-rl/lago/engine/prior"
 	"github.com/lago-rl/lago/engine/runfile"
 )
 
@@ -32,6 +33,7 @@ commands:
   train -list                                            every config key with its default
   convert -in M.gguf -out N.gguf -type f32|f16|q8_0      re-export a llama GGUF with other tensor types
   letters -n N -out FILE [-seed S]                       a synthetic dataset: which letter follows X in a list
+  push -model M.gguf -name NAME [-host H] [-num-ctx N]   upload a GGUF to Ollama and create NAME from it
 
 A run directory holds config.toml, metrics.jsonl (one line per step; held-out
 loss and top-1 answer accuracy on evaluation steps), checkpoint.lago and, at
@@ -52,9 +54,11 @@ func cmdLM(args []string, stdout, stderr io.Writer) error {
 		return cmdLMConvert(args[1:], stdout, stderr)
 	case "letters":
 		return cmdLMLetters(args[1:], stdout, stderr)
+	case "push":
+		return cmdLMPush(args[1:], stdout, stderr)
 	}
 	fmt.Fprintln(stderr, lmUsage)
-	return fmt.Errorf("unknown lm command %q: want train, convert or letters", args[0])
+	return fmt.Errorf("unknown lm command %q: want train, convert, letters or push", args[0])
 }
 
 func cmdLMTrain(args []string, stdout, stderr io.Writer) error {
@@ -214,5 +218,30 @@ func cmdLMLetters(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, *out)
+	return nil
+}
+
+func cmdLMPush(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("lm push", stderr)
+	model := fs.String("model", "", "llama GGUF to upload (required)")
+	name := fs.String("name", "", "Ollama model name to create (required)")
+	host := fs.String("host", "", "Ollama host:port or URL (default $OLLAMA_HOST, else 127.0.0.1:11434)")
+	numCtx := fs.Int("num-ctx", 0, "num_ctx of the Ollama model (default: the model's context length)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *model == "" || *name == "" {
+		return errors.New("-model and -name are required")
+	}
+	u, err := prior.ResolveHost(*host)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := lm.Push(ctx, u, *model, *name, lm.PushOptions{NumCtx: *numCtx}, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created %s on %s from %s\n", *name, u.Host, *model)
 	return nil
 }

@@ -136,9 +136,9 @@ func Import(path string, dt torch.DType, dev torch.Device) (*Imported, error) {
 		return nil, fmt.Errorf("lm: %w", err)
 	}
 	defer file.Close()
-	h, err := gguf.ReadHeader(file)
+	h, err := ggufHeader(file, path)
 	if err != nil {
-		return nil, fmt.Errorf("lm: %s: %w", path, err)
+		return nil, err
 	}
 	im, err := importHeader(h, file, dt, dev)
 	if err != nil {
@@ -147,14 +147,16 @@ func Import(path string, dt torch.DType, dev torch.Device) (*Imported, error) {
 	return im, nil
 }
 
-func importHeader(h *gguf.Header, r io.ReaderAt, dt torch.DType, dev torch.Device) (*Imported, error) {
+// shapeOf reads a llama model's shape from its header, refusing what the
+// forward pass does not implement.
+func shapeOf(h *gguf.Header) (Shape, error) {
 	arch, _ := h.Value("general.architecture")
 	if arch != "llama" {
-		return nil, fmt.Errorf("lm: general.architecture %q is not supported: lago reads llama models only", arch)
+		return Shape{}, fmt.Errorf("lm: general.architecture %q is not supported: lago reads llama models only", arch)
 	}
 	vocab, err := tokenizer.FromGGUF(h)
 	if err != nil {
-		return nil, fmt.Errorf("lm: %w", err)
+		return Shape{}, fmt.Errorf("lm: %w", err)
 	}
 	geti := func(key string, def int, required bool) (int, error) {
 		v, ok := h.Value(key)
@@ -199,39 +201,60 @@ func importHeader(h *gguf.Header, r io.ReaderAt, dt torch.DType, dev torch.Devic
 	add(&s.Context, "llama.context_length", 0, true)
 	for _, e := range errs {
 		if e != nil {
-			return nil, e
+			return Shape{}, e
 		}
 	}
 	if s.KVHeads, err = geti("llama.attention.head_count_kv", s.Heads, false); err != nil {
-		return nil, err
+		return Shape{}, err
 	}
 	eps, err := getf("llama.attention.layer_norm_rms_epsilon", 0)
 	if err != nil {
-		return nil, err
+		return Shape{}, err
 	}
 	if eps == 0 {
-		return nil, fmt.Errorf("lm: key llama.attention.layer_norm_rms_epsilon is missing")
+		return Shape{}, fmt.Errorf("lm: key llama.attention.layer_norm_rms_epsilon is missing")
 	}
 	base, err := getf("llama.rope.freq_base", 10000)
 	if err != nil {
-		return nil, err
+		return Shape{}, err
 	}
 	s.NormEps, s.RopeBase, s.Vocab = eps, float64(base), vocab.Len()
 	for _, kv := range h.Metadata {
 		if strings.HasPrefix(kv.Key, "llama.rope.scaling.") && kv.Key != "llama.rope.scaling.type" {
-			return nil, fmt.Errorf("lm: key %s: RoPE scaling is not supported", kv.Key)
+			return Shape{}, fmt.Errorf("lm: key %s: RoPE scaling is not supported", kv.Key)
 		}
 		if kv.Key == "llama.rope.scaling.type" && kv.Value != "none" {
-			return nil, fmt.Errorf("lm: key %s = %v: RoPE scaling is not supported", kv.Key, kv.Value)
+			return Shape{}, fmt.Errorf("lm: key %s = %v: RoPE scaling is not supported", kv.Key, kv.Value)
 		}
 	}
 	if err := s.Check(); err != nil {
-		return nil, err
+		return Shape{}, err
 	}
 	if rot, err := geti("llama.rope.dimension_count", s.HeadDim(), false); err != nil {
-		return nil, err
+		return Shape{}, err
 	} else if rot != s.HeadDim() {
-		return nil, fmt.Errorf("lm: llama.rope.dimension_count %d differs from the head dimension %d: partial rotary embeddings are not supported", rot, s.HeadDim())
+		return Shape{}, fmt.Errorf("lm: llama.rope.dimension_count %d differs from the head dimension %d: partial rotary embeddings are not supported", rot, s.HeadDim())
+	}
+	return s, nil
+}
+
+// ggufHeader reads the header of the GGUF file f (named path in errors).
+func ggufHeader(f io.Reader, path string) (*gguf.Header, error) {
+	h, err := gguf.ReadHeader(f)
+	if err != nil {
+		return nil, fmt.Errorf("lm: %s: %w", path, err)
+	}
+	return h, nil
+}
+
+func importHeader(h *gguf.Header, r io.ReaderAt, dt torch.DType, dev torch.Device) (*Imported, error) {
+	s, err := shapeOf(h)
+	if err != nil {
+		return nil, err
+	}
+	vocab, err := tokenizer.FromGGUF(h)
+	if err != nil {
+		return nil, fmt.Errorf("lm: %w", err)
 	}
 	specs := s.specs()
 	known := map[string]bool{}
