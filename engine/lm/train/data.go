@@ -55,6 +55,32 @@ func LoadPairs(path string) ([]Pair, error) {
 	return out, nil
 }
 
+// LoadPrompts reads the prompts of a JSON-lines file of pairs (answers may
+// be empty here).
+func LoadPrompts(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	dec := json.NewDecoder(bufio.NewReader(f))
+	for line := 1; dec.More(); line++ {
+		var p Pair
+		if err := dec.Decode(&p); err != nil {
+			return nil, fmt.Errorf("train: %s record %d: %w", path, line, err)
+		}
+		if p.Prompt == "" {
+			return nil, fmt.Errorf("train: %s record %d: empty prompt", path, line)
+		}
+		out = append(out, p.Prompt)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("train: %s holds no prompts", path)
+	}
+	return out, nil
+}
+
 // Split shuffles the pairs by seed and holds out a fraction (at least one).
 func Split(pairs []Pair, fraction float64, seed uint64) (trainSet, heldout []Pair) {
 	idx := rand.New(rand.NewPCG(seed, 0x73706c6974)).Perm(len(pairs)) // "split"
@@ -119,25 +145,38 @@ func Encode(v *tokenizer.Vocab, pairs []Pair, context int) ([]Sequence, error) {
 // LetterAfter is the synthetic task of the learning test: a list of
 // distinct letters and a query letter of the list (not its last); the
 // answer is the letter that follows it. Answering needs attention over the
-// prompt: find the query in the list and copy its successor.
+// prompt: find the query in the list and copy its successor. The n pairs
+// are distinct, so a held-out pair was never seen in training.
 //
 //	{"prompt": "list: C F A D. after F", "answer": " A"}
 func LetterAfter(n, listLen, alphabet int, seed uint64) ([]Pair, error) {
 	if alphabet > 26 || listLen < 2 || listLen > alphabet {
 		return nil, errors.New("train: LetterAfter needs 2 ≤ listLen ≤ alphabet ≤ 26")
 	}
+	distinct := float64(listLen - 1)
+	for i := range listLen {
+		distinct *= float64(alphabet - i)
+	}
+	if float64(n) > distinct {
+		return nil, fmt.Errorf("train: LetterAfter: %d pairs asked, but only %.0f distinct ones exist", n, distinct)
+	}
 	r := rand.New(rand.NewPCG(seed, 0x6c6574746572)) // "letter"
-	out := make([]Pair, n)
-	for i := range out {
+	out := make([]Pair, 0, n)
+	seen := make(map[string]bool, n)
+	for len(out) < n {
 		perm := r.Perm(alphabet)[:listLen]
 		letters := make([]string, listLen)
 		for j, k := range perm {
 			letters[j] = string(rune('A' + k))
 		}
 		q := r.IntN(listLen - 1)
-		out[i] = Pair{
+		p := Pair{
 			Prompt: "list: " + strings.Join(letters, " ") + ". after " + letters[q],
 			Answer: " " + letters[q+1],
+		}
+		if !seen[p.Prompt] {
+			seen[p.Prompt] = true
+			out = append(out, p)
 		}
 	}
 	return out, nil
