@@ -130,13 +130,18 @@ func cmdLMTrain(args []string, stdout, stderr io.Writer) error {
 	defer t.Free()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	finished := make(chan struct{})
 	go func() {
-		<-ctx.Done()
-		stop()
-		prog.clear()
-		fmt.Fprintln(stderr, "stopping after this step to write a checkpoint (Ctrl-C again to kill)")
+		select {
+		case <-ctx.Done():
+			stop()
+			prog.clear()
+			fmt.Fprintln(stderr, "stopping after this step to write a checkpoint (Ctrl-C again to kill)")
+		case <-finished:
+		}
 	}()
 	res, err := t.Run(ctx, opt)
+	close(finished)
 	prog.clear()
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stdout, "interrupted; checkpoint written. Resume with: lago lm train -resume %s\n", opt.Dir)
@@ -194,9 +199,9 @@ func cmdLMConvert(args []string, stdout, stderr io.Writer) error {
 
 func cmdLMLetters(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("lm letters", stderr)
-	n := fs.Int("n", 6000, "pairs")
+	n := fs.Int("n", 8000, "distinct pairs")
 	listLen := fs.Int("list", 4, "letters per list")
-	alphabet := fs.Int("alphabet", 8, "letters to draw from (A…)")
+	alphabet := fs.Int("alphabet", 9, "letters to draw from (A…)")
 	seed := fs.Uint64("seed", 1, "seed")
 	out := fs.String("out", "", "JSON-lines file to write (required)")
 	if err := fs.Parse(args); err != nil {

@@ -2,7 +2,14 @@
 // loss is on the answer tokens only; AdamW with linear warm-up and cosine
 // decay, gradient clipping, right-padded minibatches with an attention
 // mask; a held-out split evaluated for loss and top-1 answer accuracy;
-// atomic checkpoints with bit-exact resume on CPU; metrics as JSON lines.
+// atomic checkpoints and resume; metrics as JSON lines.
+//
+// Determinism: the data split, the batch order and the initial weights
+// depend on the seed only, and a run resumed within a process matches an
+// uninterrupted one bit for bit. Two processes with the same seed agree
+// only to float32 rounding: their losses differ in the last bits after ~10
+// steps, even with one libtorch and one OpenBLAS thread (cause not found
+// yet), and such differences grow over a long run.
 package train
 
 import (

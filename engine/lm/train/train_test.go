@@ -28,11 +28,14 @@ func writePairs(t testing.TB, pairs []Pair) string {
 	return path
 }
 
-// letterConfig is the learning test's setting: 4-letter lists over 8
-// letters (1,680 lists), a 2-layer model — an induction-style lookup needs
-// two layers: one to tag each letter with its predecessor, one to match.
+// letterConfig is the learning test's setting: 4-letter lists over 9
+// letters (9,072 distinct pairs; n of them drawn, a tenth held out), a
+// 2-layer model — an induction-style lookup needs two layers: one to tag
+// each letter with its predecessor, one to match the query against the tags.
+// Weight decay 0.1 matters: at 0.01 the model memorises its training pairs
+// (train loss 0.05, held-out accuracy 0.94 after 1500 steps).
 func letterConfig(t testing.TB, n int) Config {
-	pairs, err := LetterAfter(n, 4, 8, 1)
+	pairs, err := LetterAfter(n, 4, 9, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +45,10 @@ func letterConfig(t testing.TB, n int) Config {
 	c.Dim, c.Heads, c.KVHeads, c.FFN, c.Layers = 64, 4, 2, 128, 2
 	c.Context = 24
 	c.BatchSize = 64
-	c.Steps = 1500
+	c.Steps = 1200
 	c.WarmupSteps = 50
 	c.LearningRate = 1e-2
-	c.WeightDecay = 0.01
+	c.WeightDecay = 0.1
 	c.EvalEvery = 100
 	c.CheckpointEvery = 0
 	return c
@@ -56,9 +59,9 @@ func letterConfig(t testing.TB, n int) Config {
 // accuracy within a fixed step budget.
 func TestLearnsLetterAfter(t *testing.T) {
 	if testing.Short() {
-		t.Skip("learning test (≈1-2 min on 2 cores) skipped in -short mode")
+		t.Skip("learning test (≈1 min on 2 quiet cores, ≈2 min busy) skipped in -short mode")
 	}
-	c := letterConfig(t, 6000)
+	c := letterConfig(t, 8000)
 	tr, err := New(c, Options{})
 	if err != nil {
 		t.Fatal(err)
