@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -395,6 +396,10 @@ func (s *Scorer) Score(ctx context.Context, q Query) (Scored, error) {
 // (up to the batch size), and scores them together.
 func (s *Scorer) batcher() {
 	defer s.done.Done()
+	// One OS thread for every batch: OpenMP's thread team and settings are
+	// per OS thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	for {
 		var reqs []scoreRequest
 		select {

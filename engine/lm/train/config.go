@@ -5,11 +5,9 @@
 // atomic checkpoints and resume; metrics as JSON lines.
 //
 // Determinism: the data split, the batch order and the initial weights
-// depend on the seed only, and a run resumed within a process matches an
-// uninterrupted one bit for bit. Two processes with the same seed agree
-// only to float32 rounding: their losses differ in the last bits after ~10
-// steps, even with one libtorch and one OpenBLAS thread (cause not found
-// yet), and such differences grow over a long run.
+// depend on the seed only, and Run keeps all of a run's libtorch calls on
+// one OS thread, so on CPU two runs with the same config and seed — and a
+// run resumed from a checkpoint — give the same weights bit for bit.
 package train
 
 import (

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/lago-rl/lago/bindings/torch"
@@ -112,11 +113,6 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 	dev, err := torch.ParseDevice(cfg.Device)
 	if err != nil {
 		return nil, fmt.Errorf("config key device: %w", err)
-	}
-	if cfg.TorchThreads > 0 {
-		if err := torch.SetNumThreads(cfg.TorchThreads); err != nil {
-			return nil, err
-		}
 	}
 	pairs, err := LoadPairs(cfg.Data)
 	if err != nil {
@@ -365,7 +361,19 @@ func Evaluate(m *lm.Model, rope *lm.Rope, seqs []Sequence, size int, dev torch.D
 
 // Run trains to cfg.Steps, evaluating, logging and checkpointing on the
 // way. On ctx's cancellation it writes a checkpoint and returns ctx.Err().
+//
+// Run keeps its goroutine on one OS thread: libtorch's grad mode and
+// OpenMP's thread count are per OS thread, and a run whose ops hop between
+// threads with different settings (or thread teams) is not reproducible
+// from one process to the next.
 func (t *Trainer) Run(ctx context.Context, opt Options) (Result, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if t.cfg.TorchThreads > 0 {
+		if err := torch.SetNumThreads(t.cfg.TorchThreads); err != nil {
+			return Result{}, err
+		}
+	}
 	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("train: %w", err)
 	}
