@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +16,12 @@ import (
 // BenchmarkScore measures in-process scoring of 64-token prompts with the
 // default training shape (2 layers, dim 64, 4 heads on 2 KV heads, SwiGLU
 // 192), 256 prompts per forward pass: prompts/s is what the lm: backend
-// can score on this machine (no gradient, last position only).
+// can score on this machine (no gradient, last position only), on one OS
+// thread with one libtorch thread, as the scorer's batcher runs.
 func BenchmarkScore(b *testing.B) {
-	torch.SetNumThreads(2)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	torch.SetNumThreads(1)
 	r := rand.New(rand.NewPCG(2, 2))
 	words := make([]string, 500)
 	for i := range words {

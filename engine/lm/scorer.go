@@ -33,12 +33,13 @@ type TokenLogprob struct {
 // log-softmax), many prompts per forward pass. It is safe for concurrent
 // use: concurrent Score calls are gathered into shared batches.
 type Scorer struct {
-	model  *Model
-	vocab  *tokenizer.Vocab
-	rope   *Rope
-	device torch.Device
-	digest string
-	batch  int
+	model   *Model
+	vocab   *tokenizer.Vocab
+	rope    *Rope
+	device  torch.Device
+	digest  string
+	batch   int
+	threads int
 
 	mu       sync.Mutex // one forward at a time (libtorch grad mode is per thread)
 	requests chan scoreRequest
@@ -52,12 +53,19 @@ type ScorerOptions struct {
 	Device torch.Device
 	// Batch is the most prompts per forward pass (default 64).
 	Batch int
+	// Threads is the libtorch intra-op threads of the batcher's OS thread
+	// (default 1: on a busy machine two OpenMP threads made every op wait
+	// for a descheduled thread; raise it on a quiet one).
+	Threads int
 }
 
 // OpenScorer loads the llama GGUF at path for scoring.
 func OpenScorer(path string, opt ScorerOptions) (*Scorer, error) {
 	if opt.Batch < 1 {
 		opt.Batch = 64
+	}
+	if opt.Threads < 1 {
+		opt.Threads = 1
 	}
 	digest, err := fileDigest(path)
 	if err != nil {
@@ -72,7 +80,7 @@ func OpenScorer(path string, opt ScorerOptions) (*Scorer, error) {
 		im.Model.Free()
 		return nil, err
 	}
-	s := &Scorer{model: im.Model, vocab: im.Vocab, rope: rope, device: opt.Device, digest: digest, batch: opt.Batch,
+	s := &Scorer{model: im.Model, vocab: im.Vocab, rope: rope, device: opt.Device, digest: digest, batch: opt.Batch, threads: opt.Threads,
 		requests: make(chan scoreRequest), stop: make(chan struct{}), labelIDs: map[string][]int{}}
 	for id := range im.Vocab.Len() {
 		if im.Vocab.Types[id] == tokenizer.TypeControl {
@@ -400,6 +408,7 @@ func (s *Scorer) batcher() {
 	// per OS thread.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	threadErr := torch.SetNumThreads(s.threads)
 	for {
 		var reqs []scoreRequest
 		select {
@@ -431,6 +440,9 @@ func (s *Scorer) batcher() {
 			continue
 		}
 		res, err := s.ScoreBatch(context.Background(), qs)
+		if threadErr != nil {
+			err = threadErr
+		}
 		for i, r := range live {
 			if err != nil {
 				r.reply <- scoreReply{err: err}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -13,9 +14,12 @@ import (
 // (Default(): 2 layers, dim 64, 4 heads on 2 KV heads, SwiGLU 192) on
 // sequences of 64 tokens over a 600-token vocabulary, batch 32, loss on
 // the last 4 positions — the setting of the shared CPU budget reference.
-// tokens/s counts input tokens.
+// tokens/s counts input tokens. Like Run, it stays on one OS thread with
+// one libtorch thread (the default torch_threads).
 func BenchmarkTrainStep(b *testing.B) {
-	torch.SetNumThreads(2)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	torch.SetNumThreads(1)
 	c := Default()
 	c.Steps = 1 << 30
 	const vocab, T = 600, 64

@@ -36,7 +36,7 @@ type Config struct {
 	// Run.
 	Seed         int64  `toml:"seed" doc:"seed of the weights, the held-out split and the batch order"`
 	Device       string `toml:"device" doc:"cpu, cuda or auto"`
-	TorchThreads int    `toml:"torch_threads" doc:"libtorch intra-op threads; 0 = libtorch's default"`
+	TorchThreads int    `toml:"torch_threads" doc:"libtorch intra-op threads of the run; 0 = libtorch's default (one per core)"`
 	Name         string `toml:"name" doc:"the model's general.name in the exported GGUF"`
 	Export       string `toml:"export" doc:"tensor type of the exported model.gguf: f32, f16 or q8_0"`
 
@@ -69,10 +69,13 @@ type Config struct {
 
 // Default is the configuration with every key at its default: a 2-layer,
 // 64-wide model (~0.1 M weights besides the vocabulary), the shape the CPU
-// budget in the issue calls cheap.
+// budget in the issue calls cheap. One libtorch thread by default: a run
+// stays on one OS thread (see Run), and on the shared 2-core machine two
+// OpenMP threads made each step up to 14× slower there (each parallel op
+// waits at a barrier for a descheduled thread); raise it on a quiet machine.
 func Default() Config {
 	return Config{
-		HeldoutFraction: 0.1, Seed: 1, Device: "cpu", Name: "lago-lm", Export: "f32",
+		HeldoutFraction: 0.1, Seed: 1, Device: "cpu", TorchThreads: 1, Name: "lago-lm", Export: "f32",
 		Layers: 2, Dim: 64, Heads: 4, KVHeads: 2, FFN: 192, Context: 64, RopeBase: 10000, NormEps: 1e-5,
 		Steps: 2000, BatchSize: 32, LearningRate: 3e-3, WarmupSteps: 100, LRFinalFraction: 0.1,
 		WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, AdamEps: 1e-8, MaxGradNorm: 1,

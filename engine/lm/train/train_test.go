@@ -41,7 +41,6 @@ func letterConfig(t testing.TB, n int) Config {
 	}
 	c := Default()
 	c.Data = writePairs(t, pairs)
-	c.TorchThreads = 2
 	c.Dim, c.Heads, c.KVHeads, c.FFN, c.Layers = 64, 4, 2, 128, 2
 	c.Context = 24
 	c.BatchSize = 64
