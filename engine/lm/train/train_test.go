@@ -221,3 +221,30 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		t.Errorf("encode/parse round trip: %v\n%+v\n%+v", err, back, cfg)
 	}
 }
+
+// TestSameSeedSameRun: two runs of one config give bit-identical weights.
+// Before Run kept to one OS thread, runs diverged in the last bits within
+// the first steps: torch_threads reached only the OS thread that set it.
+func TestSameSeedSameRun(t *testing.T) {
+	c := letterConfig(t, 2000)
+	c.Steps, c.WarmupSteps, c.EvalEvery = 30, 10, 10
+	var weights [2][][]float32
+	for i := range weights {
+		tr, err := New(c, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.Run(context.Background(), Options{Dir: t.TempDir()}); err != nil {
+			t.Fatal(err)
+		}
+		weights[i] = weightsOf(t, tr)
+		tr.Free()
+	}
+	for p := range weights[0] {
+		for j := range weights[0][p] {
+			if weights[0][p][j] != weights[1][p][j] {
+				t.Fatalf("parameter %d[%d]: %g and %g", p, j, weights[0][p][j], weights[1][p][j])
+			}
+		}
+	}
+}
