@@ -4,7 +4,7 @@
 #
 # ollama       builds the pinned Ollama once per machine into
 #              $(LAGO_CACHE)/ollama-v0.17.4 (default ~/.cache/lago), ≈6-9 min.
-# test-ollama  runs `go test -tags ollama ./engine/prior/...` against a private
+# test-ollama  runs `go test -tags ollama` on ./engine/prior/... and ./engine/lm/... against a private
 #              server: a free loopback port, a temporary model store holding
 #              only the tiny random-weight model, stopped by its PID afterwards
 #              whether the tests pass or not. The tests find it through
@@ -13,7 +13,7 @@
 GO           ?= go
 OLLAMA_BUILD := tools/ollama/build.sh
 OLLAMA_SERVE := tools/ollama/serve.sh
-OLLAMA_TESTS ?= ./engine/prior/...
+OLLAMA_TESTS ?= ./engine/prior/... ./engine/lm/...
 
 .PHONY: ollama test-ollama
 

@@ -679,4 +679,106 @@ lt_error lt_load_state(const uint8_t* buf, size_t len, const lt_tensor* params, 
   LT_CATCH("load_state")
 }
 
+lt_error lt_permute(lt_tensor a, const int64_t* dims_, int ndim, lt_tensor* out) {
+  std::string where = "permute";
+  LT_TRY
+  const auto& x = get(a, "operand");
+  auto d = dims(dims_, ndim);
+  std::ostringstream os;
+  os << " of shape " << shape_str(x) << " by " << c10::IntArrayRef(d);
+  where += os.str();
+  if (static_cast<int64_t>(d.size()) != x.dim())
+    throw std::invalid_argument("permutation has " + std::to_string(d.size()) +
+                                " dims, the tensor " + std::to_string(x.dim()));
+  *out = wrap(x.permute(d));
+  LT_CATCH(where)
+}
+
+lt_error lt_transpose(lt_tensor a, int64_t d0, int64_t d1, lt_tensor* out) {
+  std::string where = "transpose";
+  LT_TRY
+  const auto& x = get(a, "operand");
+  where += " of dims " + std::to_string(d0) + " and " + std::to_string(d1) + " of shape " +
+           shape_str(x);
+  *out = wrap(x.transpose(d0, d1));
+  LT_CATCH(where)
+}
+
+lt_error lt_narrow(lt_tensor a, int64_t dim, int64_t start, int64_t length, lt_tensor* out) {
+  std::string where = "narrow";
+  LT_TRY
+  const auto& x = get(a, "operand");
+  where += " of dim " + std::to_string(dim) + " [" + std::to_string(start) + ", " +
+           std::to_string(start + length) + ") of shape " + shape_str(x);
+  *out = wrap(x.narrow(dim, start, length));
+  LT_CATCH(where)
+}
+
+lt_error lt_lm_unary(int op, lt_tensor a, lt_tensor* out) {
+  static const char* names[] = {"rsqrt", "silu", "contiguous"};
+  std::string where = (op >= 0 && op <= LT_CONTIGUOUS) ? names[op] : "lm unary";
+  LT_TRY
+  const auto& x = get(a, "operand");
+  torch::Tensor r;
+  switch (op) {
+    case LT_RSQRT: r = x.rsqrt(); break;
+    case LT_SILU: r = torch::silu(x); break;
+    case LT_CONTIGUOUS: r = x.contiguous(); break;
+    default: throw std::invalid_argument("unknown lm unary op " + std::to_string(op));
+  }
+  *out = wrap(std::move(r));
+  LT_CATCH(where)
+}
+
+lt_error lt_embedding(lt_tensor weight, lt_tensor ids, lt_tensor* out) {
+  std::string where = "embedding";
+  LT_TRY
+  const auto& w = get(weight, "weight");
+  const auto& i = get(ids, "ids");
+  where += " of weight " + shape_str(w) + " with ids " + shape_str(i);
+  if (w.dim() != 2) throw std::invalid_argument("weight must be 2-D [n, d]");
+  if (i.scalar_type() != torch::kInt64) throw std::invalid_argument("ids must be int64");
+  if (i.numel() > 0) {
+    auto lo = i.min().item<int64_t>(), hi = i.max().item<int64_t>();
+    if (lo < 0 || hi >= w.size(0))
+      throw std::invalid_argument("ids span [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                                  "], the table has " + std::to_string(w.size(0)) + " rows");
+  }
+  *out = wrap(torch::embedding(w, i));
+  LT_CATCH(where)
+}
+
+lt_error lt_masked_fill(lt_tensor a, lt_tensor mask, double value, lt_tensor* out) {
+  std::string where = "masked_fill";
+  LT_TRY
+  const auto& x = get(a, "operand");
+  const auto& m = get(mask, "mask");
+  where += " of shape " + shape_str(x) + " with mask " + shape_str(m);
+  if (m.scalar_type() != torch::kBool) throw std::invalid_argument("mask must be bool");
+  *out = wrap(x.masked_fill(m, value));
+  LT_CATCH(where)
+}
+
+lt_error lt_cross_entropy(lt_tensor logits, lt_tensor targets, int64_t ignore_index,
+                          lt_tensor* out) {
+  std::string where = "cross_entropy";
+  LT_TRY
+  const auto& l = get(logits, "logits");
+  const auto& t = get(targets, "targets");
+  where += " of logits " + shape_str(l) + " with targets " + shape_str(t);
+  if (l.dim() != 2 || t.dim() != 1 || t.size(0) != l.size(0))
+    throw std::invalid_argument("want logits [n, c] and targets [n]");
+  if (t.scalar_type() != torch::kInt64) throw std::invalid_argument("targets must be int64");
+  *out = wrap(torch::nn::functional::cross_entropy(
+      l, t, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(ignore_index)));
+  LT_CATCH(where)
+}
+
+lt_error lt_scale_(lt_tensor t, double s) {
+  LT_TRY
+  torch::NoGradGuard no_grad;
+  const_cast<torch::Tensor&>(get(t, "tensor")).mul_(s);
+  LT_CATCH("scale_")
+}
+
 }  // extern "C"

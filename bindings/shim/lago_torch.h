@@ -135,6 +135,26 @@ lt_error lt_clip_grad_norm(const lt_tensor* params, int n, double max_norm, doub
 lt_error lt_save_state(const lt_tensor* params, int n, lt_adam adam, uint8_t** buf, size_t* len);
 lt_error lt_load_state(const uint8_t* buf, size_t len, const lt_tensor* params, int n, lt_adam adam);
 
+/* Ops of the language model (engine/lm): attention layout, RoPE, norms, loss. */
+/* Reorders a's dimensions: out's dim i is a's dim dims[i] (a view). */
+lt_error lt_permute(lt_tensor a, const int64_t* dims, int ndim, lt_tensor* out);
+/* Swaps dims d0 and d1 (a view). */
+lt_error lt_transpose(lt_tensor a, int64_t d0, int64_t d1, lt_tensor* out);
+/* Elements start … start+length-1 of dim (a view). */
+lt_error lt_narrow(lt_tensor a, int64_t dim, int64_t start, int64_t length, lt_tensor* out);
+enum lt_lm_unary_op { LT_RSQRT, LT_SILU, LT_CONTIGUOUS };
+lt_error lt_lm_unary(int op, lt_tensor a, lt_tensor* out);
+/* Rows of weight [n, d] at the int64 ids [...] → [..., d]. */
+lt_error lt_embedding(lt_tensor weight, lt_tensor ids, lt_tensor* out);
+/* a with value where the bool mask (broadcast to a's shape) holds. */
+lt_error lt_masked_fill(lt_tensor a, lt_tensor mask, double value, lt_tensor* out);
+/* Mean cross-entropy of logits [n, c] against int64 targets [n], skipping
+ * targets equal to ignore_index (NaN when every target is ignored). */
+lt_error lt_cross_entropy(lt_tensor logits, lt_tensor targets, int64_t ignore_index,
+                          lt_tensor* out);
+/* t *= s in place, outside autograd: AdamW's decoupled weight decay. */
+lt_error lt_scale_(lt_tensor t, double s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/lago-rl/lago/engine/config"
-	"github.com/lago-rl/lago/engine/prior/gguf"
+	"github.com/lago-rl/lago/engine/lm/gguf"
 )
 
 func realOllama(t *testing.T) (host, model string) {

@@ -1,14 +1,15 @@
 // Package gguf writes and reads GGUF v3 files, the model format of llama.cpp
-// and Ollama, and builds a tiny random-weight llama model from them.
+// and Ollama, and builds a tiny random-weight llama model with them.
 //
 // lago uses the tiny model to exercise its LLM prior against a real Ollama
 // server without downloading anything: the model's answers are meaningless,
 // but they come back through the same API, tokenizer and sampler as a real
 // model's, deterministically and in milliseconds.
 //
-// The writer supports what such a model needs: scalar and array metadata of
-// every GGUF value type except nested arrays, and F32 tensors. The reader
-// parses any GGUF v3 header (metadata and tensor infos) and F32 tensor data.
+// The writer supports scalar and array metadata of every GGUF value type
+// except nested arrays, and F32, F16 and Q8_0 tensors. The reader parses any
+// GGUF v3 header (metadata and tensor infos) and F32, F16 and Q8_0 tensor
+// data; other tensor types (K-quants, BF16, …) are an error naming the type.
 //
 // Layout of a GGUF v3 file (all integers little-endian):
 //
@@ -20,6 +21,25 @@
 //
 // where a string is a u64 byte length followed by UTF-8 bytes, and an array
 // is an element type u32, a u64 count and the elements.
+//
+// # Why not github.com/ollama/ollama/fs/ggml
+//
+// Ollama's own GGUF package (in go.mod for the API client) was checked as a
+// replacement. lago uses it where it fits: as the independent reader in this
+// package's tests, proving that the loader Ollama runs accepts lago's files and
+// sees the same metadata and tensor table. It does not replace our writer or
+// reader because:
+//   - ggml.WriteGGUF needs an *os.File (it seeks and writes tensors in
+//     parallel at offsets), so it cannot stream into runfile.WriteAtomic's
+//     writer; it sorts metadata keys and reorders tensors, so an imported file
+//     cannot be written back in its own order; it prefixes keys that lack the
+//     architecture's name; and it cannot write uint8/int8/uint16/int16/float64
+//     values or uint64 arrays, which a GGUF may hold.
+//   - ggml.Decode returns metadata as an unordered map whose arrays are of an
+//     unexported type, logs through slog, and has no limits on counts and
+//     lengths beyond one array cap, so a corrupt header can make it allocate
+//     without bound; lago's reader keeps order and Go types (a file reads back
+//     equal to what was written) and rejects implausible headers.
 package gguf
 
 import (
@@ -76,18 +96,26 @@ func (t ValueType) String() string {
 // TensorType is a ggml tensor element type.
 type TensorType uint32
 
-// The tensor types this package names; only F32 can be written or read as data.
+// The tensor types lago writes and reads as data: F32, F16 and Q8_0. The
+// others are named so that an error can say which type a file holds.
 const (
-	TensorF32 TensorType = 0
-	TensorF16 TensorType = 1
+	TensorF32  TensorType = 0
+	TensorF16  TensorType = 1
+	TensorQ8_0 TensorType = 8
 )
 
+// typeNames are ggml's names of its tensor types (ggml.h, enum ggml_type).
+var typeNames = map[TensorType]string{
+	0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1",
+	10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K",
+	16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S",
+	22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64",
+	29: "IQ1_M", 30: "BF16", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",
+}
+
 func (t TensorType) String() string {
-	switch t {
-	case TensorF32:
-		return "F32"
-	case TensorF16:
-		return "F16"
+	if n, ok := typeNames[t]; ok {
+		return n
 	}
 	return fmt.Sprintf("TensorType(%d)", uint32(t))
 }
@@ -101,13 +129,33 @@ type KV struct {
 	Value any
 }
 
-// Tensor is an F32 tensor to write.
+// Tensor is a tensor to write: F32 values in Data, or data already encoded
+// as Type in Raw (see EncodeF16 and EncodeQ8_0).
 type Tensor struct {
 	Name string
 	// Shape is in ggml order: Shape[0] is the contiguous dimension, so a
 	// weight matrix mapping n inputs to m outputs has Shape {n, m}.
 	Shape []uint64
 	Data  []float32
+	// Type and Raw, when Raw is not nil, replace Data.
+	Type TensorType
+	Raw  []byte
+}
+
+// bytes is the size of the tensor's data in the file.
+func (t *Tensor) size() uint64 {
+	if t.Raw != nil {
+		return uint64(len(t.Raw))
+	}
+	return 4 * uint64(len(t.Data))
+}
+
+// kind is the tensor's type in the file.
+func (t *Tensor) kind() TensorType {
+	if t.Raw != nil {
+		return t.Type
+	}
+	return TensorF32
 }
 
 // File is the content of a GGUF file to write. Metadata and tensors keep
@@ -144,13 +192,17 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 		for _, d := range t.Shape {
 			e.u64(d)
 		}
-		e.u32(uint32(TensorF32))
+		e.u32(uint32(t.kind()))
 		e.u64(offset)
-		offset = alignUp(offset+4*uint64(len(t.Data)), align)
+		offset = alignUp(offset+t.size(), align)
 	}
 	e.pad(align)
 	for _, t := range f.Tensors {
-		e.f32s(t.Data)
+		if t.Raw != nil {
+			e.bytes(t.Raw)
+		} else {
+			e.f32s(t.Data)
+		}
 		e.pad(align)
 	}
 	if e.err == nil {
@@ -203,7 +255,18 @@ func (f *File) check() (uint64, error) {
 			}
 			n *= d
 		}
-		if n != uint64(len(t.Data)) {
+		if t.Raw != nil {
+			want, err := DataSize(t.Type, n)
+			if err != nil {
+				return 0, fmt.Errorf("gguf: tensor %q: %w", t.Name, err)
+			}
+			if want != uint64(len(t.Raw)) {
+				return 0, fmt.Errorf("gguf: tensor %q: %v data of shape %v takes %d bytes, got %d", t.Name, t.Type, t.Shape, want, len(t.Raw))
+			}
+			if t.Type == TensorQ8_0 && t.Shape[0]%q8Block != 0 {
+				return 0, fmt.Errorf("gguf: tensor %q: Q8_0 needs rows of a multiple of %d values, shape %v", t.Name, q8Block, t.Shape)
+			}
+		} else if n != uint64(len(t.Data)) {
 			return 0, fmt.Errorf("gguf: tensor %q has shape %v (%d elements) but %d values", t.Name, t.Shape, n, len(t.Data))
 		}
 	}

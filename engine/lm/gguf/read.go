@@ -67,28 +67,12 @@ func (h *Header) Tensor(name string) (TensorInfo, bool) {
 }
 
 // ReadF32 reads the data of the named F32 tensor from the file r whose
-// header is h.
+// header is h (ReadFloat32 also reads F16 and Q8_0).
 func (h *Header) ReadF32(r io.ReaderAt, name string) ([]float32, error) {
-	t, ok := h.Tensor(name)
-	if !ok {
-		return nil, fmt.Errorf("gguf: no tensor %q", name)
-	}
-	if t.Type != TensorF32 {
+	if t, ok := h.Tensor(name); ok && t.Type != TensorF32 {
 		return nil, fmt.Errorf("gguf: tensor %q is %v, not F32", name, t.Type)
 	}
-	n := t.Elements()
-	if n > maxArrayLen {
-		return nil, fmt.Errorf("gguf: tensor %q has %d elements, more than this reader accepts", name, n)
-	}
-	raw := make([]byte, 4*n)
-	if _, err := r.ReadAt(raw, h.DataOffset+int64(t.Offset)); err != nil {
-		return nil, fmt.Errorf("gguf: tensor %q: %w", name, err)
-	}
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-	}
-	return v, nil
+	return h.ReadFloat32(r, name)
 }
 
 // ReadHeader parses a GGUF v3 header from r, which must be at the start of

@@ -1,0 +1,158 @@
+package lm
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lago-rl/lago/bindings/torch"
+	"github.com/lago-rl/lago/engine/lm/tokenizer"
+)
+
+// scorerModel writes a random model whose vocabulary holds the labels and
+// the prompt words, and opens it for scoring.
+func scorerModel(t *testing.T, batch int) (*Scorer, [][]float32, Shape) {
+	t.Helper()
+	v := tokenizer.Build([]string{"Which ball should the robot push next? A. red B. blue C. green D. cyan E. purple Answer:",
+		"The robot pushes the red ball. In which direction? A B C D E F G H Answer:"})
+	s := Shape{Vocab: v.Len(), Dim: 32, Layers: 2, Heads: 4, KVHeads: 2, FFN: 64, Context: 64, RopeBase: 10000, NormEps: 1e-5}
+	w := randomWeights(s, 7, 0.2)
+	m, err := FromWeights(s, w, torch.Float32, torch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := Export(path, m, v, "scorer-test", F32); err != nil {
+		t.Fatal(err)
+	}
+	m.Free()
+	sc, err := OpenScorer(path, ScorerOptions{Device: torch.CPU, Batch: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sc.Close)
+	return sc, w, s
+}
+
+var scorerPrompts = []string{
+	"Which ball should the robot push next? A. red B. blue Answer:",
+	"A",
+	"The robot pushes the red ball. In which direction? A B C D E F G H Answer:",
+	"green cyan purple",
+	"Which ball?",
+}
+
+// TestScorerMatchesReference: batched, padded, sorted scoring gives the
+// last-position log-softmax of the float64 reference forward.
+func TestScorerMatchesReference(t *testing.T) {
+	for _, batch := range []int{1, 2, 64} {
+		sc, w, s := scorerModel(t, batch)
+		rows, err := sc.NextLogprobs(context.Background(), scorerPrompts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range scorerPrompts {
+			ids := sc.vocab.Encode(p)
+			ref := referenceLogits(s, w, ids)
+			last := ref[len(ids)-1]
+			mx := math.Inf(-1)
+			for _, x := range last {
+				mx = math.Max(mx, x)
+			}
+			var z float64
+			for _, x := range last {
+				z += math.Exp(x - mx)
+			}
+			for v, x := range last {
+				if d := math.Abs(float64(rows[i][v]) - (x - mx - math.Log(z))); d > 2e-5 {
+					t.Fatalf("batch %d prompt %d token %d: |Δ logprob| = %g", batch, i, v, d)
+				}
+			}
+		}
+	}
+}
+
+// fakeQuestion renders prompts like engine/prior's Question.Prompt.
+func fakeQuestion(state int) Query {
+	balls := []string{"red", "blue", "green", "cyan", "purple"}
+	return Query{
+		Factors: [][]string{balls, {"1", "2", "3", "4", "5", "6", "7", "8"}},
+		Prompt: func(k int, chosen string) string {
+			if k == 0 {
+				return fmt.Sprintf("Which ball should the robot push next? %s Answer:", strings.Repeat("A. red ", 1+state%3))
+			}
+			return "The robot pushes the " + chosen + " ball. In which direction? A B C D E F G H Answer:"
+		},
+	}
+}
+
+func TestScoreBatchFactored(t *testing.T) {
+	sc, _, _ := scorerModel(t, 8)
+	qs := make([]Query, 10)
+	for i := range qs {
+		qs[i] = fakeQuestion(i)
+	}
+	batch, err := sc.ScoreBatch(context.Background(), qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range batch {
+		var sum float64
+		for _, p := range r.Probs {
+			sum += p
+		}
+		if len(r.Probs) != 40 || math.Abs(sum-1) > 1e-9 || r.Calls < 2 || r.Calls > 1+FactorTopK {
+			t.Errorf("state %d: %d probs summing to %g, %d calls", i, len(r.Probs), sum, r.Calls)
+		}
+	}
+	// Concurrent Score calls (the prior service's workers) give the same
+	// answers as the batch.
+	var wg sync.WaitGroup
+	got := make([]Scored, len(qs))
+	errs := make([]error, len(qs))
+	for i := range qs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = sc.Score(context.Background(), qs[i])
+		}()
+	}
+	wg.Wait()
+	for i := range qs {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		for j := range got[i].Probs {
+			if math.Abs(got[i].Probs[j]-batch[i].Probs[j]) > 1e-6 {
+				t.Fatalf("state %d action %d: Score %g, ScoreBatch %g", i, j, got[i].Probs[j], batch[i].Probs[j])
+			}
+		}
+	}
+	if !strings.HasPrefix(sc.Digest(), "lago-lm-f32:sha256:") {
+		t.Errorf("digest %q", sc.Digest())
+	}
+}
+
+func TestTopLogprobsAndErrors(t *testing.T) {
+	sc, _, _ := scorerModel(t, 4)
+	top, err := sc.TopLogprobs(context.Background(), scorerPrompts[:1], 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(top[0]) != 20 || top[0][0].Logprob < top[0][19].Logprob {
+		t.Fatalf("top 20: %v", top[0])
+	}
+	for _, tl := range top[0] {
+		if strings.Contains(tl.Token, tokenizer.SpaceMark) {
+			t.Errorf("token %q keeps the ▁ mark; Ollama returns a space", tl.Token)
+		}
+	}
+	long := strings.Repeat("red ", 80)
+	if _, err := sc.NextLogprobs(context.Background(), []string{long}); err == nil || !strings.Contains(err.Error(), "more than the model's context") {
+		t.Errorf("long prompt: %v", err)
+	}
+}

@@ -1,0 +1,526 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/lago-rl/lago/bindings/torch"
+	"github.com/lago-rl/lago/engine/lm"
+	"github.com/lago-rl/lago/engine/lm/tokenizer"
+	"github.com/lago-rl/lago/engine/runfile"
+)
+
+// Files of a training run directory.
+const (
+	ConfigFile     = "config.toml"
+	CheckpointFile = "checkpoint.lago"
+	MetricsFile    = "metrics.jsonl"
+	ModelFile      = "model.gguf"
+)
+
+// ignore marks positions without a loss (prompt and padding).
+const ignore = -100
+
+// Metrics is one line of metrics.jsonl: every step's training figures, and
+// the held-out figures on evaluation steps.
+type Metrics struct {
+	Step        int      `json:"step"`
+	LR          float64  `json:"lr"`
+	Loss        float64  `json:"loss"`
+	GradNorm    float64  `json:"grad_norm"`
+	TokensPerS  float64  `json:"tokens_per_s"`
+	HeldoutLoss *float64 `json:"heldout_loss,omitempty"`
+	HeldoutAcc  *float64 `json:"heldout_acc,omitempty"`
+}
+
+// Progress is what the progress line shows, after every step.
+type Progress struct {
+	Step, Total int
+	Loss        float64
+	TokensPerS  float64
+	ETA         time.Duration
+	// HeldoutLoss and HeldoutAcc are the latest evaluation's (NaN before one).
+	HeldoutLoss, HeldoutAcc float64
+}
+
+// Options are the run's non-config settings.
+type Options struct {
+	Dir      string         // run directory (created)
+	Resume   bool           // continue from Dir's checkpoint
+	Progress func(Progress) // nil: none
+}
+
+// Result is the end of a run.
+type Result struct {
+	Steps       int
+	HeldoutLoss float64
+	HeldoutAcc  float64
+	Model       string // path of the exported GGUF
+	Params      int64
+}
+
+// Trainer holds a run's model, optimiser and data.
+type Trainer struct {
+	cfg      Config
+	model    *lm.Model
+	vocab    *tokenizer.Vocab
+	opt      *torch.AdamW
+	rope     *lm.Rope
+	train    []Sequence
+	heldout  []Sequence
+	step     int
+	device   torch.Device
+	epochs   map[int][]int
+	lastEval [2]float64
+}
+
+// checkpointMeta is the JSON part of a checkpoint: what the torch archive
+// (weights and AdamW state) cannot say.
+type checkpointMeta struct {
+	Step       int       `json:"step"`
+	Shape      lm.Shape  `json:"shape"`
+	Tokens     []string  `json:"tokens"`
+	Scores     []float32 `json:"scores"`
+	Types      []int32   `json:"types"`
+	BOS        int       `json:"bos"`
+	EOS        int       `json:"eos"`
+	UNK        int       `json:"unk"`
+	AddBOS     bool      `json:"add_bos"`
+	SpacePref  bool      `json:"add_space_prefix"`
+	LastEval   []float64 `json:"last_eval"`
+	ConfigTOML string    `json:"config"`
+}
+
+var checkpointMagic = []byte("LAGOLM1\n")
+
+// New prepares a run: the data split and tokenized, the model new (from the
+// seed or the init GGUF) or, with opt.Resume, as the checkpoint left it.
+func New(cfg Config, opt Options) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dev, err := torch.ParseDevice(cfg.Device)
+	if err != nil {
+		return nil, fmt.Errorf("config key device: %w", err)
+	}
+	pairs, err := LoadPairs(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	trainPairs, heldPairs := Split(pairs, cfg.HeldoutFraction, uint64(cfg.Seed))
+	t := &Trainer{cfg: cfg, device: dev, epochs: map[int][]int{}, lastEval: [2]float64{math.NaN(), math.NaN()}}
+	var meta *checkpointMeta
+	var state []byte
+	if opt.Resume {
+		if meta, state, err = readCheckpoint(filepath.Join(opt.Dir, CheckpointFile)); err != nil {
+			return nil, err
+		}
+		if t.vocab, err = tokenizer.New(meta.Tokens, meta.Scores, meta.Types, meta.BOS, meta.EOS, meta.UNK, meta.AddBOS, meta.SpacePref); err != nil {
+			return nil, fmt.Errorf("train: checkpoint vocabulary: %w", err)
+		}
+		if t.model, err = zeroModel(meta.Shape, dev); err != nil {
+			return nil, err
+		}
+		t.step = meta.Step
+		if len(meta.LastEval) == 2 {
+			t.lastEval = [2]float64{meta.LastEval[0], meta.LastEval[1]}
+		}
+	} else if cfg.Init != "" {
+		im, err := lm.Import(cfg.Init, torch.Float32, dev)
+		if err != nil {
+			return nil, fmt.Errorf("config key init: %w", err)
+		}
+		t.model, t.vocab = im.Model, im.Vocab
+	} else {
+		t.vocab = tokenizer.Build(Texts(pairs))
+		if t.model, err = lm.New(cfg.Shape(t.vocab.Len()), uint64(cfg.Seed), torch.Float32, dev); err != nil {
+			return nil, err
+		}
+	}
+	fail := func(err error) (*Trainer, error) { t.Free(); return nil, err }
+	ctx := t.model.Shape.Context
+	if t.train, err = Encode(t.vocab, trainPairs, ctx); err != nil {
+		return fail(err)
+	}
+	if t.heldout, err = Encode(t.vocab, heldPairs, ctx); err != nil {
+		return fail(err)
+	}
+	opts := torch.AdamOptions{LR: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.AdamEps, WeightDecay: cfg.WeightDecay}
+	if t.opt, err = torch.NewAdamW(t.model.Parameters(), t.model.Decayed(), opts); err != nil {
+		return fail(err)
+	}
+	if state != nil {
+		if err := torch.LoadState(state, t.model.Parameters(), t.opt.Adam); err != nil {
+			return fail(fmt.Errorf("train: checkpoint: %w", err))
+		}
+	}
+	if t.rope, err = lm.NewRope(t.model.Shape, ctx, torch.Float32, dev); err != nil {
+		return fail(err)
+	}
+	return t, nil
+}
+
+// zeroModel makes a model of shape s whose weights a checkpoint will fill.
+func zeroModel(s lm.Shape, dev torch.Device) (*lm.Model, error) {
+	m, err := lm.New(s, 0, torch.Float32, dev)
+	if err != nil {
+		return nil, fmt.Errorf("train: checkpoint shape: %w", err)
+	}
+	return m, nil
+}
+
+// Free releases the model and optimiser.
+func (t *Trainer) Free() {
+	if t.rope != nil {
+		t.rope.Free()
+	}
+	if t.opt != nil {
+		t.opt.Free()
+	}
+	if t.model != nil {
+		t.model.Free()
+	}
+}
+
+// Model is the model being trained; Vocab its vocabulary.
+func (t *Trainer) Model() *lm.Model            { return t.model }
+func (t *Trainer) Vocab() *tokenizer.Vocab     { return t.vocab }
+func (t *Trainer) Sizes() (train, heldout int) { return len(t.train), len(t.heldout) }
+
+// LR is the learning rate at step (0-based): linear warm-up to the peak,
+// then cosine decay to the peak times lr_final_fraction at the last step.
+func (c Config) LR(step int) float64 {
+	if step < c.WarmupSteps {
+		return c.LearningRate * float64(step+1) / float64(c.WarmupSteps)
+	}
+	span := max(1, c.Steps-1-c.WarmupSteps)
+	p := math.Min(1, float64(step-c.WarmupSteps)/float64(span))
+	final := c.LearningRate * c.LRFinalFraction
+	return final + (c.LearningRate-final)*0.5*(1+math.Cos(math.Pi*p))
+}
+
+// batch is the indices of the training sequences of a step: consecutive
+// slices of per-epoch permutations drawn from the seed and the epoch number,
+// so a resumed run sees the same batches without saving generator state.
+func (t *Trainer) batch(step int) []int {
+	n, b := len(t.train), t.cfg.BatchSize
+	out := make([]int, 0, b)
+	for pos := step * b; len(out) < b; pos++ {
+		e := pos / n
+		perm, ok := t.epochs[e]
+		if !ok {
+			perm = rand.New(rand.NewPCG(uint64(t.cfg.Seed), uint64(e)+0x65706f6368)).Perm(n) // "epoch"
+			clear(t.epochs)
+			t.epochs[e] = perm
+		}
+		out = append(out, perm[pos%n])
+	}
+	return out
+}
+
+// batchTensors builds the inputs of a minibatch: ids [B, T] right-padded,
+// the padding mask, the flat indices of the positions that predict an
+// answer token and those tokens. Position j predicts token j+1.
+type batchData struct {
+	ids      []int64
+	pad      []bool
+	b, t     int64
+	sel      []int64
+	targets  []int64
+	examples []int // example of each selected position
+	tokens   int   // non-pad input tokens
+}
+
+func makeBatch(seqs []Sequence, idx []int) batchData {
+	var T int
+	for _, i := range idx {
+		T = max(T, len(seqs[i].Tokens)-1)
+	}
+	bd := batchData{b: int64(len(idx)), t: int64(T), ids: make([]int64, len(idx)*T), pad: make([]bool, len(idx)*T)}
+	for r, i := range idx {
+		s := seqs[i]
+		n := len(s.Tokens) - 1
+		copy(bd.ids[r*T:], s.Tokens[:n])
+		bd.tokens += n
+		for j := n; j < T; j++ {
+			bd.pad[r*T+j] = true
+		}
+		for j := s.AnswerStart - 1; j < n; j++ {
+			bd.sel = append(bd.sel, int64(r*T+j))
+			bd.targets = append(bd.targets, s.Tokens[j+1])
+			bd.examples = append(bd.examples, r)
+		}
+	}
+	return bd
+}
+
+// logits runs the model on a batch and returns the logits of the answer
+// positions [len(sel), vocab].
+func (t *Trainer) logits(s *torch.Scope, bd batchData) *torch.Tensor {
+	return answerLogits(s, t.model, t.rope, bd, t.device)
+}
+
+func answerLogits(s *torch.Scope, m *lm.Model, rope *lm.Rope, bd batchData, dev torch.Device) *torch.Tensor {
+	ids := torch.FromSliceIn(s, bd.ids, []int64{bd.b, bd.t}, dev)
+	h := m.Hidden(s, ids, lm.Mask(s, bd.b, bd.t, bd.pad, dev), rope)
+	flat := s.View(h, bd.b*bd.t, int64(m.Shape.Dim))
+	sel := torch.FromSliceIn(s, bd.sel, []int64{int64(len(bd.sel))}, dev)
+	return m.Logits(s, s.IndexSelect(flat, 0, sel))
+}
+
+// Step runs one optimiser step and returns its loss and gradient norm.
+func (t *Trainer) Step() (loss, gradNorm float64, tokens int, err error) {
+	lr := t.cfg.LR(t.step)
+	if err := t.opt.SetLR(lr); err != nil {
+		return 0, 0, 0, err
+	}
+	bd := makeBatch(t.train, t.batch(t.step))
+	s := torch.NewScope()
+	defer s.Close()
+	targets := torch.FromSliceIn(s, bd.targets, []int64{int64(len(bd.targets))}, t.device)
+	l := s.CrossEntropy(t.logits(s, bd), targets, ignore)
+	s.Backward(l)
+	loss = s.Item(l)
+	if err := s.Err(); err != nil {
+		return 0, 0, 0, err
+	}
+	if t.cfg.MaxGradNorm > 0 {
+		if gradNorm, err = torch.ClipGradNorm(t.model.Parameters(), t.cfg.MaxGradNorm); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	if err := t.opt.Step(); err != nil {
+		return 0, 0, 0, err
+	}
+	if err := t.opt.ZeroGrad(); err != nil {
+		return 0, 0, 0, err
+	}
+	t.step++
+	return loss, gradNorm, bd.tokens, nil
+}
+
+// Evaluate returns the held-out mean answer-token loss and the fraction of
+// pairs whose every answer token is the model's top-1 (teacher-forced).
+func (t *Trainer) Evaluate() (loss, acc float64, err error) {
+	return Evaluate(t.model, t.rope, t.heldout, 4*t.cfg.BatchSize, t.device)
+}
+
+// Evaluate scores seqs in batches of size without gradients.
+func Evaluate(m *lm.Model, rope *lm.Rope, seqs []Sequence, size int, dev torch.Device) (loss, acc float64, err error) {
+	var sumLoss float64
+	var nTok, nRight int
+	err = torch.NoGrad(func() error {
+		for start := 0; start < len(seqs); start += size {
+			idx := make([]int, 0, size)
+			for i := start; i < min(start+size, len(seqs)); i++ {
+				idx = append(idx, i)
+			}
+			bd := makeBatch(seqs, idx)
+			s := torch.NewScope()
+			logits := answerLogits(s, m, rope, bd, dev)
+			targets := torch.FromSliceIn(s, bd.targets, []int64{int64(len(bd.targets))}, dev)
+			l := s.Item(s.CrossEntropy(logits, targets, ignore))
+			pred := s.Argmax(logits, -1, false)
+			if err := s.Err(); err != nil {
+				s.Close()
+				return err
+			}
+			p, err := torch.ToSlice[int64](pred)
+			s.Close()
+			if err != nil {
+				return err
+			}
+			sumLoss += l * float64(len(bd.targets))
+			nTok += len(bd.targets)
+			wrong := map[int]bool{}
+			for k, ex := range bd.examples {
+				if p[k] != bd.targets[k] {
+					wrong[ex] = true
+				}
+			}
+			nRight += len(idx) - len(wrong)
+		}
+		return nil
+	})
+	if err != nil || nTok == 0 {
+		return math.NaN(), math.NaN(), err
+	}
+	return sumLoss / float64(nTok), float64(nRight) / float64(len(seqs)), nil
+}
+
+// Run trains to cfg.Steps, evaluating, logging and checkpointing on the
+// way. On ctx's cancellation it writes a checkpoint and returns ctx.Err().
+//
+// Run keeps its goroutine on one OS thread: libtorch's grad mode and
+// OpenMP's thread count are per OS thread, and a run whose ops hop between
+// threads with different settings (or thread teams) is not reproducible
+// from one process to the next.
+func (t *Trainer) Run(ctx context.Context, opt Options) (Result, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if t.cfg.TorchThreads > 0 {
+		if err := torch.SetNumThreads(t.cfg.TorchThreads); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
+		return Result{}, fmt.Errorf("train: %w", err)
+	}
+	if !opt.Resume {
+		if err := runfile.WriteFileAtomic(filepath.Join(opt.Dir, ConfigFile), t.cfg.Encode()); err != nil {
+			return Result{}, fmt.Errorf("train: %w", err)
+		}
+	}
+	metrics, err := openMetrics(filepath.Join(opt.Dir, MetricsFile), t.step)
+	if err != nil {
+		return Result{}, err
+	}
+	defer metrics.Close()
+	enc := json.NewEncoder(metrics)
+	start, startStep := time.Now(), t.step
+	for t.step < t.cfg.Steps {
+		if err := ctx.Err(); err != nil {
+			if cerr := t.Checkpoint(opt.Dir); cerr != nil {
+				return Result{}, errors.Join(err, cerr)
+			}
+			return Result{}, err
+		}
+		stepStart := time.Now()
+		lr := t.cfg.LR(t.step)
+		loss, norm, tokens, err := t.Step()
+		if err != nil {
+			return Result{}, fmt.Errorf("train: step %d: %w", t.step, err)
+		}
+		m := Metrics{Step: t.step, LR: lr, Loss: loss, GradNorm: norm, TokensPerS: float64(tokens) / time.Since(stepStart).Seconds()}
+		if t.step%t.cfg.EvalEvery == 0 || t.step == t.cfg.Steps {
+			hl, ha, err := t.Evaluate()
+			if err != nil {
+				return Result{}, fmt.Errorf("train: evaluation at step %d: %w", t.step, err)
+			}
+			t.lastEval = [2]float64{hl, ha}
+			m.HeldoutLoss, m.HeldoutAcc = &hl, &ha
+		}
+		if err := enc.Encode(m); err != nil {
+			return Result{}, fmt.Errorf("train: %w", err)
+		}
+		if (t.cfg.CheckpointEvery > 0 && t.step%t.cfg.CheckpointEvery == 0) || t.step == t.cfg.Steps {
+			if err := t.Checkpoint(opt.Dir); err != nil {
+				return Result{}, err
+			}
+		}
+		if opt.Progress != nil {
+			done := t.step - startStep
+			el := time.Since(start)
+			eta := time.Duration(float64(el) / float64(done) * float64(t.cfg.Steps-t.step))
+			opt.Progress(Progress{Step: t.step, Total: t.cfg.Steps, Loss: loss, TokensPerS: m.TokensPerS, ETA: eta,
+				HeldoutLoss: t.lastEval[0], HeldoutAcc: t.lastEval[1]})
+		}
+	}
+	ft, _ := lm.ParseFileType(t.cfg.Export)
+	path := filepath.Join(opt.Dir, ModelFile)
+	if err := lm.Export(path, t.model, t.vocab, t.cfg.Name, ft); err != nil {
+		return Result{}, err
+	}
+	return Result{Steps: t.step, HeldoutLoss: t.lastEval[0], HeldoutAcc: t.lastEval[1], Model: path, Params: t.model.Shape.ParamCount()}, nil
+}
+
+// openMetrics opens the metrics file for appending, first dropping lines
+// past step (written after the checkpoint a resumed run starts from).
+func openMetrics(path string, step int) (*os.File, error) {
+	if step > 0 {
+		data, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		var keep bytes.Buffer
+		for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+			var m Metrics
+			if json.Unmarshal(line, &m) == nil && m.Step <= step {
+				keep.Write(line)
+			}
+		}
+		if err := runfile.WriteFileAtomic(path, keep.Bytes()); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	} else if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	return f, nil
+}
+
+// Checkpoint writes the run's state to dir atomically: magic, the JSON
+// meta's length (u64) and the meta, then the torch archive of the weights
+// and AdamW state.
+func (t *Trainer) Checkpoint(dir string) error {
+	state, err := torch.SaveState(t.model.Parameters(), t.opt.Adam)
+	if err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	v := t.vocab
+	meta, err := json.Marshal(checkpointMeta{Step: t.step, Shape: t.model.Shape, Tokens: v.Tokens, Scores: v.Scores, Types: v.Types,
+		BOS: v.BOS, EOS: v.EOS, UNK: v.UNK, AddBOS: v.AddBOS, SpacePref: v.AddSpacePrefix,
+		LastEval: nanToNull(t.lastEval[:]), ConfigTOML: string(t.cfg.Encode())})
+	if err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	return runfile.WriteAtomic(filepath.Join(dir, CheckpointFile), 0o644, func(w io.Writer) error {
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(len(meta)))
+		for _, b := range [][]byte{checkpointMagic, n[:], meta, state} {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// nanToNull drops NaNs (JSON has none): no evaluation yet.
+func nanToNull(v []float64) []float64 {
+	for _, x := range v {
+		if math.IsNaN(x) {
+			return nil
+		}
+	}
+	return v
+}
+
+func readCheckpoint(path string) (*checkpointMeta, []byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	if !bytes.HasPrefix(data, checkpointMagic) || len(data) < len(checkpointMagic)+8 {
+		return nil, nil, fmt.Errorf("train: %s is not a lago lm checkpoint", path)
+	}
+	rest := data[len(checkpointMagic):]
+	n := binary.LittleEndian.Uint64(rest)
+	if n > uint64(len(rest)-8) {
+		return nil, nil, fmt.Errorf("train: %s is truncated", path)
+	}
+	var meta checkpointMeta
+	if err := json.Unmarshal(rest[8:8+n], &meta); err != nil {
+		return nil, nil, fmt.Errorf("train: %s: %w", path, err)
+	}
+	return &meta, rest[8+n:], nil
+}
+
+// ResumeConfig is the config a run directory was started with.
+func ResumeConfig(dir string) (Config, error) {
+	return Load(filepath.Join(dir, ConfigFile))
+}
