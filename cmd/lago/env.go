@@ -12,6 +12,7 @@ import (
 
 	"github.com/lago-rl/lago/engine/clevr" // registers the CLEVR-Robot ids
 	"github.com/lago-rl/lago/engine/env"
+	_ "github.com/lago-rl/lago/engine/metaworld" // registers the MetaWorld-<task>-v3 ids
 )
 
 func init() {

@@ -336,6 +336,13 @@ func (d *Data) Step(n int) {
 // bodies, contacts, forces) without advancing time (mj_forward).
 func (d *Data) Forward() { C.mj_forward(d.m.live(), d.live()) }
 
+// Kinematics recomputes the positions and orientations of bodies, geoms
+// and sites ([Data.BodyXPos], [Data.SiteXPos]) from qpos and the mocap
+// poses, and nothing else (mj_kinematics): far cheaper than Forward. After
+// Step they describe the state before the last time step's integration;
+// Kinematics brings them up to date.
+func (d *Data) Kinematics() { C.mj_kinematics(d.m.live(), d.live()) }
+
 // Reset returns the simulation to the model's default state (mj_resetData):
 // qpos0, zero velocities, controls and warm start, time 0.
 func (d *Data) Reset() { C.mj_resetData(d.m.live(), d.live()) }

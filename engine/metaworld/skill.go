@@ -1,0 +1,201 @@
+package metaworld
+
+import "math"
+
+// Skill is one latent action of a task, in the manner of Meta-World's
+// scripted policies and Language-World's skills: move the hand towards a
+// target with a proportional gain and hold a gripper effort. Its action is
+//
+//	[clip(Gain · (Target(obs) − hand(obs)), −1, 1), Grip]
+//
+// A continuous prior over actions can use a Gaussian per skill, with that
+// action as its mean and Std as its standard deviation on every component.
+type Skill struct {
+	// Name says what the skill does, in words, for a language model.
+	Name string
+	// Target is where the skill moves the hand (the hand body's origin,
+	// 4.5 cm above the fingertips) at an observation.
+	Target func(o Obs) [3]float64
+	// Grip is the gripper effort: −1 opens, 1 closes.
+	Grip float64
+	// Gain is the proportional gain from position error to action.
+	Gain float64
+	// Std is the standard deviation of the skill's Gaussian, per action
+	// component. It is a declared width, not a measured one: wide enough
+	// that the skill's mean keeps mass near the expert's action while the
+	// hand lags the target, narrow enough that skills differ.
+	Std float64
+}
+
+// Action writes the skill's action (its Gaussian's mean) at obs into
+// action[0:4].
+func (s *Skill) Action(obs []float32, action []float32) {
+	o := Obs(obs)
+	t, h := s.Target(o), o.Hand()
+	for i := range 3 {
+		action[i] = float32(clamp(s.Gain*(t[i]-h[i]), -1, 1))
+	}
+	action[3] = float32(s.Grip)
+}
+
+// Obs reads the fields of a 39-float observation.
+type Obs []float32
+
+// Hand is the hand's position.
+func (o Obs) Hand() [3]float64 { return [3]float64{float64(o[0]), float64(o[1]), float64(o[2])} }
+
+// Opening is the gripper's opening: 1 open, about 0.3 closed on nothing.
+func (o Obs) Opening() float64 { return float64(o[3]) }
+
+// Object is the task object's position: the puck, the drawer handle or the
+// button's top.
+func (o Obs) Object() [3]float64 { return [3]float64{float64(o[4]), float64(o[5]), float64(o[6])} }
+
+// Goal is the goal position.
+func (o Obs) Goal() [3]float64 {
+	return [3]float64{float64(o[2*frame]), float64(o[2*frame+1]), float64(o[2*frame+2])}
+}
+
+func xyDist(a, b [3]float64) float64 { return math.Hypot(a[0]-b[0], a[1]-b[1]) }
+
+// skillStd is the Std every skill declares.
+const skillStd = 0.2
+
+// The gripper opening (claw distance / 0.1) closed on the puck is about
+// 0.35–0.45 (the pads sink into it), closed on nothing 0.3 and open 1: openWide means not yet closed on
+// anything, closedEmpty means closed on nothing.
+const (
+	openWide    = 0.7
+	closedEmpty = 0.32
+)
+
+var reachSkills = []Skill{
+	{Name: "move the fingertips to the goal", Grip: -1, Gain: 5, Std: skillStd,
+		Target: func(o Obs) [3]float64 { return add(o.Goal(), [3]float64{0, 0, tcpOffset}) }},
+}
+
+func reachPhase(Obs) int { return 0 }
+
+// puckSkills are push's and pick-place's: above the puck, down around it,
+// close on it, then to the goal carrying it. The hand holds the grasped
+// puck's centre 3 cm below its origin, so the last skill aims the hand 3 cm
+// above the goal.
+func puckSkills(carry string) []Skill {
+	return []Skill{
+		{Name: "move above the puck", Grip: -1, Gain: 10, Std: skillStd,
+			Target: func(o Obs) [3]float64 { return add(o.Object(), [3]float64{0, 0, 0.1}) }},
+		{Name: "lower the open gripper around the puck", Grip: -1, Gain: 10, Std: skillStd,
+			Target: func(o Obs) [3]float64 { return add(o.Object(), [3]float64{0, 0, 0.03}) }},
+		{Name: "close the gripper on the puck", Grip: 1, Gain: 10, Std: skillStd,
+			Target: func(o Obs) [3]float64 { return o.Hand() }},
+		{Name: carry, Grip: 1, Gain: 10, Std: skillStd,
+			Target: func(o Obs) [3]float64 { return add(o.Goal(), [3]float64{0, 0, 0.03}) }},
+	}
+}
+
+var (
+	pushSkills      = puckSkills("push the puck to the goal")
+	pickPlaceSkills = puckSkills("carry the puck to the goal")
+)
+
+// puckPhase is push's and pick-place's state machine: grasp the puck, then
+// take it to the goal; if the fingers closed on nothing, start over.
+func puckPhase(o Obs) int {
+	h, p, op := o.Hand(), o.Object(), o.Opening()
+	xy := xyDist(h, p)
+	low := h[2]-p[2] < 0.05
+	switch {
+	case op < closedEmpty:
+		return 0 // missed: open and go back above the puck
+	case xy > 0.02 && !(low && xy < 0.04):
+		return 0
+	case h[2]-p[2] > 0.04:
+		return 1
+	case op > openWide:
+		return 2
+	}
+	return 3
+}
+
+func pushPhase(o Obs) int      { return puckPhase(o) }
+func pickPlacePhase(o Obs) int { return puckPhase(o) }
+
+// drawerHandleGrip is where the hand grips the drawer-open handle: 2 cm
+// below the observed handle point.
+func drawerHandleGrip(o Obs) [3]float64 { return add(o.Object(), [3]float64{0, 0, -0.02}) }
+
+var drawerOpenSkills = []Skill{
+	{Name: "move high above the drawer handle", Grip: -1, Gain: 4, Std: skillStd,
+		Target: func(o Obs) [3]float64 { return add(drawerHandleGrip(o), [3]float64{0, 0, 0.3}) }},
+	{Name: "lower the gripper onto the drawer handle", Grip: -1, Gain: 4, Std: skillStd,
+		Target: drawerHandleGrip},
+	{Name: "pull the drawer handle towards the robot", Grip: -1, Gain: 50, Std: skillStd,
+		Target: func(o Obs) [3]float64 { return add(drawerHandleGrip(o), [3]float64{0, -0.06, 0}) }},
+}
+
+func drawerOpenPhase(o Obs) int {
+	h, d := o.Hand(), drawerHandleGrip(o)
+	switch {
+	case xyDist(h, d) > 0.06:
+		return 0
+	case math.Abs(h[2]-d[2]) > 0.04:
+		return 1
+	}
+	return 2
+}
+
+var drawerCloseSkills = []Skill{
+	{Name: "rise above the drawer", Grip: 1, Gain: 25, Std: skillStd,
+		Target: func(o Obs) [3]float64 {
+			h, d := o.Hand(), drawerHandleGrip(o)
+			return [3]float64{h[0], h[1], d[2] + 0.5}
+		}},
+	{Name: "move high in front of the drawer handle", Grip: 1, Gain: 25, Std: skillStd,
+		Target: func(o Obs) [3]float64 { return add(drawerHandleGrip(o), [3]float64{0, -0.075, 0.23}) }},
+	{Name: "lower the gripper in front of the drawer handle", Grip: 1, Gain: 25, Std: skillStd,
+		Target: func(o Obs) [3]float64 { return add(drawerHandleGrip(o), [3]float64{0, -0.075, 0}) }},
+	{Name: "push the drawer handle away from the robot", Grip: 1, Gain: 25, Std: skillStd,
+		Target: drawerHandleGrip},
+}
+
+func drawerClosePhase(o Obs) int {
+	h, d := o.Hand(), drawerHandleGrip(o)
+	switch {
+	case h[1] > d[1] && h[2] < d[2]+0.23:
+		return 0
+	case h[1] > d[1]:
+		return 1
+	case math.Abs(h[2]-d[2]) > 0.04:
+		return 2
+	}
+	return 3
+}
+
+var buttonSkills = []Skill{
+	{Name: "move above the button", Grip: 1, Gain: 25, Std: skillStd,
+		Target: func(o Obs) [3]float64 { return add(o.Object(), [3]float64{0, 0, 0.1}) }},
+	{Name: "press the button down", Grip: 1, Gain: 25, Std: skillStd,
+		Target: func(o Obs) [3]float64 { return o.Object() }},
+}
+
+func buttonPhase(o Obs) int {
+	if xyDist(o.Hand(), o.Object()) > 0.04 {
+		return 0
+	}
+	return 1
+}
+
+// Phase returns the index in t.Skills of the skill the scripted expert acts
+// with at obs.
+func (t *Task) Phase(obs []float32) int { return t.phase(Obs(obs)) }
+
+// ExpertSkill returns the index in Task().Skills of the skill the scripted
+// expert acts with now.
+func (e *Env) ExpertSkill() int { return e.task.Phase(e.obs[:]) }
+
+// ExpertAction writes the scripted expert's action: the action of the skill
+// its state machine is in. It reads the last observation only.
+func (e *Env) ExpertAction(action []float32) {
+	s := &e.task.Skills[e.ExpertSkill()]
+	s.Action(e.obs[:], action)
+}
