@@ -394,3 +394,21 @@ func TestExpert(t *testing.T) {
 		})
 	}
 }
+
+func TestRender(t *testing.T) {
+	for _, task := range Tasks {
+		e := newEnv(t, task.Name)
+		img := e.Render()
+		if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 300 {
+			t.Errorf("%s: image %v", task.Name, b)
+		}
+		// The object is drawn in red somewhere.
+		red := false
+		for i := 0; i < len(img.Pix) && !red; i += 4 {
+			red = img.Pix[i] == objCol.R && img.Pix[i+1] == objCol.G && img.Pix[i+2] == objCol.B
+		}
+		if !red {
+			t.Errorf("%s: no object drawn", task.Name)
+		}
+	}
+}
