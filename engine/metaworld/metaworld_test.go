@@ -412,3 +412,43 @@ func TestRender(t *testing.T) {
 		}
 	}
 }
+
+// TestRewards follows the expert for 150 steps and a random policy for 150:
+// Meta-World's rewards lie in [0, 10], push's, pick-place's and
+// drawer-close's are 10 once the object is within the target radius, and
+// the expert's return beats the random policy's.
+func TestRewards(t *testing.T) {
+	for _, task := range Tasks {
+		t.Run(task.Name, func(t *testing.T) {
+			e := newEnv(t, task.Name)
+			obs, act := make([]float32, ObsDim), make([]float32, 4)
+			var ret [2]float64
+			for k, acts := range [2][][]float32{nil, randomActions(8, 150)} {
+				e.Seed(5)
+				e.Reset(obs)
+				for s := range 150 {
+					if acts == nil {
+						e.ExpertAction(act)
+					} else {
+						act = acts[s]
+					}
+					tr := e.Step(act, obs)
+					ret[k] += tr.Reward
+					if tr.Reward < 0 || tr.Reward > 10 {
+						t.Fatalf("step %d: reward %v outside [0, 10]", s, tr.Reward)
+					}
+					if o := Obs(obs); (task.kind == push || task.kind == pickPlace) && dist(o.Object(), e.ep.goal) < targetRadius && tr.Reward != 10 {
+						t.Fatalf("step %d: object within the target radius, reward %v, want 10", s, tr.Reward)
+					}
+					if task.kind == drawerClose && tr.Success && tr.Reward != 10 {
+						t.Fatalf("step %d: drawer closed, reward %v, want 10", s, tr.Reward)
+					}
+				}
+			}
+			if ret[0] <= ret[1] {
+				t.Errorf("expert return %.1f ≤ random return %.1f over 150 steps", ret[0], ret[1])
+			}
+			t.Logf("return over 150 steps: expert %.1f, random %.1f", ret[0], ret[1])
+		})
+	}
+}

@@ -1,0 +1,107 @@
+package metaworld
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/lago-rl/lago/engine/env"
+)
+
+// The benchmarks report env steps/s (one env step is 5 MuJoCo steps).
+// BenchmarkRawStep is the bound on one core: the same scene stepped 5 times
+// from states of the same random-action trajectory, with nothing else, so
+// Step/RawStep is the env's own overhead (mocap update, kinematics,
+// observation, reward and the resets, each of which simulates 250 steps).
+// BenchmarkVecStep steps env.Vec on 2 workers; its ideal is 2 × RawStep.
+
+// bangActions are random actions held for 10 steps each, so that the hand
+// travels across the table instead of jittering in place.
+func bangActions(n int) []float32 {
+	r := rand.New(rand.NewPCG(1, 2))
+	a := make([]float32, 4*n)
+	for i := 0; i < n; i += 10 {
+		var x [4]float32
+		for j := range x {
+			x[j] = float32(2*r.Float64() - 1)
+		}
+		for k := i; k < min(i+10, n); k++ {
+			copy(a[4*k:], x[:])
+		}
+	}
+	return a
+}
+
+func BenchmarkStep(b *testing.B) {
+	for _, task := range Tasks {
+		b.Run(task.Name, func(b *testing.B) {
+			e := newEnv(b, task.Name)
+			obs := make([]float32, ObsDim)
+			e.Seed(1)
+			e.Reset(obs)
+			acts := bangActions(4000)
+			i, elapsed := 0, 0
+			for b.Loop() {
+				k := i % 4000
+				e.Step(acts[4*k:4*k+4], obs)
+				i++
+				if elapsed++; elapsed == MaxEpisodeSteps {
+					e.Reset(obs)
+					elapsed = 0
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+		})
+	}
+}
+
+func BenchmarkRawStep(b *testing.B) {
+	for _, task := range Tasks {
+		b.Run(task.Name, func(b *testing.B) {
+			e := newEnv(b, task.Name)
+			obs := make([]float32, ObsDim)
+			e.Seed(1)
+			e.Reset(obs)
+			// The physics states of a random-action trajectory.
+			acts := bangActions(MaxEpisodeSteps)
+			starts := make([][]float64, MaxEpisodeSteps)
+			for k := range starts {
+				e.Step(acts[4*k:4*k+4], obs)
+				starts[k] = make([]float64, e.data.StateSize())
+				e.data.State(starts[k])
+			}
+			i := 0
+			for b.Loop() {
+				_ = e.data.SetState(starts[i%len(starts)])
+				e.data.Step(frameSkip)
+				i++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+			b.ReportMetric(frameSkip*float64(b.N)/b.Elapsed().Seconds(), "mj_steps/s")
+		})
+	}
+}
+
+// BenchmarkVecStep steps 8 envs on 2 workers.
+func BenchmarkVecStep(b *testing.B) {
+	const n, workers = 8, 2
+	for _, task := range Tasks {
+		b.Run(task.Name, func(b *testing.B) {
+			v, err := env.NewVec(task.ID(), n, workers, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer v.Close()
+			v.Reset()
+			acts := bangActions(n * 500)
+			i := 0
+			for b.Loop() {
+				k := i % 500 * n
+				v.Step(acts[4*k : 4*(k+n)])
+				i++
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "steps/s")
+			b.ReportMetric(float64(runtime.NumCPU()), "cores")
+		})
+	}
+}
