@@ -86,6 +86,7 @@ var models = [...]func() (*mujoco.Model, error){
 	withPuck:   sync.OnceValues(func() (*mujoco.Model, error) { return mujoco.LoadXML(sceneXML(withPuck)) }),
 	withDrawer: sync.OnceValues(func() (*mujoco.Model, error) { return mujoco.LoadXML(sceneXML(withDrawer)) }),
 	withButton: sync.OnceValues(func() (*mujoco.Model, error) { return mujoco.LoadXML(sceneXML(withButton)) }),
+	withWindow: sync.OnceValues(func() (*mujoco.Model, error) { return mujoco.LoadXML(sceneXML(withWindow)) }),
 }
 
 // episode holds what a reset fixes for the episode.
@@ -121,8 +122,9 @@ type Env struct {
 
 	// Indices into the model: bodies, sites, mocap rows, qpos/qvel, ctrl.
 	hand, leftPad, rightPad, leftClaw, rightClaw int
-	object                                       int // the puck, drawer_link or button body
+	object                                       int // the puck, drawer_link, button or window_pane body
 	leftTip, rightTip                            int
+	handleSite                                   int // the window handle's site
 	mocap, boxMocap                              int
 	handQPos, handDof                            int
 	objQPos, objDof                              int
@@ -222,6 +224,13 @@ func (e *Env) lookup(m *mujoco.Model) error {
 		e.object, j, e.boxMocap = body("drawer_link"), joint("drawer"), mocap("drawer")
 	case withButton:
 		e.object, j, e.boxMocap = body("button"), joint("button"), mocap("box")
+	case withWindow:
+		e.object, j, e.boxMocap = body("window_pane"), joint("window"), mocap("window")
+		if e.task.kind == windowOpen {
+			e.handleSite = site("handleOpen")
+		} else {
+			e.handleSite = site("handleClose")
+		}
 	}
 	e.objQPos, e.objDof = j.QPos, j.Dof
 	return errors.Join(errs...)
@@ -302,6 +311,12 @@ func (e *Env) Reset(obs []float32) {
 	case buttonPressTopdown:
 		ep.box = uniform3(e.rng, buttonBoxLow, buttonBoxHigh)
 		ep.goal = add(ep.box, buttonHoleOffset)
+	case windowOpen:
+		ep.box = uniform3(e.rng, windowOpenLow, windowOpenHigh)
+		ep.goal = add(ep.box, [3]float64{windowTravel, 0, 0})
+	case windowClose:
+		ep.box = uniform3(e.rng, windowCloseLow, windowCloseHigh)
+		ep.goal = ep.box
 	}
 
 	d := e.data
@@ -319,8 +334,11 @@ func (e *Env) Reset(obs []float32) {
 		copy(q[e.objQPos+3:], identityQuat[:])
 	default:
 		copy(mp[3*e.boxMocap:3*e.boxMocap+3], ep.box[:])
-		if t.kind == drawerClose {
+		switch t.kind {
+		case drawerClose:
 			q[e.objQPos] = -drawerCloseStart
+		case windowClose:
+			q[e.objQPos] = windowTravel
 		}
 	}
 	c := d.Ctrl()
@@ -389,7 +407,9 @@ func (e *Env) tcp() [3]float64 {
 
 // objectPos is the observed position of the task's object: the puck's
 // centre, the drawer handle (a point 16 cm in front of the drawer body;
-// drawer-close's is 5 cm higher, as Meta-World's) or the button's top.
+// drawer-close's is 5 cm higher, as Meta-World's), the button's top or a
+// point of the window's handle (left of it for window-open, right of it for
+// window-close, as Meta-World's sites).
 func (e *Env) objectPos() [3]float64 {
 	p := e.bodyPos(e.object)
 	switch e.task.kind {
@@ -399,16 +419,19 @@ func (e *Env) objectPos() [3]float64 {
 		return add(p, drawerCloseHandleOffset)
 	case buttonPressTopdown:
 		return add(p, buttonTopOffset)
+	case windowOpen, windowClose:
+		return e.sitePos(e.handleSite)
 	}
 	return p
 }
 
 // objectQuat is the observed orientation of the object: the puck's and the
 // drawer's body orientation, zeros for drawer-close (as Meta-World), and the
-// button's orientation in Meta-World's frame (a −90° turn about x).
+// button's orientation in Meta-World's frame (a −90° turn about x); zeros
+// for drawer-close and the windows (as Meta-World).
 func (e *Env) objectQuat() [4]float64 {
 	switch e.task.kind {
-	case drawerClose:
+	case drawerClose, windowOpen, windowClose:
 		return [4]float64{}
 	case buttonPressTopdown:
 		return buttonQuat
@@ -523,6 +546,20 @@ func (e *Env) evaluate(grip float64) (reward float64, success bool) {
 			r += 5 * pressed
 		}
 		return r, toHole <= buttonPressRadius
+	case windowOpen, windowClose:
+		toGoal := math.Abs(obj[0] - ep.goal[0])
+		// Meta-World measures window-open's initial distance from the
+		// window's position, window-close's from the handle's.
+		initial := math.Abs(ep.objInit[0] - ep.goal[0])
+		reachSig := gaussian
+		if e.task.kind == windowOpen {
+			initial = math.Abs(ep.box[0] - ep.goal[0])
+			reachSig = longTail
+		}
+		inPlace := tolerance(toGoal, 0, targetRadius, math.Abs(initial-targetRadius), longTail)
+		const handleRadius = 0.02
+		reached := tolerance(dist(obj, tcp), 0, handleRadius, math.Abs(dist(ep.objInit, ep.tcpInit)-handleRadius), reachSig)
+		return 10 * hamacher(reached, inPlace), toGoal <= targetRadius
 	}
 	panic(fmt.Sprintf("metaworld: task kind %d", e.task.kind))
 }

@@ -89,6 +89,15 @@ func TestSuccessRules(t *testing.T) {
 			// The button's top rests 0.093 above the hole.
 			e.data.QPos()[e.objQPos] = r - 0.093
 		}},
+		{"window-open", 0.05, func(e *Env, r float64) {
+			// The handle point starts 0.24 left of the goal.
+			e.data.QPos()[e.objQPos] = 0.24 - r
+		}},
+		{"window-close", 0.05, func(e *Env, r float64) {
+			// The handle point is 1 cm right of the pane's origin, and the
+			// goal is the closed pane's origin.
+			e.data.QPos()[e.objQPos] = r - 0.01
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.task, func(t *testing.T) {

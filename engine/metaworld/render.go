@@ -99,6 +99,22 @@ func (e *Env) Render() *image.RGBA {
 		disc(top, p[0], p[1], 0.043, objCol)
 		box(side, p[1]-0.043, p[2]-0.022, p[1]+0.043, p[2], objCol)
 		box(side, p[1]-0.021, b[2]+0.02, p[1]+0.021, p[2]-0.022, objCol)
+	case withWindow:
+		b := e.ep.box
+		frameCol := color.RGBA{92, 66, 69, 255}
+		box(top, b[0]-0.231, b[1]-0.03, b[0]+0.231, b[1]+0.03, frameCol)
+		box(side, b[1]-0.06, b[2]-0.202, b[1]+0.06, b[2]-0.182, frameCol)
+		box(side, b[1]-0.03, b[2]-0.181, b[1]+0.03, b[2]+0.181, frameCol)
+		w := e.bodyPos(e.object)
+		paneCol := color.RGBA{150, 190, 210, 255}
+		box(top, w[0]-0.2, w[1]-0.025, w[0], w[1]-0.001, paneCol)
+		box(top, b[0]+0.01, b[1]-0.012+0.013, b[0]+0.19, b[1]+0.012+0.013, paneCol)
+		// The handle bar, 2.6 cm right of window-open's handle point
+		// and 2.4 cm left of window-close's.
+		bar := w[0] - 0.014
+		box(top, bar-0.008, p[1]-0.008, bar+0.008, p[1]+0.008, objCol)
+		box(top, bar-0.004, p[1], bar+0.004, p[1]+0.07, objCol)
+		box(side, p[1]-0.008, p[2]-0.053, p[1]+0.008, p[2]+0.053, objCol)
 	}
 	g := o.Goal()
 	ring(img, top, g[0], g[1], 0.02, goalCol)

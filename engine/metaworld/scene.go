@@ -28,6 +28,8 @@ const (
 	drawerTravel = 0.16
 	// The button's slide joint presses it by up to buttonTravel.
 	buttonTravel = 0.06
+	// The window's pane slides by up to windowTravel.
+	windowTravel = 0.2
 )
 
 // Mocap bounds of the hand for the MT10 tasks.
@@ -49,6 +51,7 @@ const (
 	withPuck objects = iota
 	withDrawer
 	withButton
+	withWindow
 )
 
 // sceneXML returns the MJCF of a task's scene: the table, a free-floating
@@ -167,6 +170,43 @@ func sceneXML(obj objects) string {
       </body>
     </body>
 `, buttonTravel)
+	case withWindow:
+		// The frame (fixed), the sliding pane with its handle (a vertical
+		// bar held by two horizontal capsules, in front: −y) on a slide
+		// joint along x, and the fixed pane. The handle sites are
+		// Meta-World's handleOpenStart and handleCloseStart.
+		fmt.Fprintf(&b, `    <body name="window" mocap="true" pos="0 0.785 0.16">
+      <geom class="object" type="box" pos="-0.216 0 0" size="0.015 0.03 0.181" rgba="0.36 0.26 0.27 1"/>
+      <geom class="object" type="box" pos="0 0 -0.192" size="0.25 0.06 0.01" rgba="0.36 0.26 0.27 1"/>
+      <geom class="object" type="box" pos="0.216 0 0" size="0.015 0.03 0.181" rgba="0.36 0.26 0.27 1"/>
+      <geom class="object" type="box" pos="0 0 -0.166" size="0.201 0.03 0.015" rgba="0.36 0.26 0.27 1"/>
+      <geom class="object" type="box" pos="0 0 0.166" size="0.201 0.03 0.015" rgba="0.36 0.26 0.27 1"/>
+      <body name="window_pane" childclass="object">
+        <joint name="window" type="slide" axis="1 0 0" range="0 %g"/>
+        <geom type="cylinder" euler="1.571 0 0" pos="-0.014 -0.028 0.045" size="0.012 0.003"/>
+        <geom type="cylinder" euler="1.571 0 0" pos="-0.014 -0.028 -0.045" size="0.012 0.003"/>
+        <geom type="capsule" euler="1.571 0 0" pos="-0.014 -0.06 0.045" size="0.008 0.035"/>
+        <geom type="capsule" euler="1.571 0 0" pos="-0.014 -0.06 -0.045" size="0.008 0.035"/>
+        <geom type="capsule" pos="-0.014 -0.095 0" size="0.008 0.045" rgba="0.9 0.9 0.9 1"/>
+        <geom type="box" pos="-0.014 -0.013 0" size="0.014 0.012 0.15"/>
+        <geom type="box" pos="-0.19 -0.013 0" size="0.01 0.012 0.15"/>
+        <geom type="box" pos="-0.104 -0.013 0.14" size="0.076 0.012 0.01"/>
+        <geom type="box" pos="-0.104 -0.013 -0.14" size="0.076 0.012 0.01"/>
+        <geom type="box" pos="-0.104 -0.018 0" size="0.076 0.001 0.13"/>
+        <geom type="box" pos="-0.104 -0.022 0" size="0.076 0.003 0.005"/>
+        <site name="handleOpen" pos="-0.04 -0.095 0" size="0.005"/>
+        <site name="handleClose" pos="0.01 -0.095 0" size="0.005"/>
+      </body>
+      <body name="window_fixed" pos="0.1 0.013 0" childclass="object">
+        <geom type="box" pos="0 0 -0.14" size="0.08 0.012 0.01"/>
+        <geom type="box" pos="0 0 0.14" size="0.08 0.012 0.01"/>
+        <geom type="box" pos="0 -0.005 0" size="0.08 0.001 0.13"/>
+        <geom type="box" pos="0 -0.009 0" size="0.08 0.003 0.005"/>
+        <geom type="box" pos="-0.09 0 0" size="0.01 0.012 0.15"/>
+        <geom type="box" pos="0.09 0 0" size="0.01 0.012 0.15"/>
+      </body>
+    </body>
+`, windowTravel)
 	default:
 		panic(fmt.Sprintf("metaworld: unknown objects %d", obj))
 	}

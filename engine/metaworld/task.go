@@ -36,6 +36,8 @@ const (
 	drawerOpen
 	drawerClose
 	buttonPressTopdown
+	windowOpen
+	windowClose
 )
 
 // ID returns the env id of the task.
@@ -79,6 +81,18 @@ var Tasks = []*Task{
 		handInit: [3]float64{0, 0.4, 0.2},
 		Skills:   buttonSkills, phase: buttonPhase,
 	},
+	{
+		Name: "window-open", kind: windowOpen, objects: withWindow,
+		Instruction: "Slide the window open to the right.", ObjectName: "window handle",
+		handInit: [3]float64{0, 0.4, 0.2},
+		Skills:   windowOpenSkills, phase: windowOpenPhase,
+	},
+	{
+		Name: "window-close", kind: windowClose, objects: withWindow,
+		Instruction: "Slide the window closed to the left.", ObjectName: "window handle",
+		handInit: [3]float64{0, 0.4, 0.2},
+		Skills:   windowCloseSkills, phase: windowClosePhase,
+	},
 }
 
 // TaskByName returns the task called name, or nil.
@@ -93,20 +107,22 @@ func TaskByName(name string) *Task {
 
 // Reset ranges (Meta-World's obj_low/high and goal_low/high).
 var (
-	puckLow, puckHigh           = [3]float64{-0.1, 0.6, 0.02}, [3]float64{0.1, 0.7, 0.02}
-	reachGoalLow, reachGoalHigh = [3]float64{-0.1, 0.8, 0.05}, [3]float64{0.1, 0.9, 0.3}
-	pushGoalLow, pushGoalHigh   = [3]float64{-0.1, 0.8, 0.01}, [3]float64{0.1, 0.9, 0.02}
-	drawerLow, drawerHigh       = [3]float64{-0.1, 0.9, 0}, [3]float64{0.1, 0.9, 0}
-	buttonBoxLow, buttonBoxHigh = [3]float64{-0.1, 0.8, 0.115}, [3]float64{0.1, 0.9, 0.115}
-	minObjGoalXY                = 0.15 // reach, push, pick-place redraw closer pairs
-	drawerCloseStart            = 0.15 // drawer-close starts open by this much
-	drawerOpenDist              = 0.2  // Meta-World's maxDist of drawer-open
-	handleOffset                = [3]float64{0, -0.16, 0}
-	drawerCloseHandleOffset     = [3]float64{0, -0.16, 0.05}
-	buttonTopOffset             = [3]float64{0, 0, 0.193}
-	buttonHoleOffset            = [3]float64{0, 0, 0.1}
-	buttonQuat                  = [4]float64{math.Sqrt2 / 2, -math.Sqrt2 / 2, 0, 0}
-	identityQuat                = [4]float64{1, 0, 0, 0}
+	puckLow, puckHigh               = [3]float64{-0.1, 0.6, 0.02}, [3]float64{0.1, 0.7, 0.02}
+	reachGoalLow, reachGoalHigh     = [3]float64{-0.1, 0.8, 0.05}, [3]float64{0.1, 0.9, 0.3}
+	pushGoalLow, pushGoalHigh       = [3]float64{-0.1, 0.8, 0.01}, [3]float64{0.1, 0.9, 0.02}
+	drawerLow, drawerHigh           = [3]float64{-0.1, 0.9, 0}, [3]float64{0.1, 0.9, 0}
+	buttonBoxLow, buttonBoxHigh     = [3]float64{-0.1, 0.8, 0.115}, [3]float64{0.1, 0.9, 0.115}
+	windowOpenLow, windowOpenHigh   = [3]float64{-0.1, 0.7, 0.16}, [3]float64{0.1, 0.9, 0.16}
+	windowCloseLow, windowCloseHigh = [3]float64{0, 0.75, 0.2}, [3]float64{0, 0.9, 0.2}
+	minObjGoalXY                    = 0.15 // reach, push, pick-place redraw closer pairs
+	drawerCloseStart                = 0.15 // drawer-close starts open by this much
+	drawerOpenDist                  = 0.2  // Meta-World's maxDist of drawer-open
+	handleOffset                    = [3]float64{0, -0.16, 0}
+	drawerCloseHandleOffset         = [3]float64{0, -0.16, 0.05}
+	buttonTopOffset                 = [3]float64{0, 0, 0.193}
+	buttonHoleOffset                = [3]float64{0, 0, 0.1}
+	buttonQuat                      = [4]float64{math.Sqrt2 / 2, -math.Sqrt2 / 2, 0, 0}
+	identityQuat                    = [4]float64{1, 0, 0, 0}
 )
 
 func uniform3(r *rand.Rand, lo, hi [3]float64) [3]float64 {
