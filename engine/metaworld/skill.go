@@ -78,9 +78,10 @@ func reachPhase(Obs) int { return 0 }
 
 // puckSkills are push's and pick-place's: above the puck, down around it,
 // close on it, then to the goal carrying it. The hand holds the grasped
-// puck's centre 3 cm below its origin, so the last skill aims the hand 3 cm
-// above the goal.
-func puckSkills(carry string) []Skill {
+// puck's centre about 3 cm below its origin; carrying aims the hand lift
+// above the goal (push lifts the puck 1.5 cm off the table, so that table
+// friction does not tip it over in the grasp).
+func puckSkills(carry string, lift float64) []Skill {
 	return []Skill{
 		{Name: "move above the puck", Grip: -1, Gain: 10, Std: skillStd,
 			Target: func(o Obs) [3]float64 { return add(o.Object(), [3]float64{0, 0, 0.1}) }},
@@ -89,32 +90,40 @@ func puckSkills(carry string) []Skill {
 		{Name: "close the gripper on the puck", Grip: 1, Gain: 10, Std: skillStd,
 			Target: func(o Obs) [3]float64 { return o.Hand() }},
 		{Name: carry, Grip: 1, Gain: 10, Std: skillStd,
-			Target: func(o Obs) [3]float64 { return add(o.Goal(), [3]float64{0, 0, 0.03}) }},
+			Target: func(o Obs) [3]float64 { return add(o.Goal(), [3]float64{0, 0, lift}) }},
 	}
 }
 
 var (
-	pushSkills      = puckSkills("push the puck to the goal")
-	pickPlaceSkills = puckSkills("carry the puck to the goal")
+	pushSkills      = puckSkills("push the puck to the goal", 0.045)
+	pickPlaceSkills = puckSkills("carry the puck to the goal", 0.03)
 )
 
-// puckPhase is push's and pick-place's state machine: grasp the puck, then
-// take it to the goal; if the fingers closed on nothing, start over.
+// puckPhase is push's and pick-place's state machine: grasp the puck, wait
+// until the fingers have stopped closing (the opening no longer falls from
+// the previous frame to this one), then take it to the goal. If the fingers
+// closed on nothing, or the puck left the hand, open and start over.
 func puckPhase(o Obs) int {
 	h, p, op := o.Hand(), o.Object(), o.Opening()
-	xy := xyDist(h, p)
-	low := h[2]-p[2] < 0.05
+	prevOp := float64(o[frame+3])
+	xy, dz := xyDist(h, p), h[2]-p[2]
+	inHand := xy < 0.04 && dz > 0 && dz < 0.07
+	closed := op <= openWide
 	switch {
 	case op < closedEmpty:
-		return 0 // missed: open and go back above the puck
-	case xy > 0.02 && !(low && xy < 0.04):
 		return 0
-	case h[2]-p[2] > 0.04:
-		return 1
-	case op > openWide:
+	case closed && inHand && prevOp-op > 0.002:
 		return 2
+	case closed && inHand:
+		return 3
+	case closed:
+		return 0
+	case xy > 0.02 && !(dz < 0.05 && xy < 0.04):
+		return 0
+	case dz > 0.04:
+		return 1
 	}
-	return 3
+	return 2
 }
 
 func pushPhase(o Obs) int      { return puckPhase(o) }
