@@ -9,11 +9,12 @@ import (
 )
 
 // The benchmarks report env steps/s (one env step is 5 MuJoCo steps).
-// BenchmarkRawStep is the bound on one core: the same scene stepped 5 times
-// from states of the same random-action trajectory, with nothing else, so
-// Step/RawStep is the env's own overhead (mocap update, kinematics,
-// observation, reward and the resets, each of which simulates 250 steps).
-// BenchmarkVecStep steps env.Vec on 2 workers; its ideal is 2 × RawStep.
+// BenchmarkRawStep is the bound on one core: the same scene driven by the
+// same actions, 5 mj_step per step and nothing else, so Step/RawStep is the
+// env's own overhead (kinematics, observation, reward, and the resets, each
+// of which simulates 250 mj_step). BenchmarkVecStep steps env.Vec on 2
+// workers; its ideal is 2 × RawStep, or RawStepParallel measured under the
+// same load.
 
 // bangActions are random actions held for 10 steps each, so that the hand
 // travels across the table instead of jittering in place.
@@ -55,29 +56,63 @@ func BenchmarkStep(b *testing.B) {
 	}
 }
 
+// rawStep is what an env step costs MuJoCo alone: the mocap moved and the
+// fingers driven as Step does, then 5 mj_step, without the kinematics,
+// observation, reward or resets.
+func (e *Env) rawStep(a []float32) {
+	mp := e.data.MocapPos()[3*e.mocap : 3*e.mocap+3]
+	for i := range 3 {
+		mp[i] = clamp(mp[i]+actionScale*float64(a[i]), handLow[i], handHigh[i])
+	}
+	c := e.data.Ctrl()
+	c[e.ctrlR], c[e.ctrlL] = float64(a[3]), -float64(a[3])
+	e.data.Step(frameSkip)
+}
+
 func BenchmarkRawStep(b *testing.B) {
 	for _, task := range Tasks {
 		b.Run(task.Name, func(b *testing.B) {
 			e := newEnv(b, task.Name)
-			obs := make([]float32, ObsDim)
 			e.Seed(1)
-			e.Reset(obs)
-			// The physics states of a random-action trajectory.
-			acts := bangActions(MaxEpisodeSteps)
-			starts := make([][]float64, MaxEpisodeSteps)
-			for k := range starts {
-				e.Step(acts[4*k:4*k+4], obs)
-				starts[k] = make([]float64, e.data.StateSize())
-				e.data.State(starts[k])
-			}
+			e.Reset(make([]float32, ObsDim))
+			acts := bangActions(4000)
 			i := 0
 			for b.Loop() {
-				_ = e.data.SetState(starts[i%len(starts)])
-				e.data.Step(frameSkip)
+				k := i % 4000
+				e.rawStep(acts[4*k : 4*k+4])
 				i++
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
 			b.ReportMetric(frameSkip*float64(b.N)/b.Elapsed().Seconds(), "mj_steps/s")
+		})
+	}
+}
+
+// BenchmarkRawStepParallel is BenchmarkRawStep on GOMAXPROCS goroutines
+// at once (2 on this machine): the bound for BenchmarkVecStep on the same
+// cores under the same load.
+func BenchmarkRawStepParallel(b *testing.B) {
+	for _, task := range Tasks {
+		b.Run(task.Name, func(b *testing.B) {
+			// One env per goroutine, made before the clock starts.
+			n := runtime.GOMAXPROCS(0)
+			pool := make(chan *Env, n)
+			for range n {
+				e := newEnv(b, task.Name)
+				e.Seed(1)
+				e.Reset(make([]float32, ObsDim))
+				pool <- e
+			}
+			acts := bangActions(4000)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				e := <-pool
+				for i := 0; pb.Next(); i++ {
+					k := i % 4000
+					e.rawStep(acts[4*k : 4*k+4])
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
 		})
 	}
 }
