@@ -249,7 +249,8 @@ func (e *Env) Spec() env.Spec {
 
 // ObservationSpace bounds the hand by Meta-World's observation bounds, the
 // opening by [0, 1], quaternions by [−1, 1] and the other positions by the
-// extent of the scene (±1 m, z in [−0.5, 1]).
+// extent of the scene (±1 m, z in [−1, 1]: an object knocked over the walls
+// lands on the floor at z −0.91).
 func (e *Env) ObservationSpace() env.Space {
 	low, high := make([]float32, ObsDim), make([]float32, ObsDim)
 	for f := range 2 {
@@ -258,7 +259,6 @@ func (e *Env) ObservationSpace() env.Space {
 			low[o+i], high[o+i] = float32(obsHandLow[i]), float32(obsHandHigh[i])
 			low[o+4+i], high[o+4+i] = -1, 1
 		}
-		low[o+6] = -0.5
 		high[o+3] = 1
 		for i := o + 7; i < o+11; i++ {
 			low[i], high[i] = -1, 1
@@ -267,7 +267,6 @@ func (e *Env) ObservationSpace() env.Space {
 	for i := 2 * frame; i < ObsDim; i++ {
 		low[i], high[i] = -1, 1
 	}
-	low[ObsDim-1] = -0.5
 	return env.Box(low, high)
 }
 

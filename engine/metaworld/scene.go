@@ -54,8 +54,10 @@ const (
 	withWindow
 )
 
-// sceneXML returns the MJCF of a task's scene: the table, a free-floating
-// gripper welded to the mocap body "mocap", and the task's objects.
+// sceneXML returns the MJCF of a task's scene: the table with Meta-World's
+// low retaining walls along its edges (12 cm high) and the floor below it, a
+// free-floating gripper welded to the mocap body "mocap", and the task's
+// objects.
 //
 // The gripper is Meta-World's Sawyer gripper without the arm: a hand body
 // turned so that its +x axis points down, two claws on slide joints along
@@ -97,6 +99,11 @@ func sceneXML(obj objects) string {
   <worldbody>
     <light directional="true" pos="0 0 3" dir="0 0 -1"/>
     <geom name="table" type="box" pos="0 0.6 -0.027" size="0.7 0.4 0.027" rgba="0.6 0.45 0.3 1"/>
+    <geom name="wall_near" type="box" pos="0 0.21 0.06" size="0.7 0.01 0.06" rgba="0.5 0.5 0.55 1"/>
+    <geom name="wall_far" type="box" pos="0 0.99 0.06" size="0.7 0.01 0.06" rgba="0.5 0.5 0.55 1"/>
+    <geom name="wall_left" type="box" pos="-0.69 0.6 0.06" size="0.01 0.38 0.06" rgba="0.5 0.5 0.55 1"/>
+    <geom name="wall_right" type="box" pos="0.69 0.6 0.06" size="0.01 0.38 0.06" rgba="0.5 0.5 0.55 1"/>
+    <geom name="floor" type="plane" pos="0 0 -0.913" size="4 4 0.1"/>
     <body name="mocap" mocap="true" pos="0 0.6 0.2" quat="0.70710678 0 0.70710678 0"/>
     <body name="hand" pos="0 0.6 0.2" quat="0.70710678 0 0.70710678 0">
       <freejoint name="hand"/>
