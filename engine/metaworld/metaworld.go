@@ -7,7 +7,7 @@
 //
 // A table, Meta-World's Sawyer gripper without the arm (a free hand welded
 // to a mocap body, two claws on position-controlled slide joints) and the
-// task's objects with Meta-World's collision geometry ([sceneXML]). An
+// task's objects with Meta-World's collision geometry. An
 // action is 4 float32 in [−1, 1]: the first three, clipped and scaled by
 // 1/100, move the mocap (at most 1 cm per axis per step, kept inside the
 // hand bounds (−0.5, 0.4, 0.05)–(0.5, 1, 0.5)); the fourth is the gripper
@@ -32,8 +32,24 @@
 // starts. Episodes never terminate; [env.Vec] truncates them at 500 steps.
 // Step reports the task's success rule at every step and a [env.Vec]
 // counts the episode a success if it held at any step, as Meta-World does.
-// Rewards are Meta-World's v2 dense rewards (the v3 default); see
-// [Env.Step] for where lago's differ.
+// Rewards are Meta-World's v2 dense rewards (the v3 default), in [0, 10].
+//
+// # Where lago's Meta-World differs
+//
+//   - No arm: the hand is free-floating, so the Sawyer's joint damping, lag
+//     and reach limits are gone; the hand lags the mocap only through the
+//     weld (the semantics of the action and the bounds are Meta-World's).
+//   - Objects have their collision geometry and the offsets the rules use,
+//     but no visual meshes; the drawer, button box and window stand on mocap
+//     bodies so that a reset places them in the shared model.
+//   - Object and goal positions are drawn afresh each episode, not from 50
+//     fixed task vectors.
+//   - Pick-place's caging reward measures both pads' distances to the
+//     object unsigned, as push's does (Meta-World's pick-place signs them).
+//
+// Implemented: reach, push, pick-place, drawer-open, drawer-close,
+// button-press-topdown, window-open and window-close; MT10's door-open and
+// peg-insert-side are not.
 //
 // # Skills and the expert
 //
@@ -475,13 +491,7 @@ func (e *Env) Success() bool {
 // evaluate returns the reward of the current state after an action with
 // gripper effort grip, and whether the task's success rule holds, each
 // Meta-World v2's (the v3 default).
-//
-// Simplified: the pick-place caging reward measures both pads' distances to
-// the object unsigned, as push's does (Meta-World's pick-place variant signs
-// them); the drawer handle is the drawer body's origin plus an offset, as
-// Meta-World's, but the body lacks the visual meshes' inertia, which does
-// not enter any rule. The reward is unscaled (Meta-World's rewards lie in
-// [0, 10]).
+// See the package documentation for where they differ.
 func (e *Env) evaluate(grip float64) (reward float64, success bool) {
 	ep := &e.ep
 	obj := [3]float64{e.cur[4], e.cur[5], e.cur[6]}
