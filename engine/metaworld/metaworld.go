@@ -30,7 +30,7 @@
 // Meta-World's 50 fixed task vectors per benchmark seed), holds the mocap at
 // the task's initial hand position with the fingers open for 50 steps, and
 // starts. Episodes never terminate; [env.Vec] truncates them at 500 steps.
-// Step reports the task's success rule at every step and a [env.Vec]
+// Step reports the task's success rule at every step and an [env.Vec]
 // counts the episode a success if it held at any step, as Meta-World does.
 // Rewards are Meta-World's v2 dense rewards (the v3 default), in [0, 10].
 //
