@@ -320,6 +320,12 @@ func (d *Data) SiteXPos() []float64  { return d.siteXPos }
 func (d *Data) MocapPos() []float64  { return d.mocapPos }
 func (d *Data) MocapQuat() []float64 { return d.mocapQuat }
 
+// Contacts returns the number of contacts found at the last Step or
+// Forward (mjData.ncon), and Constraints the number of constraint rows
+// (mjData.nefc): together the main drivers of a time step's cost.
+func (d *Data) Contacts() int    { return int(d.live().ncon) }
+func (d *Data) Constraints() int { return int(d.live().nefc) }
+
 // Time returns the simulation time in seconds.
 func (d *Data) Time() float64 { return float64(d.live().time) }
 

@@ -262,6 +262,10 @@ func TestBodiesSitesAndMocap(t *testing.T) {
 	if x := d.BodyXPos()[3*hand]; math.Abs(x-0.1) > 1e-3 {
 		t.Errorf("hand x = %v after the mocap moved to 0.1", x)
 	}
+	// The weld is 6 constraint rows; nothing touches.
+	if c, r := d.Contacts(), d.Constraints(); c != 0 || r != 6 {
+		t.Errorf("Contacts() = %d, Constraints() = %d, want 0 and 6 (the weld)", c, r)
+	}
 	if w := d.BodyXQuat()[4*hand]; math.Abs(w-1) > 1e-6 {
 		t.Errorf("hand quat w = %v, want 1 (not rotated)", w)
 	}
