@@ -461,3 +461,19 @@ func TestRewards(t *testing.T) {
 		})
 	}
 }
+
+// TestStepDoesNotAllocate: env.Env's contract, since a Vec calls Step for
+// every env at every step of training; the expert is asked as often by a
+// scripted prior.
+func TestStepDoesNotAllocate(t *testing.T) {
+	for _, task := range Tasks {
+		e := newEnv(t, task.Name)
+		obs, act := make([]float32, ObsDim), make([]float32, 4)
+		if n := testing.AllocsPerRun(100, func() {
+			e.ExpertAction(act)
+			e.Step(act, obs)
+		}); n != 0 {
+			t.Errorf("%s: %.1f allocations per expert step", task.Name, n)
+		}
+	}
+}
