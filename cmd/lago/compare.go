@@ -1,18 +1,16 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 
 	"github.com/lago-rl/lago/engine/compare"
+	"github.com/lago-rl/lago/engine/run"
 )
 
 func init() {
@@ -55,15 +53,23 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	prog := newProgressLine(stderr, false)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first Ctrl-C makes every run checkpoint after its iteration; a
+	// second makes them abandon it and keep their last checkpoints.
+	in := run.WatchInterrupts(func(notice string) {
+		prog.clear()
+		fmt.Fprintln(stderr, notice)
+	})
+	defer in.Close()
 	opt := compare.Options{
 		Base: cfg, Priors: splitList(*priors), Seeds: *seeds, Steps: *steps, Out: dir, Jobs: *jobs, Exe: exe,
-		Status: prog.status,
+		Status: prog.status, Abort: in.Abort,
 	}
-	rows, err := compare.Run(ctx, opt)
+	rows, err := compare.Run(in.Stop, opt)
 	prog.clear()
-	if ctx.Err() != nil {
+	if in.Abort.Err() != nil {
+		return fmt.Errorf("aborted; the runs keep their last checkpoints: run the same command again to resume")
+	}
+	if in.Stop.Err() != nil {
 		return fmt.Errorf("interrupted; the runs wrote checkpoints: run the same command again to resume")
 	}
 	if err != nil {

@@ -10,9 +10,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/lago-rl/lago/engine/clevr" // registers the CLEVR-Robot ids
+	"github.com/lago-rl/lago/engine/clevr"
 	"github.com/lago-rl/lago/engine/env"
-	_ "github.com/lago-rl/lago/engine/metaworld" // registers the MetaWorld-<task>-v3 ids
 )
 
 func init() {
@@ -34,21 +33,24 @@ func cmdEnv(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "usage: lago env NAME [flags]\n\nNAME is an env id (%s) or clevr for CLEVR-Robot-v0.\n", strings.Join(env.IDs(), ", "))
 		fs.PrintDefaults()
 	}
-	// The name comes first (lago env clevr -seed 3), which the flag package
-	// would take for the end of the flags.
-	name := ""
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	// The name may come before the flags (lago env clevr -seed 3) or after.
+	names, err := parseInterleaved(fs, args)
+	if err != nil {
 		return err
 	}
-	if name == "" && fs.NArg() > 0 {
-		name = fs.Arg(0)
-	}
-	if name == "" {
+	if len(names) == 0 {
 		fs.Usage()
 		return errors.New("no environment named")
+	}
+	if len(names) > 1 {
+		return fmt.Errorf("one environment at a time; got %s", strings.Join(names, ", "))
+	}
+	name := names[0]
+	if *steps < 0 {
+		return fmt.Errorf("-steps %d: want 0 or more", *steps)
+	}
+	if *keys < 0 {
+		return fmt.Errorf("-keys %d: want 0 or more (0: do not count keys)", *keys)
 	}
 	if id, ok := envAliases[strings.ToLower(name)]; ok {
 		name = id
@@ -66,7 +68,7 @@ func cmdEnv(args []string, stdout, stderr io.Writer) error {
 	var policy func()
 	switch *policyName {
 	case "random":
-		policy = func() { randomAction(r, e.ActionSpace(), act) }
+		policy = func() { e.ActionSpace().Sample(r, act) }
 	case "expert":
 		x, ok := e.(env.Expert)
 		if !ok {
@@ -136,17 +138,6 @@ func countKeys(e env.Env, n int, policy func(), act, obs []float32, stdout io.Wr
 	_, err := fmt.Fprintf(stdout, "%d steps, %d episodes (%d successes): %d distinct state keys (%.1f%% of steps)\n",
 		n, episodes, successes, len(seen), 100*float64(len(seen))/float64(n))
 	return err
-}
-
-func randomAction(r *rand.Rand, sp env.Space, act []float32) {
-	if sp.Kind == env.DiscreteKind {
-		act[0] = float32(r.IntN(sp.N))
-		return
-	}
-	for j := range act {
-		lo, hi := float64(sp.Low[j]), float64(sp.High[j])
-		act[j] = float32(lo + (hi-lo)*r.Float64())
-	}
 }
 
 func writePNG(path string, img image.Image) error {

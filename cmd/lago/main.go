@@ -20,6 +20,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	_ "github.com/lago-rl/lago/engine/envs" // every env id resolves in every command
 )
 
 // version is lago's own version; release builds set it with -ldflags -X.
@@ -79,4 +81,26 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("lago "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments (lago plot DIR -out X), which flag.Parse alone would
+// take for positional arguments after the first. It returns the positional
+// arguments in order; everything after "--" is positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }

@@ -23,10 +23,10 @@ func cmdPlot(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: lago plot [flags] RUNDIR...\n\nRuns with the same exp_name are drawn as one curve: mean and spread across seeds.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	dirs, err := parseInterleaved(fs, args)
+	if err != nil {
 		return err
 	}
-	dirs := fs.Args()
 	if len(dirs) == 0 {
 		fs.Usage()
 		return errors.New("no run directory given")

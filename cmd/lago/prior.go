@@ -7,12 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"time"
 
 	"github.com/lago-rl/lago/engine/env"
-	"github.com/lago-rl/lago/engine/ppo"
+	"github.com/lago-rl/lago/engine/policy"
 	"github.com/lago-rl/lago/engine/prior"
 )
 
@@ -20,11 +19,29 @@ func init() {
 	register("prior", "inspect the prior: show (one state's text, prompt, distribution), warm (pre-fill the cache), stats", cmdPrior)
 }
 
+var priorSubcommands = []struct{ name, summary string }{
+	{"show", "one state's text view, prompts and prior distribution (asks the model afresh)"},
+	{"warm", "pre-fill the prior cache by rolling a random and an expert policy"},
+	{"stats", "what the prior cache holds, and any damage in it (read-only)"},
+}
+
+func priorUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: lago prior SUBCOMMAND [flags]\n\nsubcommands:")
+	for _, s := range priorSubcommands {
+		fmt.Fprintf(w, "  %-6s %s\n", s.name, s.summary)
+	}
+	fmt.Fprintln(w, "\n`lago prior SUBCOMMAND -h` describes its flags.")
+}
+
 func cmdPrior(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: lago prior show|warm|stats [flags]")
+		priorUsage(stderr)
+		return errors.New("no subcommand given")
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		priorUsage(stdout)
+		return nil
 	case "show":
 		return priorShow(args[1:], stdout, stderr)
 	case "warm":
@@ -32,6 +49,7 @@ func cmdPrior(args []string, stdout, stderr io.Writer) error {
 	case "stats":
 		return priorStats(args[1:], stdout, stderr)
 	}
+	priorUsage(stderr)
 	return fmt.Errorf("unknown subcommand %q: want show, warm or stats", args[0])
 }
 
@@ -55,93 +73,54 @@ func priorShow(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e, err := env.Make(cfg.EnvID)
+	e, err := env.Make(cfg.Env())
 	if err != nil {
 		return err
 	}
-	if e.ActionSpace().Kind != env.DiscreteKind {
-		return fmt.Errorf("%s has continuous actions; lago prior shows discrete priors", cfg.EnvID)
-	}
 	e.Seed(*seed)
-	obs := make([]float32, e.ObservationSpace().Dim())
-	e.Reset(obs)
+	e.Reset(make([]float32, e.ObservationSpace().Dim()))
 	ctx := context.Background()
 	p, err := prior.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	if p == nil {
-		return errors.New(`config has prior = "none"; name one with -set prior=...`)
+	if p != nil {
+		defer p.Close()
 	}
-	defer p.Close()
-	n := e.ActionSpace().N
-	probs := make([]float32, n)
-	out := struct {
-		Env      string    `json:"env_id"`
-		Seed     uint64    `json:"seed"`
-		Prior    string    `json:"prior"`
-		TextView string    `json:"text_view,omitempty"`
-		Prompts  []string  `json:"prompts,omitempty"`
-		Calls    int       `json:"llm_calls"`
-		Mode     string    `json:"mode,omitempty"`
-		Actions  []string  `json:"actions,omitempty"`
-		Probs    []float32 `json:"probs"`
-	}{Env: cfg.EnvID, Seed: *seed, Prior: p.Name()}
-	if d, ok := e.(env.Describer); ok {
-		out.TextView = d.TextView()
-		out.Actions = d.ActionNames()
+	x, err := prior.Explain(ctx, p, e)
+	if err != nil {
+		return err
 	}
-	if op, ok := p.(*prior.OllamaPrior); ok {
-		q, err := prior.QuestionFor(e)
-		if err != nil {
-			return err
-		}
-		res, err := op.Ollama().Score(ctx, q)
-		if err != nil {
-			return err
-		}
-		copy(probs, res.Entry.Probs)
-		out.Calls, out.Mode = res.Calls, res.Entry.Mode.String()
-		out.Prompts = append(out.Prompts, q.Prompt(0, ""))
-		if len(q.Factors) == 2 {
-			best := 0
-			for i := range probs {
-				if probs[i] > probs[best] {
-					best = i
-				}
-			}
-			out.Prompts = append(out.Prompts, q.Prompt(1, q.Factors[0][best/len(q.Factors[1])]))
-		}
-		op.Cache().Put(op.Service().KeyOf(q), res.Entry)
-	} else if _, ok, err := p.Lookup(e, probs); err != nil || !ok {
-		return fmt.Errorf("prior %s gave no answer: %v", p.Name(), err)
-	}
-	out.Probs = probs
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(out)
+		return json.NewEncoder(stdout).Encode(struct {
+			Env  string `json:"env_id"`
+			Seed uint64 `json:"seed"`
+			prior.Explanation
+		}{cfg.EnvID, *seed, x})
 	}
-	fmt.Fprintf(stdout, "env %s, seed %d, prior %s\n", out.Env, out.Seed, out.Prior)
-	if out.TextView != "" {
-		fmt.Fprintf(stdout, "\n-- text view --\n%s\n", out.TextView)
+	fmt.Fprintf(stdout, "env %s, seed %d, prior %s\n", cfg.EnvID, *seed, x.Prior)
+	if x.TextView != "" {
+		fmt.Fprintf(stdout, "\n-- text view --\n%s\n", x.TextView)
 	}
-	for i, pr := range out.Prompts {
+	for i, pr := range x.Prompts {
 		fmt.Fprintf(stdout, "\n-- prompt %d --\n%s\n", i+1, pr)
 	}
-	if out.Mode != "" {
-		fmt.Fprintf(stdout, "\nscored by %s in %d request(s)\n", out.Mode, out.Calls)
+	if x.Mode != "" {
+		fmt.Fprintf(stdout, "\nscored by %s in %d request(s)\n", x.Mode, x.Calls)
 	}
+	n := len(x.Probs)
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool { return probs[order[a]] > probs[order[b]] })
+	sort.SliceStable(order, func(a, b int) bool { return x.Probs[order[a]] > x.Probs[order[b]] })
 	fmt.Fprintf(stdout, "\n-- most likely actions --\n")
-	for _, i := range order[:min(*top, n)] {
+	for _, i := range order[:max(0, min(*top, n))] {
 		name := fmt.Sprint(i)
-		if i < len(out.Actions) {
-			name = out.Actions[i]
+		if i < len(x.Actions) {
+			name = x.Actions[i]
 		}
-		fmt.Fprintf(stdout, "%6.3f  %2d  %s\n", probs[i], i, name)
+		fmt.Fprintf(stdout, "%6.3f  %2d  %s\n", x.Probs[i], i, name)
 	}
 	return nil
 }
@@ -163,59 +142,34 @@ func priorWarm(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	op, ok := p.(*prior.OllamaPrior)
-	if !ok {
-		if p != nil {
-			p.Close()
-		}
-		return fmt.Errorf("prior %q needs no cache; warm an ollama:MODEL prior", cfg.Prior)
+	if p != nil {
+		defer p.Close()
 	}
-	defer op.Close()
-	v, err := env.NewVec(cfg.EnvID, cfg.NumEnvs, cfg.NumWorkers, *seed)
+	v, err := env.NewVec(cfg.Env(), cfg.NumEnvs, cfg.NumWorkers, *seed)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	v.Reset()
-	policies := []ppo.Policy{ppo.RandomPolicy(*seed)}
-	if expert, err := ppo.ExpertPolicy(v); err == nil {
-		policies = append(policies, expert)
+	opt := prior.WarmOptions{Steps: *steps, Wait: *wait, Policies: []policy.Policy{policy.Random(*seed)}}
+	if expert, err := policy.Expert(v); err == nil {
+		opt.Policies = append(opt.Policies, expert)
 	}
 	prog := newProgressLine(stderr, false)
-	probs := make([]float32, v.ActSpace.N)
-	actions := make([]float32, v.NumEnvs*v.ActDim)
-	var keys []prior.Key
-	for step := 0; step < *steps; step += v.NumEnvs {
-		for i := 0; i < v.NumEnvs; i++ {
-			k, _, err := op.Lookup(v.Env(i), probs)
-			if err != nil {
-				return err
-			}
-			keys = append(keys, k)
-		}
-		// Alternate the policies episode-wise by step block, so both the
-		// random and the expert's state distributions are covered.
-		pol := policies[(step/(v.NumEnvs*50))%len(policies)]
-		if err := pol(v, actions); err != nil {
-			return err
-		}
-		v.Step(actions)
-		m := op.Service().Metrics()
+	opt.Progress = func(w prior.WarmProgress) {
 		prog.status(fmt.Sprintf("warm: step %d/%d  cache %d entries  queue %.0f  hit rate %.2f",
-			step+v.NumEnvs, *steps, op.Cache().Len(), m["prior_queue_depth"], m["prior_hit_rate"]))
+			w.Step, w.Steps, w.Entries, w.QueueDepth, w.HitRate))
 	}
-	dctx, cancel := context.WithTimeout(ctx, *wait)
-	defer cancel()
-	for {
-		err := op.Wait(dctx, keys)
-		if err == nil || dctx.Err() != nil {
-			break
-		}
-	}
+	r, err := prior.Warm(ctx, p, v, opt)
 	prog.clear()
-	u := op.Service().Usage()
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "warmed %s for %s: %d lookups, %d hits, %d LLM calls; cache %s holds %d entries\n",
-		cfg.Prior, cfg.EnvID, u.Lookups, u.Hits, u.Calls, op.Cache().Path(), op.Cache().Len())
+		cfg.Prior, cfg.EnvID, r.Usage.Lookups, r.Usage.Hits, r.Usage.Calls, r.CachePath, r.Entries)
+	if !r.Drained {
+		fmt.Fprintf(stdout, "states were still being scored after -wait %v; run warm again to finish them\n", *wait)
+	}
 	return nil
 }
 
@@ -228,27 +182,33 @@ func priorStats(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dir := prior.CacheDir(cfg)
-	c, err := prior.OpenCache(dir, 1)
+	dir, _ := prior.CacheDir(cfg)
+	c, err := prior.InspectCache(dir)
+	if errors.Is(err, prior.ErrNoCache) {
+		fmt.Fprintf(stdout, "no cache at %s\n", dir)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	size := int64(0)
-	if st, err := os.Stat(c.Path()); err == nil {
-		size = st.Size()
+	fmt.Fprintf(stdout, "cache      %s (format %d)\nentries    %d (logprobs %d, sampled %d, uniform %d) in %d records\ndisk size  %.1f KiB\n",
+		c.Path, c.Format, c.Entries, c.ByMode[prior.ModeLogprobs], c.ByMode[prior.ModeSampled], c.ByMode[prior.ModeUniform], c.Records, float64(c.Size)/1024)
+	if c.Format == 1 {
+		fmt.Fprintln(stdout, "format 1   the next run that opens this cache copies it into the format-2 log and leaves this file as it is")
 	}
-	u, err := prior.ReadUsage(dir)
-	if err != nil {
-		return err
+	if c.Damaged > 0 || c.HeaderDamaged {
+		fmt.Fprintf(stdout, "damaged    %d damaged record(s) skipped (%d bytes); every whole record around them is kept\n", c.Damaged, c.DamagedBytes)
+		if c.HeaderDamaged {
+			fmt.Fprintln(stdout, "damaged    the file header; the records after it are read anyway")
+		}
 	}
-	census := c.Census()
-	fmt.Fprintf(stdout, "cache      %s\nentries    %d (logprobs %d, sampled %d, uniform %d)\ndisk size  %.1f KiB\n",
-		c.Path(), c.Len(), census[prior.ModeLogprobs], census[prior.ModeSampled], census[prior.ModeUniform], float64(size)/1024)
+	if c.TailBytes > 0 {
+		fmt.Fprintf(stdout, "torn tail  %d bytes after the last whole record (a cut-off append); the next writer cuts them\n", c.TailBytes)
+	}
 	hit := 0.0
-	if u.Lookups > 0 {
-		hit = float64(u.Hits) / float64(u.Lookups)
+	if c.Usage.Lookups > 0 {
+		hit = float64(c.Usage.Hits) / float64(c.Usage.Lookups)
 	}
-	fmt.Fprintf(stdout, "lookups    %d (hit rate %.3f), LLM calls %d\n", u.Lookups, hit, u.Calls)
+	fmt.Fprintf(stdout, "lookups    %d (hit rate %.3f), LLM calls %d\n", c.Usage.Lookups, hit, c.Usage.Calls)
 	return nil
 }

@@ -1,107 +1,107 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
+	"path/filepath"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/lago-rl/lago/engine/config"
 	"github.com/lago-rl/lago/engine/run"
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 func init() {
-	register("train", "train PPO on a config (embedded CartPole defaults without -config); -resume continues a run", cmdTrain)
+	register(runfile.TrainCommand, "train PPO on a config (embedded CartPole defaults without -config); -resume continues a run", cmdTrain)
 }
 
 func cmdTrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("train", stderr)
-	path := fs.String("config", "", "TOML config file (default: the embedded defaults, `lago config -list`)")
-	out := fs.String("out", "", "run directory (default runs/EXP_NAME-SEED-TIME)")
-	resume := fs.String("resume", "", "continue the run in this directory from its checkpoint, with its own config.toml")
-	logFormat := fs.String("log-format", "console", "log format: console or json")
-	quiet := fs.Bool("quiet", false, "no progress line")
-	progressJSON := fs.Bool("progress-json", false, "print progress as JSON lines on stdout (for lago compare)")
-	var sets multiFlag
-	fs.Var(&sets, "set", "override a config key: -set key=value (repeatable)")
+	fs := newFlags(runfile.TrainCommand, stderr)
+	var a runfile.TrainArgs
+	a.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags come as -config FILE, -set key=value, ...)", fs.Arg(0))
 	}
-	prog := newProgressLine(stderr, *quiet)
-	log, err := newLogger(*logFormat, prog)
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if err := a.Check(given); err != nil {
+		return err
+	}
+	prog := newProgressLine(stderr, a.Quiet)
+	log, err := newLogger(a.LogFormat, prog)
 	if err != nil {
 		return err
 	}
 
 	opt := run.Options{Log: log, Progress: prog.update}
-	if *progressJSON {
+	if a.ProgressJSON {
 		opt.Progress = jsonProgress(stdout)
 	}
-	var cfgErr error
-	cfg := defaultConfig()
-	switch {
-	case *resume != "":
-		if *path != "" || len(sets) > 0 {
-			return errors.New("-resume takes the run's own config.toml; drop -config and -set")
-		}
-		opt.Dir, opt.Resume = *resume, true
-		cfg, cfgErr = run.LoadConfig(*resume)
-	default:
-		cfg, cfgErr = loadConfig(*path, sets)
-		opt.Dir = *out
+	var cfg config.Config
+	if a.Resume != "" {
+		opt.Dir, opt.Resume = a.Resume, true
+		cfg, err = run.LoadConfig(a.Resume)
+	} else {
+		cfg, err = loadConfig(a.Config, a.Sets)
+		opt.Dir = a.Out
 		if opt.Dir == "" {
 			opt.Dir = run.DefaultDir(cfg, time.Now())
 		}
 	}
-	if cfgErr != nil {
-		return cfgErr
-	}
-
-	// The first Ctrl-C (or SIGTERM) stops at the end of the current iteration
-	// and writes a checkpoint; a second one kills at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
-		prog.clear()
-		fmt.Fprintln(stderr, "stopping after this iteration to write a checkpoint (Ctrl-C again to kill)")
-	}()
-	sum, err := run.Train(ctx, cfg, opt)
-	prog.clear()
-	if errors.Is(err, run.ErrInterrupted) {
-		fmt.Fprintf(stdout, "interrupted; checkpoint written. Resume with: lago train -resume %s\n", opt.Dir)
-		return nil
-	}
 	if err != nil {
 		return err
 	}
-	if !*progressJSON {
-		fmt.Fprintf(stdout, "run %s: %d steps, final return %.2f, success %.2f (last %d episodes)\n",
+
+	// The first Ctrl-C (or SIGTERM) stops at the end of the current
+	// iteration and writes a checkpoint; a second abandons the iteration.
+	in := run.WatchInterrupts(func(notice string) {
+		prog.clear()
+		fmt.Fprintln(stderr, notice)
+	})
+	opt.Abort = in.Abort
+	sum, err := run.Train(in.Stop, cfg, opt)
+	in.Close()
+	prog.clear()
+	switch {
+	case errors.Is(err, run.ErrInterrupted):
+		fmt.Fprintf(stdout, "interrupted; checkpoint written. Resume with: lago train -resume %s\n", opt.Dir)
+		return nil
+	case errors.Is(err, run.ErrAborted):
+		if _, serr := os.Stat(filepath.Join(opt.Dir, runfile.CheckpointFile)); serr != nil {
+			return fmt.Errorf("aborted before the first checkpoint; start the run again")
+		}
+		return fmt.Errorf("aborted mid-iteration; the last checkpoint is kept. Resume with: lago train -resume %s", opt.Dir)
+	case err != nil:
+		return err
+	}
+	if !a.ProgressJSON {
+		line := fmt.Sprintf("run %s: %d steps, final return %.2f, success %.2f (last %d episodes)",
 			opt.Dir, sum.GlobalStep, sum.FinalReturn, sum.FinalSuccess, sum.FinalEpisodes)
+		if sum.PriorCoverage != nil {
+			line += fmt.Sprintf(", prior coverage %.2f (mean over iterations)", *sum.PriorCoverage)
+		}
+		fmt.Fprintln(stdout, line)
 	}
 	return nil
 }
 
 // jsonProgress prints at most two progress lines a second, and the last.
-func jsonProgress(w io.Writer) func(run.Progress) {
+func jsonProgress(w io.Writer) func(runfile.Progress) {
 	var last time.Time
-	enc := json.NewEncoder(w)
-	return func(p run.Progress) {
+	return func(p runfile.Progress) {
 		if time.Since(last) < 500*time.Millisecond && p.Step < p.Total {
 			return
 		}
 		last = time.Now()
-		enc.Encode(map[string]any{"step": p.Step, "total": p.Total, "return": p.RecentReturn, "success": p.RecentSuccess})
+		runfile.WriteProgress(w, p)
 	}
 }
 
@@ -137,7 +137,7 @@ func newProgressLine(w io.Writer, quiet bool) *progressLine {
 	return p
 }
 
-func (p *progressLine) update(pr run.Progress) {
+func (p *progressLine) update(pr runfile.Progress) {
 	if p.quiet {
 		return
 	}
@@ -150,9 +150,10 @@ func (p *progressLine) update(pr run.Progress) {
 	}
 	p.last = time.Now()
 	line := fmt.Sprintf("step %d/%d (%.1f%%)  %.0f SPS  ETA %s", pr.Step, pr.Total,
-		100*float64(pr.Step)/float64(pr.Total), pr.SPS, pr.ETA.Round(time.Second))
+		100*float64(pr.Step)/float64(pr.Total), pr.SPS, (time.Duration(pr.ETASecs) * time.Second).Round(time.Second))
 	if pr.Episodes > 0 {
-		line += fmt.Sprintf("  return %.2f  success %.2f", pr.RecentReturn, pr.RecentSuccess)
+		// The same window as the final line's, so the two agree.
+		line += fmt.Sprintf("  return %.2f  success %.2f (last %d episodes)", pr.Return, pr.Success, pr.Episodes)
 	}
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)

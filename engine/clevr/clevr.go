@@ -48,6 +48,36 @@
 //	CLEVR-Robot-heldout-v0         shaped reward, held-out instructions
 //	CLEVR-Robot-sparse-heldout-v0  sparse reward, held-out instructions
 //
+// Each id takes options (engine/env's Make, from the config keys of the
+// same names): "CLEVR-Robot-v0:task_level=hard,goal_encoding=text".
+//
+//   - task_level: relation (the task above, the default), easy (one push of
+//     a named ball in a named direction; it succeeds when the push is one
+//     of the three directions with a component that way, and the episode
+//     ends after it), hard (two or three relations at once, none met at
+//     reset; the balls in colour order from left to right, each step within
+//     30° of +x; the other balls closer than 0.325 to the green one), rephrase
+//     (relation goals said in a larger set of paraphrases) or mixed (each
+//     episode draws one of the four; [Env.EpisodeLevel] names it). See
+//     [Task].
+//   - goal_encoding: onehot (the default) or text, a bag of the
+//     instruction's words ([encodeText]) instead of the one-hots.
+//   - reward: shaped (the default, below) or distance (ImagineBench's: 10
+//     per metre the source-destination distance shrinks, no success bonus;
+//     see [Task.Potential]).
+//   - phrasing: train (the default) or heldout: every level has held-out
+//     phrasings, meant for evaluation only.
+//
+// The one-hot layout of the hard and mixed levels is wider: the positions,
+// one-hots of the episode's level (4: relation, easy, hard, rephrase) and
+// goal kind (4: relations, push, order, gather), then three relation slots
+// of source, destination and relation one-hots (14 each): 60 float32. A
+// push task fills the first slot's source and relation; the others leave
+// the slots they do not use at 0. The easy and rephrase levels keep the
+// 24-float layout (an easy task: its ball as source, its direction as
+// relation, no destination). The text encoding replaces every one-hot: 10
+// positions and [textDim] word features.
+//
 // The shaped reward, the default, is 10·(d_prev − d) per push, where d is
 // the distance from the source ball to the goal region ([Goal.Distance]),
 // plus 10 on success. It is a difference of potentials, so it leaves the
@@ -86,26 +116,6 @@ const (
 	successBonus = 10
 )
 
-// Options select a variant of the environment.
-type Options struct {
-	// Sparse rewards only success (1), instead of the shaped reward.
-	Sparse bool
-	// HeldOut draws instructions from the held-out paraphrases.
-	HeldOut bool
-}
-
-// ID returns the id the variant is registered under.
-func (o Options) ID() string {
-	id := "CLEVR-Robot-"
-	if o.Sparse {
-		id += "sparse-"
-	}
-	if o.HeldOut {
-		id += "heldout-"
-	}
-	return id + "v0"
-}
-
 func init() {
 	for _, o := range []Options{{}, {Sparse: true}, {HeldOut: true}, {Sparse: true, HeldOut: true}} {
 		env.Register(o.ID(), func() env.Env {
@@ -117,6 +127,13 @@ func init() {
 				panic(err)
 			}
 			return e
+		})
+		env.RegisterOptions(o.ID(), func(opts map[string]string) (env.Env, error) {
+			o, err := o.with(opts)
+			if err != nil {
+				return nil, err
+			}
+			return New(o)
 		})
 	}
 }
@@ -140,10 +157,15 @@ type Env struct {
 	pusherCtrl            [2]int
 	pcg                   *rand.PCG
 	rng                   *rand.Rand
-	goal                  Goal
-	template              int
+	task                  Task
+	goal                  Goal // task.Rels[0]: the goal of the relation and rephrase levels
+	template, phrase      int  // the instruction's frame and phrase (see taskInstruction)
 	steps                 int
 	stateBuf, expertSaved []float64 // scratch physics states
+
+	obsDim   int
+	wide     bool      // the 60-float one-hot layout of the hard and mixed levels
+	textGoal []float32 // with goal_encoding = text: the encoding of the instruction
 }
 
 var (
@@ -151,6 +173,7 @@ var (
 	_ env.Expert          = (*Env)(nil)
 	_ env.Describer       = (*Env)(nil)
 	_ env.FactoredActions = (*Env)(nil)
+	_ env.Leveled         = (*Env)(nil)
 )
 
 // New returns an environment seeded with 0, in the state of a fresh Reset.
@@ -165,9 +188,20 @@ func New(opt Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{opt: opt, frames: trainFrames, data: d, pcg: new(rand.PCG)}
+	if opt.Level < 0 || opt.Level >= numLevels {
+		d.Close()
+		return nil, fmt.Errorf("clevr: task level %d out of range", int(opt.Level))
+	}
+	e := &Env{opt: opt, frames: trainFrames, data: d, pcg: new(rand.PCG), obsDim: obsDim}
 	if opt.HeldOut {
 		e.frames = heldOutFrames
+	}
+	switch {
+	case opt.TextGoal:
+		e.obsDim = 2*NumBalls + textDim
+		e.textGoal = make([]float32, textDim)
+	case opt.Level == LevelHard || opt.Level == LevelMixed:
+		e.obsDim, e.wide = wideObsDim, true
 	}
 	e.rng = rand.New(e.pcg)
 	for i, c := range Colours {
@@ -194,30 +228,43 @@ func New(opt Options) (*Env, error) {
 	e.stateBuf = make([]float64, d.StateSize())
 	e.expertSaved = make([]float64, d.StateSize())
 	e.Seed(0)
-	e.Reset(make([]float32, obsDim))
+	e.Reset(make([]float32, e.obsDim))
 	return e, nil
 }
 
 // Close frees the simulation. The Env must not be used after.
 func (e *Env) Close() { e.data.Close() }
 
-const obsDim = 2*NumBalls + NumBalls + NumBalls + NumRelations
+// Observation sizes: the default layout, a relation slot of the wide one
+// and the wide one (see the package documentation).
+const (
+	obsDim     = 2*NumBalls + NumBalls + NumBalls + NumRelations
+	slotDim    = NumBalls + NumBalls + NumRelations
+	wideObsDim = 2*NumBalls + len(episodeLevels) + int(numKinds) + MaxRelations*slotDim
+)
 
-// Spec returns the spec of the variant.
+// Spec returns the spec of the variant. An easy episode is one push.
 func (e *Env) Spec() env.Spec {
-	return env.Spec{ID: e.opt.ID(), MaxEpisodeSteps: MaxEpisodeSteps, HasSuccess: true}
+	steps := MaxEpisodeSteps
+	if e.opt.Level == LevelEasy {
+		steps = 1
+	}
+	return env.Spec{ID: e.opt.ID(), MaxEpisodeSteps: steps, HasSuccess: true}
 }
 
-// ObservationSpace bounds ball coordinates by the walls and one-hots by
-// [0, 1].
+// ObservationSpace bounds ball coordinates by the walls, one-hots and the
+// text encoding's positions by [0, 1] and its word counts by maxWordCount.
 func (e *Env) ObservationSpace() env.Space {
-	low, high := make([]float32, obsDim), make([]float32, obsDim)
+	low, high := make([]float32, e.obsDim), make([]float32, e.obsDim)
 	for i := range NumBalls {
 		low[2*i], high[2*i] = WallXMin, WallXMax
 		low[2*i+1], high[2*i+1] = WallYMin, WallYMax
 	}
-	for i := 2 * NumBalls; i < obsDim; i++ {
+	for i := 2 * NumBalls; i < e.obsDim; i++ {
 		high[i] = 1
+		if e.opt.TextGoal && (i-2*NumBalls)%2 == 0 {
+			high[i] = maxWordCount
+		}
 	}
 	return env.Box(low, high)
 }
@@ -229,11 +276,25 @@ func (e *Env) ActionSpace() env.Space { return env.Discrete(NumActions) }
 // instructions from.
 func (e *Env) Seed(seed uint64) { env.SeedPCG(e.pcg, seed) }
 
-// Goal returns the goal of the current episode.
+// Goal returns the goal of the current episode: for a relation or
+// rephrase task its relation, for a hard task of relations the first one;
+// see Task for the others.
 func (e *Env) Goal() Goal { return e.goal }
 
+// Task returns the task of the current episode.
+func (e *Env) Task() Task { return e.task }
+
+// EpisodeLevel names the level of the current episode (env.Leveled):
+// relation, easy, hard or rephrase.
+func (e *Env) EpisodeLevel() string { return e.task.Level.String() }
+
 // Instruction returns the instruction of the current episode.
-func (e *Env) Instruction() string { return instruction(e.frames, e.template, e.goal) }
+func (e *Env) Instruction() string {
+	if e.task.Level == LevelRelation {
+		return instruction(e.frames, e.template, e.goal)
+	}
+	return taskInstruction(e.task, e.opt.HeldOut, e.template, e.phrase)
+}
 
 // Positions returns the x, y of the balls' centres.
 func (e *Env) Positions() [NumBalls][2]float64 {
@@ -274,10 +335,37 @@ func (e *Env) Reset(obs []float32) {
 	}
 
 	pos := e.Positions()
-	e.goal = sampleGoal(e.rng, &pos)
-	e.template = e.rng.IntN(len(e.frames))
+	level := e.opt.Level
+	if level == LevelMixed {
+		level = episodeLevels[e.rng.IntN(len(episodeLevels))]
+	}
+	switch level {
+	case LevelRelation, LevelRephrase:
+		e.goal = sampleGoal(e.rng, &pos)
+		e.task = Task{Level: level, Kind: KindRelations, N: 1, Rels: [MaxRelations]Goal{e.goal}}
+	case LevelEasy:
+		e.task = sampleEasy(e.rng)
+	case LevelHard:
+		e.task = sampleHard(e.rng, &pos)
+	}
+	e.goal = e.task.Rels[0]
+	frames, _ := phrasings(e.task, e.opt.HeldOut)
+	e.template = e.rng.IntN(len(frames))
+	e.phrase = 0
+	if level != LevelRelation {
+		e.phrase = e.rng.IntN(numPhrases(e.task, e.opt.HeldOut))
+	}
 	e.steps = 0
+	e.encodeGoal()
 	e.observe(obs, &pos)
+}
+
+// encodeGoal computes the text encoding of the episode's instruction, which
+// every observation of the episode repeats.
+func (e *Env) encodeGoal() {
+	if e.textGoal != nil {
+		encodeText(e.textGoal, e.Instruction())
+	}
 }
 
 // atRest reports whether no ball moves faster than restSpeed.
@@ -354,24 +442,28 @@ func (e *Env) Step(action []float32, obs []float32) env.Transition {
 		panic(fmt.Sprintf("clevr: action %v not in {0, ..., %d}", action[0], NumActions-1))
 	}
 	pos := e.Positions()
-	before := e.goal.Distance(&pos)
+	before := e.task.Potential(&pos, e.opt.Distance)
 	e.push(a/NumDirs, a%NumDirs)
 	e.steps++
 
 	pos = e.Positions()
-	success := e.goal.Satisfied(&pos)
+	success := e.task.Satisfied(&pos)
+	if e.task.Kind == KindPush {
+		success = e.task.PushSucceeds(a/NumDirs, a%NumDirs)
+	}
 	e.observe(obs, &pos)
 	var reward float64
 	switch {
 	case e.opt.Sparse && success:
 		reward = 1
 	case !e.opt.Sparse:
-		reward = shapeScale * (before - e.goal.Distance(&pos))
-		if success {
+		reward = shapeScale * (before - e.task.Potential(&pos, e.opt.Distance))
+		if success && !e.opt.Distance {
 			reward += successBonus
 		}
 	}
-	return env.Transition{Reward: reward, Terminated: success, Success: success}
+	// A push task's episode is its one push.
+	return env.Transition{Reward: reward, Terminated: success || e.task.Kind == KindPush, Success: success}
 }
 
 // push teleports the pusher, at rest, behind ball in direction dir and
@@ -394,22 +486,43 @@ func (e *Env) aim(ball, dir int) {
 }
 
 func (e *Env) observe(obs []float32, pos *[NumBalls][2]float64) {
-	_ = obs[obsDim-1]
+	_ = obs[e.obsDim-1]
 	for i, p := range pos {
 		obs[2*i], obs[2*i+1] = float32(p[0]), float32(p[1])
 	}
-	oneHot := obs[2*NumBalls:]
-	clear(oneHot)
-	oneHot[e.goal.Src] = 1
-	oneHot[NumBalls+e.goal.Dst] = 1
-	oneHot[2*NumBalls+int(e.goal.Rel)] = 1
+	goal := obs[2*NumBalls : e.obsDim]
+	if e.textGoal != nil {
+		copy(goal, e.textGoal)
+		return
+	}
+	clear(goal)
+	t := &e.task
+	if e.wide {
+		goal[t.Level] = 1
+		goal[len(episodeLevels)+int(t.Kind)] = 1
+		goal = goal[len(episodeLevels)+int(numKinds):]
+	}
+	switch t.Kind {
+	case KindRelations:
+		for k, g := range t.Rels[:t.N] {
+			slot := goal[k*slotDim:]
+			slot[g.Src] = 1
+			slot[NumBalls+g.Dst] = 1
+			slot[2*NumBalls+int(g.Rel)] = 1
+		}
+	case KindPush:
+		goal[t.Ball] = 1
+		goal[2*NumBalls+int(t.Dir)] = 1
+	}
 }
 
 const stateTag = "CLEVR-Robot/1"
 
 // MarshalBinary encodes the generator, the physics state (positions,
 // velocities, controls and the solver's warm start), the goal, the
-// instruction template and the step count.
+// instruction template and the step count; then, for a task level other
+// than relation, the task and the instruction's phrase. The relation
+// level's state is the one written before there were levels.
 func (e *Env) MarshalBinary() ([]byte, error) {
 	var enc env.Encoder
 	enc.String(stateTag)
@@ -428,6 +541,20 @@ func (e *Env) MarshalBinary() ([]byte, error) {
 	enc.Int(len(e.stateBuf))
 	for _, x := range e.stateBuf {
 		enc.Float64(x)
+	}
+	if e.opt.Level != LevelRelation {
+		t := &e.task
+		enc.Int(int(t.Level))
+		enc.Int(int(t.Kind))
+		enc.Int(t.N)
+		for _, g := range t.Rels {
+			enc.Int(g.Src)
+			enc.Int(g.Dst)
+			enc.Int(int(g.Rel))
+		}
+		enc.Int(t.Ball)
+		enc.Int(int(t.Dir))
+		enc.Int(e.phrase)
 	}
 	return enc.Data(), nil
 }
@@ -455,13 +582,30 @@ func (e *Env) UnmarshalBinary(data []byte) error {
 	for i := range phys {
 		phys[i] = d.Float64()
 	}
+	task := Task{Level: LevelRelation, Kind: KindRelations, N: 1, Rels: [MaxRelations]Goal{goal}}
+	phrase := 0
+	if e.opt.Level != LevelRelation {
+		task = Task{Level: Level(d.Int()), Kind: Kind(d.Int()), N: d.Int()}
+		for k := range task.Rels {
+			task.Rels[k] = Goal{Src: d.Int(), Dst: d.Int(), Rel: Relation(d.Int())}
+		}
+		task.Ball, task.Dir = d.Int(), Relation(d.Int())
+		phrase = d.Int()
+	}
+	frames, phrases := 0, 0
+	if task.valid() {
+		f, _ := phrasings(task, e.opt.HeldOut)
+		frames, phrases = len(f), numPhrases(task, e.opt.HeldOut)
+	}
 	switch err := d.Done(); {
 	case err != nil:
 		return fmt.Errorf("clevr: %w", err)
-	case !goal.valid():
-		return fmt.Errorf("clevr: invalid goal %+v in state", goal)
-	case template < 0 || template >= len(e.frames):
-		return fmt.Errorf("clevr: instruction template %d out of range", template)
+	case !task.valid() || task.Rels[0] != goal:
+		return fmt.Errorf("clevr: invalid goal %+v (task %+v) in state", goal, task)
+	case e.opt.Level != LevelMixed && task.Level != e.opt.Level:
+		return fmt.Errorf("clevr: state of a %s task in a %s env", task.Level, e.opt.Level)
+	case template < 0 || template >= frames || phrase < 0 || phrase >= phrases:
+		return fmt.Errorf("clevr: instruction template %d, phrase %d out of range", template, phrase)
 	case steps < 0:
 		return errors.New("clevr: negative step count in state")
 	}
@@ -469,6 +613,7 @@ func (e *Env) UnmarshalBinary(data []byte) error {
 		return err
 	}
 	*e.pcg = *pcg
-	e.goal, e.template, e.steps = goal, template, steps
+	e.task, e.goal, e.template, e.phrase, e.steps = task, goal, template, phrase, steps
+	e.encodeGoal()
 	return nil
 }

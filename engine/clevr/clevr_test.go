@@ -25,15 +25,21 @@ func newEnv(t testing.TB, opt Options) *Env {
 }
 
 // setScene places the balls at pos, at rest, parks the pusher and sets the
-// goal, as a Reset would but without sampling.
+// goal, a relation task, as a Reset would but without sampling.
 func setScene(e *Env, pos [NumBalls][2]float64, g Goal) {
+	setTaskScene(e, pos, Task{Level: LevelRelation, Kind: KindRelations, N: 1, Rels: [MaxRelations]Goal{g}})
+}
+
+// setTaskScene is setScene for any task.
+func setTaskScene(e *Env, pos [NumBalls][2]float64, t Task) {
 	e.data.Reset()
 	q := e.data.QPos()
 	for i, a := range e.ballQPos {
 		q[a], q[a+1], q[a+2] = pos[i][0], pos[i][1], ballZ
 	}
 	q[e.pusherQPos[0]], q[e.pusherQPos[1]] = parkX, parkY
-	e.goal, e.steps = g, 0
+	e.task, e.goal, e.template, e.phrase, e.steps = t, t.Rels[0], 0, 0, 0
+	e.encodeGoal()
 }
 
 func TestPushDisplacement(t *testing.T) {

@@ -31,12 +31,17 @@ var (
 
 // Render draws the scene from above: the table within its walls (front at
 // the top, right to the right), the balls with their initials, the pusher
-// where it is over the table, the goal region around the destination ball
-// tinted in the source ball's colour with an arrow from the source ball to
-// its middle, and a caption: the instruction, the goal and the pushes so far.
+// where it is over the table, the goal region of each relation of the task
+// around its destination ball, tinted in the source ball's colour, with an
+// arrow from the source ball to its middle (a push task: an arrow from the
+// ball the named way), and a caption: the instruction, the goal and the
+// pushes so far. The caption grows for instructions longer than two lines.
 func (e *Env) Render() *image.RGBA {
 	w := int((WallXMax-WallXMin)*renderScale) + 2*renderMargin
-	h := int((WallYMax-WallYMin)*renderScale) + 2*renderMargin + captionHeight
+	width := (w - 2*renderMargin) / basicfont.Face7x13.Advance
+	lines := wrap(e.Instruction(), width)
+	lines = append(lines, wrap(fmt.Sprintf("goal: %v   pushes: %d", e.task, e.steps), width)...)
+	h := int((WallYMax-WallYMin)*renderScale) + 2*renderMargin + max(captionHeight, len(lines)*lineHeight+4)
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(img, img.Bounds(), image.NewUniform(paper), image.Point{}, draw.Src)
 
@@ -52,20 +57,10 @@ func (e *Env) Render() *image.RGBA {
 	}}, wallGrey)
 
 	pos := e.Positions()
-	g := e.goal
-	src, dst := pos[g.Src], pos[g.Dst]
-	u := relDirs[g.Rel]
-	// The goal region, in pixels: u's y flips too.
-	cx, cy, ux, uy := px(dst[0]), py(dst[1]), u[0], -u[1]
-	radius := SuccessRadius * renderScale
-	tint := ballColour(g.Src)
-	tint.A = 70
-	fill(img, shape{circle(cx, cy, radius).box, func(x, y float64) bool {
-		dx, dy := x-cx, y-cy
-		along, across := dx*ux+dy*uy, -dx*uy+dy*ux
-		onTable := x >= x0 && x <= x1 && y >= y0 && y <= y1
-		return onTable && dx*dx+dy*dy < radius*radius && along >= math.Abs(across)
-	}}, tint)
+	regions := e.task.Rels[:e.task.N]
+	for _, g := range regions {
+		drawRegion(img, &pos, g, px, py, x0, y0, x1, y1)
+	}
 
 	for i, p := range pos {
 		bx, by, r := px(p[0]), py(p[1]), BallRadius*renderScale
@@ -79,27 +74,57 @@ func (e *Env) Render() *image.RGBA {
 		fill(img, circle(px(pxX), py(pxY), PusherRadius*renderScale-2), color.RGBA{255, 255, 255, 255})
 	}
 
-	// The arrow runs from the source ball's edge to the middle of the
-	// goal region.
-	mid := 0.5 * (2*BallRadius + SuccessRadius)
-	tx, ty := px(dst[0]+mid*u[0]), py(dst[1]+mid*u[1])
-	sx, sy := px(src[0]), py(src[1])
-	if l := math.Hypot(tx-sx, ty-sy); l > BallRadius*renderScale+12 {
-		dx, dy := (tx-sx)/l, (ty-sy)/l
-		sx, sy = sx+dx*BallRadius*renderScale, sy+dy*BallRadius*renderScale
-		const head = 14
-		bx, by := tx-dx*head, ty-dy*head
-		fill(img, segment(sx, sy, bx, by, 3), ink)
-		fill(img, triangle(tx, ty, bx-dy*head/2, by+dx*head/2, bx+dy*head/2, by-dx*head/2), ink)
+	// The arrows run from the source ball's edge to the middle of the
+	// goal region; a push task's from its ball the named way.
+	for _, g := range regions {
+		u, dst := relDirs[g.Rel], pos[g.Dst]
+		mid := 0.5 * (2*BallRadius + SuccessRadius)
+		arrow(img, px(pos[g.Src][0]), py(pos[g.Src][1]), px(dst[0]+mid*u[0]), py(dst[1]+mid*u[1]))
+	}
+	if t := e.task; t.Kind == KindPush {
+		p, u := pos[t.Ball], relDirs[t.Dir]
+		const length = 0.3
+		arrow(img, px(p[0]), py(p[1]), px(p[0]+(BallRadius+length)*u[0]), py(p[1]+(BallRadius+length)*u[1]))
 	}
 
-	lines := wrap(e.Instruction(), (w-2*renderMargin)/basicfont.Face7x13.Advance)
-	lines = append(lines, fmt.Sprintf("goal: %v   pushes: %d", g, e.steps))
 	top := int(y1) + wall + lineHeight + 2
 	for i, line := range lines {
 		label(img, line, renderMargin, top+i*lineHeight)
 	}
 	return img
+}
+
+// drawRegion tints the goal region of g, around its destination ball, in
+// the source ball's colour.
+func drawRegion(img *image.RGBA, pos *[NumBalls][2]float64, g Goal, px, py func(float64) float64, x0, y0, x1, y1 float64) {
+	dst := pos[g.Dst]
+	u := relDirs[g.Rel]
+	// The goal region, in pixels: u's y flips too.
+	cx, cy, ux, uy := px(dst[0]), py(dst[1]), u[0], -u[1]
+	radius := SuccessRadius * renderScale
+	tint := ballColour(g.Src)
+	tint.A = 70
+	fill(img, shape{circle(cx, cy, radius).box, func(x, y float64) bool {
+		dx, dy := x-cx, y-cy
+		along, across := dx*ux+dy*uy, -dx*uy+dy*ux
+		onTable := x >= x0 && x <= x1 && y >= y0 && y <= y1
+		return onTable && dx*dx+dy*dy < radius*radius && along >= math.Abs(across)
+	}}, tint)
+}
+
+// arrow draws an arrow from the edge of the ball centred at (sx, sy) to
+// (tx, ty), in pixels, unless they are too close for one.
+func arrow(img *image.RGBA, sx, sy, tx, ty float64) {
+	l := math.Hypot(tx-sx, ty-sy)
+	if l <= BallRadius*renderScale+12 {
+		return
+	}
+	dx, dy := (tx-sx)/l, (ty-sy)/l
+	sx, sy = sx+dx*BallRadius*renderScale, sy+dy*BallRadius*renderScale
+	const head = 14
+	bx, by := tx-dx*head, ty-dy*head
+	fill(img, segment(sx, sy, bx, by, 3), ink)
+	fill(img, triangle(tx, ty, bx-dy*head/2, by+dx*head/2, bx+dy*head/2, by-dx*head/2), ink)
 }
 
 func ballColour(i int) color.RGBA {

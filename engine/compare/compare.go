@@ -14,19 +14,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/lago-rl/lago/engine/config"
+	"github.com/lago-rl/lago/engine/env"
+	_ "github.com/lago-rl/lago/engine/envs" // every env id resolves
 	"github.com/lago-rl/lago/engine/plot"
-	"github.com/lago-rl/lago/engine/run"
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 // Options describe a comparison.
@@ -41,18 +43,25 @@ type Options struct {
 	// Status receives a one-line summary of all runs' progress, about once
 	// a second (nil: none).
 	Status func(line string)
+	// Abort, when cancelled after the ctx of Run, makes every child abandon
+	// its iteration and keep its last checkpoint (a second Ctrl-C); nil: never.
+	Abort context.Context
 }
 
-// Row is one prior's results across seeds.
+// Row is one prior's results across seeds. Success and return are each
+// run's final figures (over its last runfile.EpisodeWindow episodes),
+// averaged over seeds; a 95% CI needs two seeds or more and is nil (null)
+// with one.
 type Row struct {
 	Prior           string   `json:"prior"`
 	Seeds           int      `json:"seeds"`
+	EpisodeWindow   int      `json:"episode_window"`
 	SuccessMean     float64  `json:"success_mean"`
-	SuccessCI95Low  float64  `json:"success_ci95_low"`
-	SuccessCI95High float64  `json:"success_ci95_high"`
+	SuccessCI95Low  *float64 `json:"success_ci95_low"`
+	SuccessCI95High *float64 `json:"success_ci95_high"`
 	ReturnMean      float64  `json:"return_mean"`
-	ReturnCI95Low   float64  `json:"return_ci95_low"`
-	ReturnCI95High  float64  `json:"return_ci95_high"`
+	ReturnCI95Low   *float64 `json:"return_ci95_low"`
+	ReturnCI95High  *float64 `json:"return_ci95_high"`
 	AUC             float64  `json:"auc"`
 	WallS           float64  `json:"wall_s"`
 	LLMCalls        float64  `json:"llm_calls"`
@@ -71,24 +80,38 @@ func Slug(prior string) string {
 	return strings.NewReplacer(":", "-", "/", "_", " ", "_").Replace(prior)
 }
 
+// expName is the exp_name of a prior's runs: the prior itself (it labels
+// the curves of `lago plot`), or its slug when it is no file name (an
+// Ollama model path such as ollama:hf.co/user/model).
+func expName(prior string) string {
+	if config.CheckExpName(prior) != nil {
+		return Slug(prior)
+	}
+	return prior
+}
+
 // Run runs (or resumes, or skips) every job, then writes the summary files
 // into opt.Out: summary.md, summary.json, success.png and .svg.
 func Run(ctx context.Context, opt Options) ([]Row, error) {
 	if len(opt.Priors) == 0 || opt.Seeds < 1 {
-		return nil, errors.New("compare needs at least one prior and one seed")
+		return nil, errors.New("compare: needs at least one prior and one seed")
 	}
 	if opt.Jobs < 1 {
 		opt.Jobs = 1
 	}
+	// Once here rather than in every child.
+	if !slices.Contains(env.IDs(), opt.Base.EnvID) {
+		return nil, fmt.Errorf("config key env_id: unknown env_id %q; known: %s", opt.Base.EnvID, strings.Join(env.IDs(), ", "))
+	}
 	var jobs []job
 	for _, p := range opt.Priors {
 		if _, err := config.ParsePrior(p); err != nil {
-			return nil, fmt.Errorf("-priors: %w", err)
+			return nil, fmt.Errorf("compare: -priors: %w", err)
 		}
 		for k := 0; k < opt.Seeds; k++ {
 			cfg := opt.Base
 			cfg.Prior = p
-			cfg.ExpName = p
+			cfg.ExpName = expName(p)
 			cfg.Seed = opt.Base.Seed + int64(k)
 			if opt.Steps > 0 {
 				cfg.TotalTimesteps = opt.Steps
@@ -101,7 +124,7 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 		}
 	}
 	if err := os.MkdirAll(filepath.Join(opt.Out, "configs"), 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compare: %w", err)
 	}
 
 	st := newStatus(jobs, opt.Status)
@@ -124,7 +147,7 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 				return
 			}
 			defer func() { <-sem }()
-			errs[i] = runChild(ctx, opt, j, func(p progress) { st.update(i, p) })
+			errs[i] = runChild(ctx, opt, j, func(p runfile.Progress) { st.update(i, p) })
 			st.finish(i)
 		}()
 	}
@@ -137,35 +160,48 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 }
 
 func done(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, run.SummaryFile))
+	_, err := os.Stat(filepath.Join(dir, runfile.SummaryFile))
 	return err == nil
 }
 
-// progress is what a child prints with -progress-json.
-type progress struct {
-	Step    int64   `json:"step"`
-	Total   int64   `json:"total"`
-	Return  float64 `json:"return"`
-	Success float64 `json:"success"`
+// childArgs are the `lago train` flags of job j: resume its directory when
+// it holds a checkpoint, else start it from its config file (written here).
+func childArgs(opt Options, j job) (runfile.TrainArgs, error) {
+	a := runfile.TrainArgs{Quiet: true, ProgressJSON: true, LogFormat: "json"}
+	if _, err := os.Stat(filepath.Join(j.dir, runfile.CheckpointFile)); err == nil {
+		a.Resume = j.dir
+		return a, nil
+	}
+	a.Config = filepath.Join(opt.Out, "configs", fmt.Sprintf("%s-seed-%d.toml", Slug(j.prior), j.seed))
+	if err := j.cfg.WriteFile(a.Config); err != nil {
+		return a, err
+	}
+	a.Out = j.dir
+	// A half-made directory (killed before its first checkpoint) starts
+	// over, unless a process still trains in it.
+	if _, err := os.Stat(j.dir); err == nil {
+		lock, err := runfile.Acquire(j.dir)
+		if err != nil {
+			return a, err
+		}
+		err = os.RemoveAll(j.dir)
+		lock.Release()
+		if err != nil {
+			return a, fmt.Errorf("compare: %w", err)
+		}
+	}
+	return a, nil
 }
 
-func runChild(ctx context.Context, opt Options, j job, report func(progress)) error {
-	var args []string
-	if _, err := os.Stat(filepath.Join(j.dir, run.CheckpointFile)); err == nil {
-		args = []string{"train", "-resume", j.dir}
-	} else {
-		cfgPath := filepath.Join(opt.Out, "configs", fmt.Sprintf("%s-seed-%d.toml", Slug(j.prior), j.seed))
-		if err := j.cfg.WriteFile(cfgPath); err != nil {
-			return err
-		}
-		// A half-made directory (killed before its first checkpoint) starts over.
-		if err := os.RemoveAll(j.dir); err != nil {
-			return err
-		}
-		args = []string{"train", "-config", cfgPath, "-out", j.dir}
+func runChild(ctx context.Context, opt Options, j job, report func(runfile.Progress)) error {
+	a, err := childArgs(opt, j)
+	if err != nil {
+		return err
 	}
-	args = append(args, "-quiet", "-progress-json", "-log-format", "json")
-	cmd := exec.CommandContext(ctx, opt.Exe, args...)
+	cmd := exec.CommandContext(ctx, opt.Exe, a.CommandLine()...)
+	// The child hears signals from this process only, so that one Ctrl-C
+	// at the terminal is one interrupt for it, not two (which would abort).
+	cmd.SysProcAttr = childProcAttr()
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) } // checkpoint, then exit
 	cmd.WaitDelay = 2 * time.Minute
 	stdout, err := cmd.StdoutPipe()
@@ -175,20 +211,23 @@ func runChild(ctx context.Context, opt Options, j job, report func(progress)) er
 	var stderr tail
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return err
+		return fmt.Errorf("compare: %w", err)
+	}
+	if opt.Abort != nil {
+		// The second interrupt: the child abandons its iteration.
+		defer context.AfterFunc(opt.Abort, func() { cmd.Process.Signal(os.Interrupt) })()
 	}
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
-		var p progress
-		if json.Unmarshal(sc.Bytes(), &p) == nil && p.Total > 0 {
+		if p, err := runfile.ParseProgress(sc.Bytes()); err == nil {
 			report(p)
 		}
 	}
 	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("run %s (prior %s, seed %d): %v\n%s", j.dir, j.prior, j.seed, err, stderr.String())
+		return fmt.Errorf("compare: run %s (prior %s, seed %d): %v\n%s", j.dir, j.prior, j.seed, err, stderr.String())
 	}
 	if !done(j.dir) {
-		return fmt.Errorf("run %s stopped before finishing; run the comparison again to resume it", j.dir)
+		return fmt.Errorf("compare: run %s stopped before finishing; run the comparison again to resume it", j.dir)
 	}
 	return nil
 }
@@ -219,7 +258,7 @@ func (t *tail) String() string {
 type status struct {
 	mu     sync.Mutex
 	jobs   []job
-	prog   []progress
+	prog   []runfile.Progress
 	fin    []bool
 	out    func(string)
 	ticker *time.Ticker
@@ -228,7 +267,7 @@ type status struct {
 }
 
 func newStatus(jobs []job, out func(string)) *status {
-	s := &status{jobs: jobs, prog: make([]progress, len(jobs)), fin: make([]bool, len(jobs)), out: out, quit: make(chan struct{})}
+	s := &status{jobs: jobs, prog: make([]runfile.Progress, len(jobs)), fin: make([]bool, len(jobs)), out: out, quit: make(chan struct{})}
 	if out != nil {
 		s.ticker = time.NewTicker(time.Second)
 		go func() {
@@ -245,7 +284,7 @@ func newStatus(jobs []job, out func(string)) *status {
 	return s
 }
 
-func (s *status) update(i int, p progress) {
+func (s *status) update(i int, p runfile.Progress) {
 	s.mu.Lock()
 	s.prog[i] = p
 	s.mu.Unlock()
@@ -307,20 +346,16 @@ func summarise(opt Options, jobs []job) ([]Row, error) {
 	var rows []Row
 	var curves []plot.Run
 	for _, p := range opt.Priors {
-		row := Row{Prior: p}
+		row := Row{Prior: p, EpisodeWindow: runfile.EpisodeWindow}
 		var succ, ret []float64
 		var aucs []float64
 		for _, j := range jobs {
 			if j.prior != p {
 				continue
 			}
-			var sum run.Summary
-			data, err := os.ReadFile(filepath.Join(j.dir, run.SummaryFile))
+			sum, err := runfile.ReadSummary(j.dir)
 			if err != nil {
-				return nil, err
-			}
-			if err := json.Unmarshal(data, &sum); err != nil {
-				return nil, fmt.Errorf("%s: %w", filepath.Join(j.dir, run.SummaryFile), err)
+				return nil, fmt.Errorf("compare: %w", err)
 			}
 			r, err := plot.LoadRun(j.dir)
 			if err != nil {
@@ -338,10 +373,16 @@ func summarise(opt Options, jobs []job) ([]Row, error) {
 			row.Runs = append(row.Runs, j.dir)
 			row.Seeds++
 		}
-		row.SuccessMean, row.SuccessCI95Low, row.SuccessCI95High = plot.MeanCI95(succ)
-		// A rate's interval stays within [0, 1].
-		row.SuccessCI95Low, row.SuccessCI95High = math.Max(row.SuccessCI95Low, 0), math.Min(row.SuccessCI95High, 1)
-		row.ReturnMean, row.ReturnCI95Low, row.ReturnCI95High = plot.MeanCI95(ret)
+		var lo, hi float64
+		row.SuccessMean, lo, hi = plot.MeanCI95(succ)
+		if row.Seeds > 1 {
+			// A rate's interval stays within [0, 1].
+			row.SuccessCI95Low, row.SuccessCI95High = ptr(math.Max(lo, 0)), ptr(math.Min(hi, 1))
+		}
+		row.ReturnMean, lo, hi = plot.MeanCI95(ret)
+		if row.Seeds > 1 {
+			row.ReturnCI95Low, row.ReturnCI95High = ptr(lo), ptr(hi)
+		}
 		row.AUC, _, _ = plot.MeanCI95(aucs)
 		rows = append(rows, row)
 	}
@@ -349,14 +390,14 @@ func summarise(opt Options, jobs []job) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(opt.Out, "summary.json"), append(js, '\n'), 0o644); err != nil {
-		return nil, err
+	if err := runfile.WriteFileAtomic(filepath.Join(opt.Out, "summary.json"), append(js, '\n')); err != nil {
+		return nil, fmt.Errorf("compare: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(opt.Out, "summary.md"), []byte(Markdown(opt, rows)), 0o644); err != nil {
-		return nil, err
+	if err := runfile.WriteFileAtomic(filepath.Join(opt.Out, "summary.md"), []byte(Markdown(opt, rows))); err != nil {
+		return nil, fmt.Errorf("compare: %w", err)
 	}
 	_, err = plot.LearningCurves(curves, filepath.Join(opt.Out, "success"), plot.Options{
-		Title:  fmt.Sprintf("%s: success by prior (mean, 95%% CI over %d seeds)", opt.Base.EnvID, opt.Seeds),
+		Title:  fmt.Sprintf("%s: success by prior (mean, 95%% CI over %s)", opt.Base.EnvID, seeds(opt.Seeds)),
 		Panels: []plot.Panel{{Metric: "episodic_success", YLabel: "success rate"}, {Metric: "episodic_return", YLabel: "return"}},
 		Band:   plot.CI95,
 		Smooth: 5,
@@ -387,13 +428,31 @@ func Markdown(opt Options, rows []Row) string {
 		steps = opt.Base.TotalTimesteps
 	}
 	fmt.Fprintf(&b, "# %s: vanilla PPO vs LaGO\n\n", opt.Base.EnvID)
-	fmt.Fprintf(&b, "%d seeds per prior, %d env steps each; final = last 100 episodes of each run; 95%% CI by Student's t over seeds; AUC = mean success over training.\n\n", opt.Seeds, steps)
-	b.WriteString("| prior | final success (95% CI) | final return (95% CI) | AUC | wall time (s, sum) | LLM calls |\n")
+	fmt.Fprintf(&b, "%s per prior, %d env steps each; final = last %d episodes of each run; 95%% CI by Student's t over seeds (n/a with one seed); AUC = mean success over training.\n\n", seeds(opt.Seeds), steps, runfile.EpisodeWindow)
+	fmt.Fprintf(&b, "| prior | final success, last %d episodes (95%% CI) | final return, last %d episodes (95%% CI) | AUC | wall time (s, sum) | LLM calls |\n", runfile.EpisodeWindow, runfile.EpisodeWindow)
 	b.WriteString("|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %.3f [%.3f, %.3f] | %.2f [%.2f, %.2f] | %.3f | %.0f | %.0f |\n",
-			r.Prior, r.SuccessMean, r.SuccessCI95Low, r.SuccessCI95High, r.ReturnMean, r.ReturnCI95Low, r.ReturnCI95High, r.AUC, r.WallS, r.LLMCalls)
+		fmt.Fprintf(&b, "| %s | %.3f %s | %.2f %s | %.3f | %.0f | %.0f |\n",
+			r.Prior, r.SuccessMean, ci(r.SuccessCI95Low, r.SuccessCI95High, "%.3f"), r.ReturnMean, ci(r.ReturnCI95Low, r.ReturnCI95High, "%.2f"), r.AUC, r.WallS, r.LLMCalls)
 	}
 	b.WriteString("\nCurves: success.png (success.svg).\n")
 	return b.String()
+}
+
+func ptr(x float64) *float64 { return &x }
+
+// ci formats an interval as [low, high], or n/a when there is none.
+func ci(low, high *float64, verb string) string {
+	if low == nil || high == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("["+verb+", "+verb+"]", *low, *high)
+}
+
+// seeds is "1 seed" or "N seeds".
+func seeds(n int) string {
+	if n == 1 {
+		return "1 seed"
+	}
+	return fmt.Sprintf("%d seeds", n)
 }

@@ -27,6 +27,8 @@ import (
 	"math"
 	"os"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -49,7 +51,7 @@ type Config struct {
 
 	// PPO.
 	NumSteps       int     `toml:"num_steps" default:"128" range:"[1,)" doc:"steps per environment in each rollout"`
-	LearningRate   float64 `toml:"learning_rate" default:"2.5e-4" range:"(0,)" doc:"Adam learning rate"`
+	LearningRate   float64 `toml:"learning_rate" default:"2.5e-4" range:"(0,1]" doc:"Adam learning rate (each Adam step moves a weight by up to about the rate, so above 1 training diverges)"`
 	AnnealLR       bool    `toml:"anneal_lr" default:"true" doc:"decay the learning rate linearly to 0 over training"`
 	Gamma          float64 `toml:"gamma" default:"0.99" range:"[0,1]" doc:"discount factor"`
 	GAELambda      float64 `toml:"gae_lambda" default:"0.95" range:"[0,1]" doc:"lambda of generalised advantage estimation"`
@@ -60,19 +62,26 @@ type Config struct {
 	ClipVLoss      bool    `toml:"clip_vloss" default:"true" doc:"clip the value loss as the policy loss is clipped"`
 	EntCoef        float64 `toml:"ent_coef" default:"0.01" range:"[0,)" doc:"coefficient of the entropy bonus"`
 	VFCoef         float64 `toml:"vf_coef" default:"0.5" range:"[0,)" doc:"coefficient of the value loss"`
-	MaxGradNorm    float64 `toml:"max_grad_norm" default:"0.5" range:"(0,)" doc:"maximum global gradient norm"`
+	MaxGradNorm    float64 `toml:"max_grad_norm" default:"0.5" range:"(0,1e6]" doc:"maximum global gradient norm; 1e6, above any real gradient norm, disables clipping (libtorch takes it as a float32)"`
 	TargetKL       float64 `toml:"target_kl" default:"0" range:"[0,)" doc:"stop an update early once the approximate KL exceeds this; 0 disables"`
 
 	// Networks.
 	HiddenSizes []int   `toml:"hidden_sizes" default:"64,64" range:"[1,)" minlen:"1" doc:"hidden layer widths of the policy and value networks"`
 	Activation  string  `toml:"activation" default:"tanh" enum:"tanh,relu" doc:"activation of the hidden layers"`
-	LogStdInit  float64 `toml:"log_std_init" default:"0" doc:"initial log standard deviation of the Gaussian policy (continuous actions only)"`
+	LogStdInit  float64 `toml:"log_std_init" default:"0" range:"[-20,2]" doc:"initial log standard deviation of the Gaussian policy (continuous actions only); SB3's log-std bounds: larger values overflow the log-probabilities"`
 
 	// Normalisation (continuous environments).
 	NormObs    bool    `toml:"norm_obs" default:"false" doc:"normalise observations by a running mean and variance"`
 	NormReward bool    `toml:"norm_reward" default:"false" doc:"scale rewards by a running estimate of the discounted return's spread"`
 	ClipObs    float64 `toml:"clip_obs" default:"10" range:"(0,)" doc:"clip normalised observations to [-clip_obs, clip_obs]"`
 	ClipReward float64 `toml:"clip_reward" default:"10" range:"(0,)" doc:"clip normalised rewards to [-clip_reward, clip_reward]"`
+
+	// CLEVR-Robot task levels (issue 14): options of the CLEVR-Robot envs,
+	// passed to them through the id that [Config.Env] returns.
+	TaskLevel    string `toml:"task_level" default:"relation" enum:"relation,easy,hard,rephrase,mixed" doc:"CLEVR-Robot task: relation (one relation, up to 50 pushes), easy (one push in the named direction), hard (2-3 relations at once, colour order, gathering), rephrase (relation goals in more paraphrases), mixed (a level drawn per episode)"`
+	GoalEncoding string `toml:"goal_encoding" default:"onehot" enum:"onehot,text" doc:"CLEVR-Robot goal in the observation: onehot of the goal's balls and relations, or text (a bag of the instruction's words with their positions)"`
+	Reward       string `toml:"reward" default:"shaped" enum:"shaped,distance" doc:"CLEVR-Robot reward: shaped (10 per metre of progress to the goal region, +10 on success) or distance (ImagineBench: 10 per metre the source-destination distance shrinks, no success bonus)"`
+	Phrasing     string `toml:"phrasing" default:"train" enum:"train,heldout" doc:"CLEVR-Robot instructions: training phrasings, or held-out ones (for evaluation only)"`
 
 	// LaGO: the prior over actions and its weight in the loss.
 	Prior             string  `toml:"prior" default:"none" minlen:"1" doc:"prior over actions: none, uniform, scripted:Q, scripted-wrong:Q (Q in [0,1]) or ollama:MODEL"`
@@ -82,18 +91,41 @@ type Config struct {
 	BetaDecayFraction float64 `toml:"beta_decay_fraction" default:"1" range:"(0,1]" doc:"fraction of training over which beta decays; it stays at beta_final after"`
 	KLDirection       string  `toml:"kl_direction" default:"reverse" enum:"reverse,forward" doc:"reverse: KL(policy||prior), mode-seeking, as in KL-regularised RL; forward: KL(prior||policy), cross-entropy to the prior, as in kickstarting"`
 	PriorEps          float64 `toml:"prior_eps" default:"0.001" range:"[0,0.5]" doc:"floor on prior probabilities (then renormalised), so no action is impossible under the prior"`
-	PriorTemperature  float64 `toml:"prior_temperature" default:"1" range:"(0,)" doc:"prior temperature tau: p is sharpened (<1) or flattened (>1) as p^(1/tau)"`
+	PriorTemperature  float64 `toml:"prior_temperature" default:"1" range:"[0.01,100]" doc:"prior temperature tau: p is sharpened (<1) or flattened (>1) as p^(1/tau); a sharper tau makes p^(1/tau) underflow to 0"`
 	PriorWait         float64 `toml:"prior_wait" default:"0" range:"[0,)" doc:"seconds an update may wait for priors still being scored; 0 masks them out at once"`
 
 	// The Ollama prior service.
-	OllamaHost           string  `toml:"ollama_host" default:"" doc:"Ollama server host:port; empty means $OLLAMA_HOST, else 127.0.0.1:11434"`
+	OllamaHost           string  `toml:"ollama_host" default:"" doc:"Ollama server: host[:port] or a URL, read as Ollama reads OLLAMA_HOST (no scheme: port 11434; http://: 80; https://: 443); empty means $OLLAMA_HOST, else 127.0.0.1:11434"`
 	OllamaParallel       int     `toml:"ollama_parallel" default:"1" range:"[1,64]" doc:"concurrent requests to Ollama; match the server's OLLAMA_NUM_PARALLEL"`
 	OllamaTimeout        float64 `toml:"ollama_timeout" default:"30" range:"(0,)" doc:"seconds before one Ollama request is abandoned"`
 	PriorFactorTopK      int     `toml:"prior_factor_topk" default:"2" range:"[1,20]" doc:"factored actions: score the second factor for at most this many first choices (calls per state <= 1 + this)"`
 	PriorFallbackSamples int     `toml:"prior_fallback_samples" default:"8" range:"[1,100]" doc:"answers sampled per question when the model gives no log-probabilities"`
-	PriorCacheDir        string  `toml:"prior_cache_dir" default:"" doc:"directory of the persistent prior cache; empty means $XDG_CACHE_HOME/lago/prior or ~/.cache/lago/prior"`
+	PriorCacheDir        string  `toml:"prior_cache_dir" default:"" doc:"directory of the persistent prior cache; empty means $XDG_CACHE_HOME/lago/prior or ~/.cache/lago/prior. If set and unwritable, training fails; the default, unwritable, gives a warning and a memory-only cache"`
 	PriorCacheEntries    int     `toml:"prior_cache_entries" default:"100000" range:"[1,)" doc:"priors kept in memory (the disk cache keeps all)"`
 	PriorQueue           int     `toml:"prior_queue" default:"4096" range:"[1,)" doc:"states waiting to be scored at most; more are dropped and asked again later"`
+}
+
+// Env returns the id to make the environment with: env_id, followed by
+// ":key=value,..." for each CLEVR-Robot task key not at its default (e.g.
+// "CLEVR-Robot-v0:task_level=easy"). With every such key at its default it
+// is env_id itself, so other envs are unaffected; an env that takes no
+// options rejects an id that carries some (engine/env's Make).
+func (c Config) Env() string {
+	var opts []string
+	for _, o := range [...]struct{ key, value string }{
+		{"task_level", c.TaskLevel},
+		{"goal_encoding", c.GoalEncoding},
+		{"reward", c.Reward},
+		{"phrasing", c.Phrasing},
+	} {
+		if o.value != byKey[o.key].def.String() {
+			opts = append(opts, o.key+"="+o.value)
+		}
+	}
+	if len(opts) == 0 {
+		return c.EnvID
+	}
+	return c.EnvID + ":" + strings.Join(opts, ",")
 }
 
 // Default returns the configuration with every setting at its default.
@@ -208,6 +240,11 @@ func (c *Config) problems() []error {
 	if _, err := ParsePrior(c.Prior); err != nil {
 		errs = append(errs, err)
 	}
+	if c.ExpName != "" { // the empty name is minlen's to report
+		if err := CheckExpName(c.ExpName); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// The checks below divide by these keys or multiply them; if any is
 	// already reported as out of range, its errors would only be noise.
 	if c.NumEnvs < 1 || c.NumSteps < 1 || c.NumMinibatches < 1 {
@@ -224,6 +261,11 @@ func (c *Config) problems() []error {
 	if c.TotalTimesteps < int64(batch) {
 		errs = append(errs, fmt.Errorf("total_timesteps = %d is less than one rollout, num_envs * num_steps = %d * %d = %d, so no update would run; raise total_timesteps or lower num_envs or num_steps",
 			c.TotalTimesteps, c.NumEnvs, c.NumSteps, batch))
+	}
+	// Sizes before the env is known; the trainer checks again with the
+	// env's own (ppo.New).
+	if err := c.CheckMemory(MinFootprint); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }
@@ -300,4 +342,37 @@ func unknownKey(key string, isTable bool) error {
 		return fmt.Errorf("unknown key %q: there are no tables; write every key at the top level", key)
 	}
 	return fmt.Errorf("unknown key %q (lago config -list shows all keys)", key)
+}
+
+// CheckExpName accepts an exp_name that is one plain file name: run
+// directories are named runs/EXP_NAME-SEED-TIME, so a '/', a "..", an
+// absolute path, a space or a control character would put the run
+// somewhere else or make an odd name.
+func CheckExpName(name string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("config key exp_name: %q %s; use a plain name of letters, digits and . _ - + : = @ (it names the run directory)", name, why)
+	}
+	if name == "" {
+		return bad("is empty")
+	}
+	if strings.HasPrefix(name, ".") {
+		return bad("starts with '.' (a hidden or parent directory)")
+	}
+	if len(name) > 128 {
+		return bad("is longer than 128 bytes")
+	}
+	for _, r := range name {
+		switch {
+		case r == '/' || r == '\\':
+			return bad("holds a path separator")
+		case unicode.IsControl(r) || unicode.IsSpace(r):
+			return bad("holds a space or control character")
+		case r == utf8.RuneError:
+			return bad("is not valid UTF-8")
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._-+:=@", r):
+		default:
+			return bad(fmt.Sprintf("holds %q", r))
+		}
+	}
+	return nil
 }

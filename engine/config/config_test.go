@@ -27,6 +27,8 @@ func TestDefaultMatchesCleanRL(t *testing.T) {
 		EntCoef: 0.01, VFCoef: 0.5, MaxGradNorm: 0.5, TargetKL: 0,
 		HiddenSizes: []int{64, 64}, Activation: "tanh", LogStdInit: 0,
 		NormObs: false, NormReward: false, ClipObs: 10, ClipReward: 10,
+		// CLEVR-Robot: today's single-relation task.
+		TaskLevel: "relation", GoalEncoding: "onehot", Reward: "shaped", Phrasing: "train",
 		// LaGO: vanilla PPO unless a prior is named.
 		Prior: "none", Beta: 0.05, BetaSchedule: "constant", BetaFinal: 0, BetaDecayFraction: 1,
 		KLDirection: "reverse", PriorEps: 0.001, PriorTemperature: 1, PriorWait: 0,
@@ -108,7 +110,7 @@ func TestParseErrors(t *testing.T) {
 		// Ranges, enums and lengths.
 		{"above closed bound", "gamma = 1.5", `configs/x.toml: key "gamma" = 1.5 is out of range [0, 1]`},
 		{"below closed bound", "gae_lambda = -0.1", `configs/x.toml: key "gae_lambda" = -0.1 is out of range [0, 1]`},
-		{"at open bound", "learning_rate = 0", `configs/x.toml: key "learning_rate" = 0.0 is out of range (0, +inf)`},
+		{"at open bound", "learning_rate = 0", `configs/x.toml: key "learning_rate" = 0.0 is out of range (0, 1]`},
 		{"int below", "num_envs = 0", `configs/x.toml: key "num_envs" = 0 is out of range [1, +inf)`},
 		{"int64 below", "seed = -1", `configs/x.toml: key "seed" = -1 is out of range [0, +inf)`},
 		{"nan", "ent_coef = nan", `configs/x.toml: key "ent_coef" = nan must be a finite number`},
@@ -162,7 +164,9 @@ func TestParseWithoutSource(t *testing.T) {
 
 func TestRoundTrip(t *testing.T) {
 	custom := Default()
-	custom.ExpName = "quote \" backslash \\ tab \t newline \n bell \a unicode é✓"
+	// exp_name must be a plain file name; a free-form string key carries the quoting test.
+	custom.ExpName = "run_é-1.5+x:y=z@h"
+	custom.PriorCacheDir = "quote \" backslash \\ tab \t newline \n bell \a unicode é✓"
 	custom.EnvID = "HalfCheetah-v4"
 	custom.Seed = 9_007_199_254_740_993 // not representable as a float64
 	custom.Device = "cuda"
@@ -234,7 +238,7 @@ func TestSet(t *testing.T) {
 		assignment string
 		edit       func(*Config)
 	}{
-		{"exp_name=my run", func(c *Config) { c.ExpName = "my run" }},
+		{"prior_cache_dir=my dir", func(c *Config) { c.PriorCacheDir = "my dir" }},
 		{"exp_name=a=b", func(c *Config) { c.ExpName = "a=b" }}, // only the first '=' separates
 		{"device=cuda", func(c *Config) { c.Device = "cuda" }},
 		{" device = cpu ", func(c *Config) { c.Device = "cpu" }},
@@ -279,7 +283,17 @@ func TestSetErrors(t *testing.T) {
 		{"norm_adv=yes", `-set norm_adv=yes: key "norm_adv": expected a boolean (true or false), got "yes"`},
 		{"hidden_sizes=64,x", `-set hidden_sizes=64,x: key "hidden_sizes": expected an array of integers, got "64,x"`},
 		{"gamma=1.5", `-set gamma=1.5: key "gamma" = 1.5 is out of range [0, 1]`},
-		{"max_grad_norm=0", `-set max_grad_norm=0: key "max_grad_norm" = 0.0 is out of range (0, +inf)`},
+		{"max_grad_norm=0", `-set max_grad_norm=0: key "max_grad_norm" = 0.0 is out of range (0, 1e+06]`},
+		// Values the config once accepted that made training non-finite
+		// (issue 11, point 4): each is refused, naming the key.
+		{"prior_temperature=1e-4", `-set prior_temperature=1e-4: key "prior_temperature" = 0.0001 is out of range [0.01, 100]`},
+		{"log_std_init=1e10", `-set log_std_init=1e10: key "log_std_init" = 1e+10 is out of range [-20, 2]`},
+		{"learning_rate=1e30", `-set learning_rate=1e30: key "learning_rate" = 1e+30 is out of range (0, 1]`},
+		{"max_grad_norm=1e300", `-set max_grad_norm=1e300: key "max_grad_norm" = 1e+300 is out of range (0, 1e+06]`},
+		// Unknown enum values of LaGO's keys are errors listing the choices,
+		// never a silent default.
+		{"beta_schedule=cosine", `-set beta_schedule=cosine: key "beta_schedule" = "cosine" must be one of constant, linear, exp`},
+		{"kl_direction=both", `-set kl_direction=both: key "kl_direction" = "both" must be one of reverse, forward`},
 		{"num_steps=0", `-set num_steps=0: key "num_steps" = 0 is out of range [1, +inf)`},
 		{"hidden_sizes=", `-set hidden_sizes=: key "hidden_sizes" = [] must have at least 1 element`},
 		{"hidden_sizes=64,-1", `-set hidden_sizes=64,-1: key "hidden_sizes" element 1 = -1 is out of range [1, +inf)`},
@@ -517,6 +531,26 @@ func TestKeys(t *testing.T) {
 	} {
 		if got := byName[want.Key]; got != want {
 			t.Errorf("KeyDoc for %s:\n got %+v\nwant %+v", want.Key, got, want)
+		}
+	}
+}
+
+// exp_name names a directory under runs/; anything but a plain file name
+// would write elsewhere (issue 11, point 3).
+func TestExpNameMustBeAPlainName(t *testing.T) {
+	for _, name := range []string{"../../escape", "sub/dir", "/abs", "a\\b", "new\nline", "tab\there", "my run", ".", "..", ".hidden", "bell\a", strings.Repeat("x", 129)} {
+		c := Default()
+		c.ExpName = name
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), "config key exp_name:") {
+			t.Errorf("exp_name %q: %v, want an error naming the key", name, err)
+		}
+	}
+	for _, name := range []string{"ppo", "clevr-lago_2", "scripted:0.9", "ollama:llama3.2:1b", "β=0.1"} {
+		c := Default()
+		c.ExpName = name
+		if err := c.Validate(); err != nil {
+			t.Errorf("exp_name %q: %v", name, err)
 		}
 	}
 }

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 // KeyDoc describes one setting, for `lago config -list`.
@@ -58,51 +58,16 @@ func (c Config) Encode() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// WriteFile writes c's encoding to path atomically: readers see either the
-// old file or the complete new one, never a partial write, even if the
-// process dies midway. The data goes to a temporary file in the same
-// directory (rename is only atomic within one file system), is synced to
-// disk, and then renamed over path.
-func (c Config) WriteFile(path string) (err error) {
+// WriteFile writes c's encoding to path atomically (runfile.WriteAtomic):
+// readers see either the old file or the complete new one, never a partial
+// write, even if the process dies midway.
+func (c Config) WriteFile(path string) error {
 	data, err := c.Encode()
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing config: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("writing config %s: %w", path, err)
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private (0600); a config is not secret and
-	// other users and tools should be able to read it.
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// Syncing the directory makes the rename itself durable. Some platforms
-	// (Windows) cannot open a directory for this; the new content is already
-	// on disk by then, so that failure is not worth failing the write.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
+	if err := runfile.WriteFileAtomic(path, data); err != nil {
+		return fmt.Errorf("writing config %s: %w", path, err)
 	}
 	return nil
 }

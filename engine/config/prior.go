@@ -6,9 +6,24 @@ import (
 	"strings"
 )
 
+// PriorKind is the kind part of the prior key's value.
+type PriorKind string
+
+// The prior kinds, in the order the key's doc lists them.
+const (
+	PriorNone          PriorKind = "none"
+	PriorUniform       PriorKind = "uniform"
+	PriorScripted      PriorKind = "scripted"
+	PriorScriptedWrong PriorKind = "scripted-wrong"
+	PriorOllama        PriorKind = "ollama"
+)
+
+// PriorKinds lists every kind, for error messages.
+const PriorKinds = "none, uniform, scripted:Q, scripted-wrong:Q (Q in [0, 1]) or ollama:MODEL"
+
 // PriorSpec is the parsed value of the prior key.
 type PriorSpec struct {
-	Kind    string  // none, uniform, scripted, scripted-wrong, ollama
+	Kind    PriorKind
 	Quality float64 // scripted kinds: Q in [0, 1]
 	Model   string  // ollama: the model name
 }
@@ -16,23 +31,24 @@ type PriorSpec struct {
 // ParsePrior reads a prior key value: none, uniform, scripted:Q,
 // scripted-wrong:Q or ollama:MODEL.
 func ParsePrior(s string) (PriorSpec, error) {
-	kind, arg, hasArg := strings.Cut(strings.TrimSpace(s), ":")
+	name, arg, hasArg := strings.Cut(strings.TrimSpace(s), ":")
+	kind := PriorKind(name)
 	bad := func(why string) (PriorSpec, error) {
-		return PriorSpec{}, fmt.Errorf("key \"prior\" = %q %s; want none, uniform, scripted:Q, scripted-wrong:Q (Q in [0, 1]) or ollama:MODEL", s, why)
+		return PriorSpec{}, fmt.Errorf("config key prior: %q %s; want %s", s, why, PriorKinds)
 	}
 	switch kind {
-	case "none", "uniform":
+	case PriorNone, PriorUniform:
 		if hasArg {
 			return bad("takes no argument")
 		}
 		return PriorSpec{Kind: kind}, nil
-	case "scripted", "scripted-wrong":
+	case PriorScripted, PriorScriptedWrong:
 		q, err := strconv.ParseFloat(arg, 64)
 		if !hasArg || err != nil || q < 0 || q > 1 {
 			return bad("needs a quality Q in [0, 1], e.g. scripted:0.9")
 		}
 		return PriorSpec{Kind: kind, Quality: q}, nil
-	case "ollama":
+	case PriorOllama:
 		if !hasArg || strings.TrimSpace(arg) == "" {
 			return bad("needs a model name, e.g. ollama:llama3.2:1b")
 		}
@@ -43,10 +59,10 @@ func ParsePrior(s string) (PriorSpec, error) {
 
 func (p PriorSpec) String() string {
 	switch p.Kind {
-	case "scripted", "scripted-wrong":
-		return p.Kind + ":" + strconv.FormatFloat(p.Quality, 'g', -1, 64)
-	case "ollama":
+	case PriorScripted, PriorScriptedWrong:
+		return string(p.Kind) + ":" + strconv.FormatFloat(p.Quality, 'g', -1, 64)
+	case PriorOllama:
 		return "ollama:" + p.Model
 	}
-	return p.Kind
+	return string(p.Kind)
 }

@@ -25,7 +25,7 @@ func TestParsePrior(t *testing.T) {
 	for _, c := range cases {
 		got, err := ParsePrior(c.in)
 		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), `key "prior"`) {
+			if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), `config key prior:`) {
 				t.Errorf("ParsePrior(%q) error %v, want one naming the key and %q", c.in, err, c.err)
 			}
 			continue

@@ -5,7 +5,9 @@
 // seeded random number generator. Its full state, generator included, can
 // be marshalled so that a run restored from a checkpoint continues
 // bit-exactly. Environments are registered by id, much like database/sql
-// drivers, and created with [Make].
+// drivers, and created with [Make]. An id may carry options for envs
+// registered with [RegisterOptions] ("CLEVR-Robot-v0:task_level=easy"), and
+// envs whose episodes have task levels report them through [Leveled].
 //
 // A [Vec] steps many instances of one environment in parallel over a fixed
 // set of worker goroutines, applies the time limit from the [Spec] and

@@ -60,9 +60,20 @@ type Expert interface {
 	ExpertAction(action []float32)
 }
 
+// Leveled is implemented by envs whose episodes come in task levels
+// (CLEVR-Robot's task_level = mixed draws one per episode). [Vec] records
+// the level of every finished episode in EpisodeLevel, so that success can
+// be reported per level.
+type Leveled interface {
+	// EpisodeLevel names the level of the running episode, e.g. "easy".
+	EpisodeLevel() string
+}
+
 var (
 	registryMu sync.RWMutex
 	registry   = map[string]func() Env{}
+	// withOptions holds the constructors that accept options, by base id.
+	withOptions = map[string]func(opts map[string]string) (Env, error){}
 )
 
 // Register makes an environment available under id to [Make].
@@ -81,16 +92,64 @@ func Register(id string, make func() Env) {
 	registry[id] = make
 }
 
+// RegisterOptions lets [Make] build the environment registered under id
+// with options, written after the id as "id:key=value,key=value" (e.g.
+// "CLEVR-Robot-v0:task_level=easy"). make receives the options and reports
+// an unknown key or value as an error listing the allowed ones. id must
+// also be registered with [Register], which Make uses when no options are
+// given. Like Register, it panics on an empty id, a nil constructor or a
+// second registration.
+func RegisterOptions(id string, make func(opts map[string]string) (Env, error)) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if id == "" || make == nil || strings.Contains(id, ":") {
+		panic("env: RegisterOptions with empty id, an id holding ':' or nil constructor")
+	}
+	if _, dup := withOptions[id]; dup {
+		panic(fmt.Sprintf("env: RegisterOptions called twice for %q", id))
+	}
+	withOptions[id] = make
+}
+
 // Make returns a new, unseeded instance of the environment registered
-// under id.
+// under id. An id may carry options, "id:key=value,key=value", for an
+// environment registered with [RegisterOptions].
 func Make(id string) (Env, error) {
+	base, optText, hasOpts := strings.Cut(id, ":")
 	registryMu.RLock()
-	newEnv, ok := registry[id]
+	newEnv, ok := registry[base]
+	newWith, takesOpts := withOptions[base]
 	registryMu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("unknown env_id %q; known: %s", id, strings.Join(IDs(), ", "))
+		return nil, fmt.Errorf("unknown env_id %q; known: %s", base, strings.Join(IDs(), ", "))
 	}
-	return newEnv(), nil
+	if !hasOpts {
+		return newEnv(), nil
+	}
+	if !takesOpts {
+		return nil, fmt.Errorf("env: %s takes no options, got %q", base, optText)
+	}
+	opts, err := parseOptions(optText)
+	if err != nil {
+		return nil, fmt.Errorf("env: %s: %w", id, err)
+	}
+	return newWith(opts)
+}
+
+// parseOptions reads "key=value,key=value"; keys must be distinct.
+func parseOptions(text string) (map[string]string, error) {
+	opts := map[string]string{}
+	for _, kv := range strings.Split(text, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("option %q is not key=value", kv)
+		}
+		if _, dup := opts[k]; dup {
+			return nil, fmt.Errorf("option %s given twice", k)
+		}
+		opts[k] = v
+	}
+	return opts, nil
 }
 
 // IDs returns the registered environment ids, sorted.

@@ -2,6 +2,7 @@ package env
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 )
 
@@ -74,4 +75,34 @@ func (s Space) String() string {
 func (s Space) Equal(o Space) bool {
 	return s.Kind == o.Kind && s.N == o.N &&
 		slices.Equal(s.Low, o.Low) && slices.Equal(s.High, o.High)
+}
+
+// Sample writes one uniformly random element of s into act (Dim() values):
+// an action index for a Discrete space, a point of the box for a Box.
+// Every random action in lago is drawn here, so that a seed gives the same
+// actions in `lago env` and `lago eval -policy random`.
+func (s Space) Sample(r *rand.Rand, act []float32) {
+	if s.Kind == DiscreteKind {
+		act[0] = float32(r.IntN(s.N))
+		return
+	}
+	for j := range s.Low {
+		lo, hi := float64(s.Low[j]), float64(s.High[j])
+		act[j] = float32(lo + (hi-lo)*r.Float64())
+	}
+}
+
+// Clip writes into dst the rows of src (each Dim() values) clipped to a Box's
+// bounds, as Gymnasium's ClipAction wrapper does; dst may be src. For a
+// Discrete space it copies src.
+func (s Space) Clip(dst, src []float32) {
+	if s.Kind == DiscreteKind {
+		copy(dst, src)
+		return
+	}
+	d := len(s.Low)
+	for i, a := range src {
+		j := i % d
+		dst[i] = min(max(a, s.Low[j]), s.High[j])
+	}
 }

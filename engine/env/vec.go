@@ -46,8 +46,12 @@ type Vec struct {
 	EpisodeReturn  []float64
 	EpisodeLength  []int
 	EpisodeSuccess []bool
+	// EpisodeLevel is the task level of that episode, for envs that
+	// implement [Leveled]; "" for the others.
+	EpisodeLevel []string
 
-	envs []Env
+	envs    []Env
+	leveled []Leveled // envs[i] as a Leveled, or nil
 	// Counters of the running episode of each env.
 	elapsed    []int
 	runReturn  []float64
@@ -122,13 +126,16 @@ func NewVecFrom(envs []Env, workers int, seed uint64) (*Vec, error) {
 		EpisodeReturn:  make([]float64, n),
 		EpisodeLength:  make([]int, n),
 		EpisodeSuccess: make([]bool, n),
+		EpisodeLevel:   make([]string, n),
 		envs:           append([]Env(nil), envs...),
+		leveled:        make([]Leveled, n),
 		elapsed:        make([]int, n),
 		runReturn:      make([]float64, n),
 		runSuccess:     make([]bool, n),
 	}
 	for i, e := range v.envs {
 		e.Seed(seed + uint64(i))
+		v.leveled[i], _ = e.(Leveled)
 	}
 
 	if workers <= 0 {
@@ -197,6 +204,7 @@ func (v *Vec) resetEnv(i int) {
 	v.elapsed[i], v.runReturn[i], v.runSuccess[i] = 0, 0, false
 	v.Rewards[i], v.Terminated[i], v.Truncated[i] = 0, false, false
 	v.EpisodeReturn[i], v.EpisodeLength[i], v.EpisodeSuccess[i] = 0, 0, false
+	v.EpisodeLevel[i] = ""
 }
 
 // Step applies actions [NumEnvs*ActDim] to every env. Where an episode
@@ -231,6 +239,9 @@ func (v *Vec) stepEnv(i int) {
 	}
 	copy(v.FinalObs[i*v.ObsDim:(i+1)*v.ObsDim], obs)
 	v.EpisodeReturn[i], v.EpisodeLength[i], v.EpisodeSuccess[i] = v.runReturn[i], v.elapsed[i], v.runSuccess[i]
+	if l := v.leveled[i]; l != nil {
+		v.EpisodeLevel[i] = l.EpisodeLevel() // before Reset draws the next episode's level
+	}
 	v.elapsed[i], v.runReturn[i], v.runSuccess[i] = 0, 0, false
 	v.envs[i].Reset(obs)
 }

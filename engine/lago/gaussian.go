@@ -1,9 +1,8 @@
 package lago
 
 import (
-	"math"
-
 	"github.com/lago-rl/lago/bindings/torch"
+	"github.com/lago-rl/lago/engine/ppo"
 )
 
 // Continuous actions (Meta-World's 4-D gripper): the prior over the action is
@@ -45,16 +44,10 @@ func MixtureKLBound(s *torch.Scope, mu, logStd, w, muZ, logStdZ *torch.Tensor) *
 func MixtureKLMC(s *torch.Scope, mu, logStd, w, muZ, logStdZ *torch.Tensor, k int) *torch.Tensor {
 	shape := append([]int64{int64(k)}, mu.Shape()...) // [k, B, d]
 	eps := s.Own(torch.Randn(shape, mu.DType(), mu.Device()))
-	a := s.Add(mu, s.Mul(s.Exp(logStd), eps))                                      // [k, B, d]
-	logPi := s.SumDim(gaussLogProb(s, a, mu, logStd), -1, false)                   // [k, B]
-	logPz := s.SumDim(gaussLogProb(s, s.Unsqueeze(a, 2), muZ, logStdZ), -1, false) // [k, B, Z]
+	a := s.Add(mu, s.Mul(s.Exp(logStd), eps))                                                // [k, B, d]
+	logPi := s.SumDim(ppo.GaussianLogDensity(s, a, mu, logStd), -1, false)                   // [k, B]
+	logPz := s.SumDim(ppo.GaussianLogDensity(s, s.Unsqueeze(a, 2), muZ, logStdZ), -1, false) // [k, B, Z]
 	// log Σ_z w_z N(a; μ_z, σ_z) = logsumexp_z(log w_z + log N_z(a)).
 	logMix := s.LogSumExp(s.Add(s.Log(w), logPz), 2, false) // [k, B]
 	return s.Detach(s.MeanDim(s.Sub(logPi, logMix), 0, false))
-}
-
-// gaussLogProb is the element-wise log-density of a under N(μ, σ²).
-func gaussLogProb(s *torch.Scope, a, mu, logStd *torch.Tensor) *torch.Tensor {
-	z := s.Div(s.Sub(a, mu), s.Exp(logStd))
-	return s.Sub(s.MulS(s.Square(z), -0.5), s.AddS(logStd, 0.5*math.Log(2*math.Pi)))
 }

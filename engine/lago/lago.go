@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,19 +35,78 @@ import (
 	"github.com/lago-rl/lago/engine/prior"
 )
 
+// ScheduleKind is how β changes over training: the values of the config
+// key beta_schedule.
+type ScheduleKind string
+
+// The β schedules.
+const (
+	Constant ScheduleKind = "constant" // β stays at its start value
+	Linear   ScheduleKind = "linear"   // β goes straight to its final value
+	Exp      ScheduleKind = "exp"      // β closes the gap to its final value geometrically
+)
+
+// ScheduleKinds lists every schedule, in the order the config lists them.
+var ScheduleKinds = []ScheduleKind{Constant, Linear, Exp}
+
+// ParseScheduleKind reads a beta_schedule value; an unknown one is an error
+// naming the key and the allowed values.
+func ParseScheduleKind(s string) (ScheduleKind, error) {
+	return parseEnum("beta_schedule", s, ScheduleKinds)
+}
+
+// Direction is the direction of the KL: the values of kl_direction.
+type Direction string
+
+// The KL directions.
+const (
+	Reverse Direction = "reverse" // KL(π‖p), mode-seeking
+	Forward Direction = "forward" // KL(p‖π), mass-covering
+)
+
+// Directions lists both directions, in the order the config lists them.
+var Directions = []Direction{Reverse, Forward}
+
+// ParseDirection reads a kl_direction value; an unknown one is an error
+// naming the key and the allowed values.
+func ParseDirection(s string) (Direction, error) {
+	return parseEnum("kl_direction", s, Directions)
+}
+
+func parseEnum[T ~string](key, s string, allowed []T) (T, error) {
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		if string(a) == s {
+			return a, nil
+		}
+		names[i] = string(a)
+	}
+	return "", fmt.Errorf("config key %s: unknown value %q: want one of %s", key, s, strings.Join(names, ", "))
+}
+
 // Schedule is β as a function of training progress in [0, 1].
 type Schedule struct {
-	Kind          string  // constant, linear or exp
+	Kind          ScheduleKind
 	Start, Final  float64 // β at the start and at the end of the decay
 	DecayFraction float64 // the decay ends at this fraction of training
 }
 
+// Validate reports an unknown Kind.
+func (s Schedule) Validate() error {
+	_, err := ParseScheduleKind(string(s.Kind))
+	return err
+}
+
 // At returns β at progress p. Linear goes straight from Start to Final;
 // exp closes the gap geometrically, to 1% of it by the end of the decay,
-// then holds Final.
+// then holds Final. It panics on an unknown Kind, which New refuses.
 func (s Schedule) At(p float64) float64 {
-	if s.Kind == "constant" || s.Kind == "" {
+	switch s.Kind {
+	case Constant:
 		return s.Start
+	case Linear, Exp:
+	default:
+		panic(fmt.Sprintf("lago: Schedule.At: %v", s.Validate()))
 	}
 	f := 1.0
 	if s.DecayFraction > 0 {
@@ -56,7 +116,7 @@ func (s Schedule) At(p float64) float64 {
 		return s.Final
 	}
 	f = math.Max(f, 0)
-	if s.Kind == "linear" {
+	if s.Kind == Linear {
 		return s.Start + (s.Final-s.Start)*f
 	}
 	return s.Final + (s.Start-s.Final)*math.Pow(0.01, f)
@@ -65,21 +125,45 @@ func (s Schedule) At(p float64) float64 {
 // Options are the regulariser's settings.
 type Options struct {
 	Beta        Schedule
-	Forward     bool    // KL(p‖π) instead of KL(π‖p)
+	Direction   Direction
 	Eps         float64 // floor on prior probabilities
 	Temperature float64 // τ
 	Wait        time.Duration
 }
 
-// OptionsFrom reads the settings of a config.
-func OptionsFrom(cfg config.Config) Options {
+// Validate reports unknown kinds and a temperature that is not positive.
+func (o Options) Validate() error {
+	var errs []error
+	if err := o.Beta.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := ParseDirection(string(o.Direction)); err != nil {
+		errs = append(errs, err)
+	}
+	if !(o.Temperature > 0) || math.IsInf(o.Temperature, 0) {
+		errs = append(errs, fmt.Errorf("config key prior_temperature: %v is not a positive number", o.Temperature))
+	}
+	if !(o.Eps >= 0 && o.Eps < 1) {
+		errs = append(errs, fmt.Errorf("config key prior_eps: %v is not in [0, 1)", o.Eps))
+	}
+	return errors.Join(errs...)
+}
+
+// OptionsFrom reads the settings of a config; an unknown beta_schedule or
+// kl_direction is an error naming the key.
+func OptionsFrom(cfg config.Config) (Options, error) {
+	kind, err1 := ParseScheduleKind(cfg.BetaSchedule)
+	dir, err2 := ParseDirection(cfg.KLDirection)
+	if err := errors.Join(err1, err2); err != nil {
+		return Options{}, err
+	}
 	return Options{
-		Beta:        Schedule{Kind: cfg.BetaSchedule, Start: cfg.Beta, Final: cfg.BetaFinal, DecayFraction: cfg.BetaDecayFraction},
-		Forward:     cfg.KLDirection == "forward",
+		Beta:        Schedule{Kind: kind, Start: cfg.Beta, Final: cfg.BetaFinal, DecayFraction: cfg.BetaDecayFraction},
+		Direction:   dir,
 		Eps:         cfg.PriorEps,
 		Temperature: cfg.PriorTemperature,
 		Wait:        time.Duration(cfg.PriorWait * float64(time.Second)),
-	}
+	}, nil
 }
 
 // Regularizer implements ppo.Regularizer for discrete actions.
@@ -95,7 +179,6 @@ type Regularizer struct {
 	argmaxP  []int32
 	entropyP []float32
 	raw      []float32 // scratch: one raw prior row
-	fresh    bool      // a rollout ended; the next Term refreshes late priors
 
 	// Minibatch scratch.
 	mbLogP []float32
@@ -112,8 +195,11 @@ type metrics struct {
 }
 
 // New builds LaGO's regulariser over p for envs with n discrete actions.
-func New(p prior.Prior, n int, opt Options) *Regularizer {
-	return &Regularizer{prior: p, opt: opt, n: n, raw: make([]float32, n)}
+func New(p prior.Prior, n int, opt Options) (*Regularizer, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	return &Regularizer{prior: p, opt: opt, n: n, raw: make([]float32, n)}, nil
 }
 
 // FromConfig builds the regulariser a config names, or nil for prior = none.
@@ -124,7 +210,7 @@ func FromConfig(ctx context.Context, cfg config.Config) (ppo.Regularizer, func()
 	if err != nil || p == nil {
 		return nil, func() error { return nil }, err
 	}
-	e, err := env.Make(cfg.EnvID)
+	e, err := env.Make(cfg.Env())
 	if err != nil {
 		p.Close()
 		return nil, nil, fmt.Errorf("config key env_id: %w", err)
@@ -133,15 +219,24 @@ func FromConfig(ctx context.Context, cfg config.Config) (ppo.Regularizer, func()
 		p.Close()
 		return nil, nil, fmt.Errorf("prior = %q on %s: LaGO's prior over continuous actions needs the env's latent actions (a Gaussian per latent action), which %s does not define; use a discrete-action env or prior = \"none\"", cfg.Prior, cfg.EnvID, cfg.EnvID)
 	}
-	return New(p, e.ActionSpace().N, OptionsFrom(cfg)), p.Close, nil
+	opt, err := OptionsFrom(cfg)
+	if err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	r, err := New(p, e.ActionSpace().N, opt)
+	if err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	return r, p.Close, nil
 }
 
 // Name is the prior's name.
 func (r *Regularizer) Name() string { return "lago(" + r.prior.Name() + ")" }
 
 // BeginRollout sizes the per-sample storage.
-func (r *Regularizer) BeginRollout(numSteps, numEnvs int) error {
-	samples := numSteps * numEnvs
+func (r *Regularizer) BeginRollout(samples int) error {
 	if len(r.known) != samples {
 		r.logPrior = make([]float32, samples*r.n)
 		r.known = make([]bool, samples)
@@ -150,14 +245,14 @@ func (r *Regularizer) BeginRollout(numSteps, numEnvs int) error {
 		r.entropyP = make([]float32, samples)
 	}
 	clear(r.known)
-	r.fresh = true
 	return nil
 }
 
-// Observe looks up the prior of every env's current state. The envs are
-// split over goroutines: a scripted prior simulates the expert's lookahead,
-// which costs more than the env step itself.
-func (r *Regularizer) Observe(step int, v *env.Vec) error {
+// Observe looks up the prior of every env's current state, env i's as
+// sample first+i. The envs are split over goroutines: a scripted prior
+// simulates the expert's lookahead, which costs more than the env step
+// itself.
+func (r *Regularizer) Observe(first int, v *env.Vec) error {
 	workers := min(runtime.GOMAXPROCS(0), v.NumEnvs)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -167,15 +262,17 @@ func (r *Regularizer) Observe(step int, v *env.Vec) error {
 			defer wg.Done()
 			raw := make([]float32, r.n)
 			for i := w * v.NumEnvs / workers; i < (w+1)*v.NumEnvs/workers; i++ {
-				idx := step*v.NumEnvs + i
+				idx := first + i
 				k, ok, err := r.prior.Lookup(v.Env(i), raw)
+				if err == nil {
+					r.keys[idx] = k
+					if ok {
+						err = r.store(idx, raw)
+					}
+				}
 				if err != nil {
 					errs[w] = err
 					return
-				}
-				r.keys[idx] = k
-				if ok {
-					r.store(idx, raw)
 				}
 			}
 		}()
@@ -185,14 +282,19 @@ func (r *Regularizer) Observe(step int, v *env.Vec) error {
 }
 
 // store processes the raw prior row into the sample's log-prior:
-// p ∝ p^(1/τ), floored at ε, renormalised.
-func (r *Regularizer) store(idx int, raw []float32) {
+// p ∝ p^(1/τ), floored at ε, renormalised. A row that comes out non-finite
+// (p^(1/τ) underflows to 0 for every action when τ is tiny) is an error
+// naming the keys, never a NaN in the loss.
+func (r *Regularizer) store(idx int, raw []float32) error {
 	row := r.logPrior[idx*r.n : (idx+1)*r.n]
 	z := 0.0
 	for j, p := range raw {
 		q := math.Pow(math.Max(float64(p), 1e-30), 1/r.opt.Temperature)
 		row[j] = float32(q)
 		z += q
+	}
+	if !(z > 0) || math.IsInf(z, 0) {
+		return fmt.Errorf("lago: config key prior_temperature = %g: the tempered prior p^(1/τ) sums to %v; raise prior_temperature", r.opt.Temperature, z)
 	}
 	z2 := 0.0
 	for j := range row {
@@ -208,17 +310,21 @@ func (r *Regularizer) store(idx int, raw []float32) {
 	}
 	for j := range row {
 		p := float64(row[j]) / z2
+		if p == 0 {
+			return fmt.Errorf("lago: config keys prior_temperature = %g and prior_eps = %g: action %d of the tempered prior has probability 0, so the KL is infinite; raise prior_eps or prior_temperature", r.opt.Temperature, r.opt.Eps, j)
+		}
 		h -= p * math.Log(p)
 		row[j] = float32(math.Log(p))
 	}
 	r.argmaxP[idx], r.entropyP[idx] = int32(best), float32(h)
 	r.known[idx] = true
+	return nil
 }
 
-// refresh picks up priors that arrived during the rollout, after waiting
-// for them up to the configured deadline.
-func (r *Regularizer) refresh() error {
-	r.fresh = false
+// EndRollout picks up priors that arrived during the rollout, after waiting
+// for them up to prior_wait (or until ctx is cancelled), and counts the
+// rollout's coverage.
+func (r *Regularizer) EndRollout(ctx context.Context) error {
 	var missing []prior.Key
 	for i, ok := range r.known {
 		if !ok {
@@ -226,16 +332,21 @@ func (r *Regularizer) refresh() error {
 		}
 	}
 	if len(missing) > 0 && r.opt.Wait > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), r.opt.Wait)
-		err := r.prior.Wait(ctx, missing)
+		wctx, cancel := context.WithTimeout(ctx, r.opt.Wait)
+		err := r.prior.Wait(wctx, missing)
 		cancel()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return err
 		}
 	}
 	for i, ok := range r.known {
 		if !ok && r.prior.Get(r.keys[i], r.raw) {
-			r.store(i, r.raw)
+			if err := r.store(i, r.raw); err != nil {
+				return err
+			}
 		}
 	}
 	covered := 0
@@ -249,17 +360,14 @@ func (r *Regularizer) refresh() error {
 }
 
 // Term is β·D's D on a minibatch: the mean KL over its samples that have a
-// prior, and β at this progress.
+// prior, and β at this progress. β is logged (lago_beta) even when no
+// sample has a prior.
 func (r *Regularizer) Term(s *torch.Scope, d ppo.Dist, idx []int64, progress float64) (*torch.Tensor, float64, error) {
 	if !d.Discrete {
-		return nil, 0, errors.New("LaGO's discrete KL needs a discrete-action policy")
-	}
-	if r.fresh {
-		if err := r.refresh(); err != nil {
-			return nil, 0, err
-		}
+		return nil, 0, errors.New("lago: LaGO's discrete KL needs a discrete-action policy")
 	}
 	beta := r.opt.Beta.At(progress)
+	r.m.beta = beta
 	B, n := len(idx), r.n
 	if cap(r.mbLogP) < B*n {
 		r.mbLogP = make([]float32, B*n)
@@ -284,13 +392,12 @@ func (r *Regularizer) Term(s *torch.Scope, d ppo.Dist, idx []int64, progress flo
 	dev := d.LogProbs.Device()
 	logP := torch.FromSliceIn(s, mbLogP, []int64{int64(B), int64(n)}, dev)
 	m := torch.FromSliceIn(s, mask, []int64{int64(B)}, dev)
-	kl := DiscreteKL(s, d.LogProbs, logP, r.opt.Forward)
+	kl := DiscreteKL(s, d.LogProbs, logP, r.opt.Direction)
 	D := s.DivS(s.Sum(s.Mul(kl, m)), float64(covered))
 
 	// Diagnostics: how often the policy's favourite is the prior's, and
 	// the prior's entropy, over the covered samples.
 	r.m.d += s.Item(D)
-	r.m.beta = beta
 	r.m.terms++
 	if err := torch.CopyTo(s.Argmax(d.LogProbs, 1, false), r.polArg[:B]); err != nil {
 		return nil, 0, err
@@ -309,16 +416,20 @@ func (r *Regularizer) Term(s *torch.Scope, d ppo.Dist, idx []int64, progress flo
 }
 
 // DiscreteKL is the per-row KL between the policy's log-probabilities logPi
-// [B, n] and the prior's logP [B, n]: KL(π‖p), or KL(p‖π) when forward.
-func DiscreteKL(s *torch.Scope, logPi, logP *torch.Tensor, forward bool) *torch.Tensor {
-	if forward {
+// [B, n] and the prior's logP [B, n]: KL(π‖p) (Reverse) or KL(p‖π)
+// (Forward).
+func DiscreteKL(s *torch.Scope, logPi, logP *torch.Tensor, dir Direction) *torch.Tensor {
+	if dir == Forward {
 		return s.SumDim(s.Mul(s.Exp(logP), s.Sub(logP, logPi)), 1, false)
 	}
 	return s.SumDim(s.Mul(s.Exp(logPi), s.Sub(logPi, logP)), 1, false)
 }
 
-// Metrics reports the iteration's D, β, coverage, agreement and prior
-// entropy, with the prior's own figures, and resets them.
+// Metrics reports the iteration's figures, with the prior's own, and
+// resets them: lago_kl, D averaged over the minibatches that had a prior;
+// lago_beta, the scheduled β; lago_coverage, the share of the rollout's
+// samples with a prior; lago_agreement and lago_prior_entropy over the
+// covered samples of every minibatch.
 func (r *Regularizer) Metrics() map[string]float64 {
 	out := map[string]float64{"lago_beta": r.m.beta}
 	if r.m.terms > 0 {

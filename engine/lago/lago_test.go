@@ -2,13 +2,17 @@ package lago
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lago-rl/lago/bindings/torch"
+	"github.com/lago-rl/lago/engine/config"
 	"github.com/lago-rl/lago/engine/env"
 	"github.com/lago-rl/lago/engine/ppo"
 	"github.com/lago-rl/lago/engine/prior"
@@ -60,9 +64,10 @@ func TestDiscreteKLAgainstFloat64(t *testing.T) {
 		lpi = append(lpi, logSoftmax(a)...)
 		lp = append(lp, logSoftmax(c)...)
 	}
-	for _, forward := range []bool{false, true} {
+	for _, dir := range Directions {
+		forward := dir == Forward
 		s := torch.NewScope()
-		got := vals(t, DiscreteKL(s, tensor(t, s, lpi, B, n), tensor(t, s, lp, B, n), forward))
+		got := vals(t, DiscreteKL(s, tensor(t, s, lpi, B, n), tensor(t, s, lp, B, n), dir))
 		for b := 0; b < B; b++ {
 			want := 0.0
 			for j := 0; j < n; j++ {
@@ -87,7 +92,7 @@ func TestUniformPriorIsAnEntropyBonus(t *testing.T) {
 	lu := []float64{math.Log(0.25), math.Log(0.25), math.Log(0.25), math.Log(0.25)}
 	s := torch.NewScope()
 	defer s.Close()
-	kl := vals(t, DiscreteKL(s, tensor(t, s, lpi, 1, 4), tensor(t, s, lu, 1, 4), false))[0]
+	kl := vals(t, DiscreteKL(s, tensor(t, s, lpi, 1, 4), tensor(t, s, lu, 1, 4), Reverse))[0]
 	h := 0.0
 	for _, l := range lpi {
 		h -= math.Exp(l) * l
@@ -147,7 +152,8 @@ func TestMixtureBoundIsAtLeastTheMonteCarloKL(t *testing.T) {
 func TestKLGradientMatchesFiniteDifferences(t *testing.T) {
 	logits := []float64{0.5, -0.2, 1.1, 0.0}
 	lp := logSoftmax([]float64{1, 0, -1, 0.5})
-	for _, forward := range []bool{false, true} {
+	for _, dir := range Directions {
+		forward := dir == Forward
 		f := func(l []float64) float64 {
 			lpi := logSoftmax(l)
 			kl := 0.0
@@ -166,7 +172,7 @@ func TestKLGradientMatchesFiniteDifferences(t *testing.T) {
 		}
 		x.SetRequiresGrad(true)
 		s := torch.NewScope()
-		kl := s.Sum(DiscreteKL(s, s.LogSoftmax(x, -1), tensor(t, s, lp, 1, 4), forward))
+		kl := s.Sum(DiscreteKL(s, s.LogSoftmax(x, -1), tensor(t, s, lp, 1, 4), dir))
 		s.Backward(kl)
 		grad := vals(t, s.Grad(x))
 		for j := range logits {
@@ -190,14 +196,14 @@ func TestSchedules(t *testing.T) {
 		p    float64
 		want float64
 	}{
-		{Schedule{Kind: "constant", Start: 0.1}, 0.7, 0.1},
-		{Schedule{Kind: "linear", Start: 0.1, Final: 0, DecayFraction: 0.5}, 0, 0.1},
-		{Schedule{Kind: "linear", Start: 0.1, Final: 0, DecayFraction: 0.5}, 0.25, 0.05},
-		{Schedule{Kind: "linear", Start: 0.1, Final: 0, DecayFraction: 0.5}, 0.9, 0},
-		{Schedule{Kind: "linear", Start: 0.1, Final: 0.02, DecayFraction: 1}, 0.5, 0.06},
-		{Schedule{Kind: "exp", Start: 0.1, Final: 0, DecayFraction: 1}, 0.5, 0.01},
-		{Schedule{Kind: "exp", Start: 0.1, Final: 0, DecayFraction: 1}, 1, 0},
-		{Schedule{Kind: "exp", Start: 1, Final: 0.5, DecayFraction: 0.5}, 0.25, 0.55},
+		{Schedule{Kind: Constant, Start: 0.1}, 0.7, 0.1},
+		{Schedule{Kind: Linear, Start: 0.1, Final: 0, DecayFraction: 0.5}, 0, 0.1},
+		{Schedule{Kind: Linear, Start: 0.1, Final: 0, DecayFraction: 0.5}, 0.25, 0.05},
+		{Schedule{Kind: Linear, Start: 0.1, Final: 0, DecayFraction: 0.5}, 0.9, 0},
+		{Schedule{Kind: Linear, Start: 0.1, Final: 0.02, DecayFraction: 1}, 0.5, 0.06},
+		{Schedule{Kind: Exp, Start: 0.1, Final: 0, DecayFraction: 1}, 0.5, 0.01},
+		{Schedule{Kind: Exp, Start: 0.1, Final: 0, DecayFraction: 1}, 1, 0},
+		{Schedule{Kind: Exp, Start: 1, Final: 0.5, DecayFraction: 0.5}, 0.25, 0.55},
 	}
 	for _, c := range cases {
 		if got := c.s.At(c.p); math.Abs(got-c.want) > 1e-12 {
@@ -249,16 +255,33 @@ func (f *fixedPrior) Wait(context.Context, []prior.Key) error { return nil }
 func (f *fixedPrior) Metrics() map[string]float64             { return nil }
 func (f *fixedPrior) Close() error                            { return nil }
 
-func TestMaskingAndLateArrivals(t *testing.T) {
+// fourEnvs is a reset Vec of 4 CartPoles, closed at the test's end.
+func fourEnvs(t *testing.T) *env.Vec {
+	t.Helper()
 	v, err := env.NewVec("CartPole-v1", 4, 1, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer v.Close()
+	t.Cleanup(v.Close)
 	v.Reset()
+	return v
+}
+
+// newReg builds a regulariser for a test, failing it on an error.
+func newReg(t *testing.T, p prior.Prior, n int, opt Options) *Regularizer {
+	t.Helper()
+	r, err := New(p, n, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestMaskingAndLateArrivals(t *testing.T) {
+	v := fourEnvs(t)
 	fp := newFixedPrior(v, []float32{0.9, 0.1})
-	r := New(fp, 2, Options{Beta: Schedule{Kind: "constant", Start: 0.5}, Eps: 1e-3, Temperature: 1})
-	r.BeginRollout(1, 4)
+	r := newReg(t, fp, 2, Options{Beta: Schedule{Kind: Constant, Start: 0.5}, Direction: Reverse, Eps: 1e-3, Temperature: 1})
+	r.BeginRollout(4)
 	if err := r.Observe(0, v); err != nil {
 		t.Fatal(err)
 	}
@@ -271,9 +294,12 @@ func TestMaskingAndLateArrivals(t *testing.T) {
 	if known != 2 {
 		t.Fatalf("%d of 4 known at rollout, want 2", known)
 	}
-	// Mask: only the late half, before refresh, would be excluded. Make the
-	// late ones stay late by forgetting them, then compare D to the reference.
+	// Mask: the late half stays late (forgotten by the prior), so the end of
+	// the rollout finds nothing new; compare D to the reference.
 	fp.late = map[prior.Key]bool{}
+	if err := r.EndRollout(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	s := torch.NewScope()
 	defer s.Close()
 	logits := tensor(t, s, []float64{0, 0, 1, -1, 0.5, 0.5, -2, 2}, 4, 2)
@@ -300,27 +326,37 @@ func TestMaskingAndLateArrivals(t *testing.T) {
 	if m["lago_coverage"] != 0.5 || m["lago_beta"] != 0.5 {
 		t.Fatalf("metrics %v", m)
 	}
-	// A minibatch with no prior at all adds nothing.
-	if D, _, err := r.Term(s, d, []int64{1, 3}, 0.3); D != nil || err != nil {
-		t.Fatalf("uncovered minibatch: %v %v", D, err)
+	// A minibatch with no prior at all adds nothing, yet β is what the
+	// schedule says, and is logged as such (issue 11, point 7).
+	D, beta, err = r.Term(s, d, []int64{1, 3}, 0.3)
+	if D != nil || err != nil || beta != 0.5 {
+		t.Fatalf("uncovered minibatch: D %v, β %v, %v", D, beta, err)
+	}
+	if m := r.Metrics(); m["lago_beta"] != 0.5 {
+		t.Fatalf("lago_beta = %v with no prior in the iteration, want the configured 0.5 (metrics %v)", m["lago_beta"], m)
 	}
 }
 
-func TestLatePriorsArriveBeforeTheUpdate(t *testing.T) {
-	v, err := env.NewVec("CartPole-v1", 4, 1, 1)
-	if err != nil {
+func TestLatePriorsArriveAtTheEndOfTheRollout(t *testing.T) {
+	v := fourEnvs(t)
+	fp := newFixedPrior(v, []float32{0.5, 0.5})
+	r := newReg(t, fp, 2, Options{Beta: Schedule{Kind: Constant, Start: 1}, Direction: Reverse, Temperature: 1})
+	r.BeginRollout(4)
+	if err := r.Observe(0, v); err != nil {
 		t.Fatal(err)
 	}
-	defer v.Close()
-	v.Reset()
-	fp := newFixedPrior(v, []float32{0.5, 0.5})
-	r := New(fp, 2, Options{Beta: Schedule{Start: 1}, Temperature: 1})
-	r.BeginRollout(1, 4)
-	r.Observe(0, v)
 	s := torch.NewScope()
 	defer s.Close()
 	d := ppo.Dist{Discrete: true, LogProbs: s.LogSoftmax(torch.FromSliceIn(s, make([]float32, 8), []int64{4, 2}, torch.CPU), -1)}
+	// Term alone no longer fetches anything: before EndRollout the late
+	// half is masked.
 	if _, _, err := r.Term(s, d, []int64{0, 1, 2, 3}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := countKnown(r); n != 2 {
+		t.Fatalf("%d of 4 priors known before the end of the rollout, want 2", n)
+	}
+	if err := r.EndRollout(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if m := r.Metrics(); m["lago_coverage"] != 1 {
@@ -328,10 +364,58 @@ func TestLatePriorsArriveBeforeTheUpdate(t *testing.T) {
 	}
 }
 
+func countKnown(r *Regularizer) int {
+	n := 0
+	for _, k := range r.known {
+		if k {
+			n++
+		}
+	}
+	return n
+}
+
+// blockingPrior never answers the late priors: Wait blocks until its
+// context ends.
+type blockingPrior struct{ *fixedPrior }
+
+func (b blockingPrior) Get(prior.Key, []float32) bool { return false }
+func (b blockingPrior) Wait(ctx context.Context, _ []prior.Key) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestEndRolloutStopsWhenCancelled(t *testing.T) {
+	v := fourEnvs(t)
+	bp := blockingPrior{newFixedPrior(v, []float32{0.5, 0.5})}
+	r := newReg(t, bp, 2, Options{Beta: Schedule{Kind: Constant, Start: 1}, Direction: Reverse, Temperature: 1, Wait: time.Hour})
+	r.BeginRollout(4)
+	if err := r.Observe(0, v); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	err := r.EndRollout(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("EndRollout = %v, want context.Canceled", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("EndRollout took %v after cancellation (prior_wait 1h)", el)
+	}
+	// Without cancellation the wait ends at prior_wait and the late
+	// priors stay masked.
+	r.opt.Wait = 20 * time.Millisecond
+	if err := r.EndRollout(context.Background()); err != nil {
+		t.Fatalf("EndRollout after prior_wait: %v", err)
+	}
+}
+
 func TestPriorProcessing(t *testing.T) {
-	r := New(nil, 3, Options{Eps: 0.05, Temperature: 0.5})
-	r.BeginRollout(1, 1)
-	r.store(0, []float32{0.8, 0.2, 0})
+	r := newReg(t, nil, 3, Options{Beta: Schedule{Kind: Constant}, Direction: Reverse, Eps: 0.05, Temperature: 0.5})
+	r.BeginRollout(1)
+	if err := r.store(0, []float32{0.8, 0.2, 0}); err != nil {
+		t.Fatal(err)
+	}
 	// τ = 0.5 squares: .64, .04, 0 → /.68; floor .05 on the last; renormalise.
 	p := []float64{0.64 / 0.68, 0.04 / 0.68, 0.05}
 	z := p[0] + p[1] + p[2]
@@ -342,5 +426,114 @@ func TestPriorProcessing(t *testing.T) {
 	}
 	if r.argmaxP[0] != 0 {
 		t.Fatal("argmax of the prior")
+	}
+}
+
+// TestTinyTemperatureIsAnError: prior_temperature = 1e-4 on a scripted
+// prior's row (0.9025 on the expert's action, 0.0025 elsewhere) made
+// p^(1/τ) underflow to 0 everywhere and the loss NaN (issue 11, point 4).
+// The config now refuses such a τ; the code path reports it too.
+func TestTinyTemperatureIsAnError(t *testing.T) {
+	row := make([]float32, 40)
+	for j := range row {
+		row[j] = 0.0025
+	}
+	row[7] = 0.9025
+	for _, c := range []struct {
+		tau, eps float64
+		want     string
+	}{
+		{1e-4, 1e-3, "config key prior_temperature = 0.0001"},
+		{0.01, 0, "prior_eps"}, // 0.0025^100 underflows float32; no floor
+	} {
+		r := newReg(t, nil, 40, Options{Beta: Schedule{Kind: Constant}, Direction: Reverse, Eps: c.eps, Temperature: c.tau})
+		r.BeginRollout(1)
+		err := r.store(0, row)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("τ %v, ε %v: %v, want an error naming %q", c.tau, c.eps, err, c.want)
+		}
+	}
+	// The smallest τ the config allows, with its default floor, is fine.
+	r := newReg(t, nil, 40, Options{Beta: Schedule{Kind: Constant}, Direction: Reverse, Eps: 1e-3, Temperature: 0.01})
+	r.BeginRollout(1)
+	if err := r.store(0, row); err != nil {
+		t.Fatal(err)
+	}
+	for j := range row {
+		if x := float64(r.logPrior[j]); math.IsNaN(x) || math.IsInf(x, 0) {
+			t.Fatalf("log-prior %d = %v", j, x)
+		}
+	}
+}
+
+func TestUnknownKindsAreErrors(t *testing.T) {
+	good := Options{Beta: Schedule{Kind: Linear, Start: 0.1}, Direction: Forward, Temperature: 1}
+	if _, err := New(nil, 2, good); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"schedule", func(o *Options) { o.Beta.Kind = "cosine" }, `config key beta_schedule: unknown value "cosine": want one of constant, linear, exp`},
+		{"empty schedule", func(o *Options) { o.Beta.Kind = "" }, `config key beta_schedule: unknown value "": want one of constant, linear, exp`},
+		{"direction", func(o *Options) { o.Direction = "both" }, `config key kl_direction: unknown value "both": want one of reverse, forward`},
+		{"temperature", func(o *Options) { o.Temperature = 0 }, "config key prior_temperature"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := good
+			c.edit(&o)
+			_, err := New(nil, 2, o)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("New: %v, want %q", err, c.want)
+			}
+		})
+	}
+	// OptionsFrom reads the config's strings into the typed kinds, and
+	// refuses what a config built in code (not parsed) may hold.
+	cfg := config.Default()
+	cfg.BetaSchedule, cfg.KLDirection = "exp", "forward"
+	o, err := OptionsFrom(cfg)
+	if err != nil || o.Beta.Kind != Exp || o.Direction != Forward {
+		t.Fatalf("OptionsFrom: %+v, %v", o, err)
+	}
+	cfg.BetaSchedule = "cosine"
+	if _, err := OptionsFrom(cfg); err == nil || !strings.Contains(err.Error(), "beta_schedule") {
+		t.Fatalf("OptionsFrom with beta_schedule = cosine: %v", err)
+	}
+	cfg.BetaSchedule, cfg.KLDirection = "constant", "sideways"
+	if _, err := OptionsFrom(cfg); err == nil || !strings.Contains(err.Error(), "kl_direction") {
+		t.Fatalf("OptionsFrom with kl_direction = sideways: %v", err)
+	}
+	// Schedule.At never turns an unknown kind into some decay.
+	defer func() {
+		if recover() == nil {
+			t.Fatal("At of an unknown schedule returned a β")
+		}
+	}()
+	Schedule{Kind: "cosine", Start: 1}.At(0.5)
+}
+
+// TestKindsMatchTheConfig: the typed kinds are exactly the values the
+// config accepts for beta_schedule and kl_direction.
+func TestKindsMatchTheConfig(t *testing.T) {
+	allowed := map[string]string{}
+	for _, k := range config.Keys() {
+		allowed[k.Key] = k.Allowed
+	}
+	join := func(xs []string) string { return "one of " + strings.Join(xs, ", ") }
+	var kinds, dirs []string
+	for _, k := range ScheduleKinds {
+		kinds = append(kinds, string(k))
+	}
+	for _, d := range Directions {
+		dirs = append(dirs, string(d))
+	}
+	if got, want := allowed["beta_schedule"], join(kinds); got != want {
+		t.Errorf("config allows beta_schedule %q, lago knows %q", got, want)
+	}
+	if got, want := allowed["kl_direction"], join(dirs); got != want {
+		t.Errorf("config allows kl_direction %q, lago knows %q", got, want)
 	}
 }

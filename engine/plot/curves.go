@@ -17,6 +17,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 // Panel is one stacked sub-plot of a figure.
@@ -221,19 +223,15 @@ func drawStacked(c vg.CanvasWriterTo, plots []*gplot.Plot) {
 	}
 }
 
-// writeFile writes w to path, reporting a failed close: that is where a
-// full disk shows up.
+// writeFile writes w to path atomically (runfile.WriteAtomic), so a plot
+// redrawn while a viewer reads it is never seen half-written.
 func writeFile(path string, w io.WriterTo) error {
-	f, err := os.Create(path)
+	err := runfile.WriteAtomic(path, 0o644, func(f io.Writer) error {
+		_, err := w.WriteTo(f)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("plot: %w", err)
-	}
-	if _, err := w.WriteTo(f); err != nil {
-		f.Close()
 		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("plot: %w", err)
 	}
 	return nil
 }

@@ -1,8 +1,6 @@
 package plot
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,12 +8,8 @@ import (
 	"path/filepath"
 
 	"github.com/BurntSushi/toml"
-)
 
-// File names inside a run directory.
-const (
-	MetricsFile = "metrics.jsonl"
-	ConfigFile  = "config.toml"
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 // StepKey is the metric used as the x coordinate of every series.
@@ -54,14 +48,14 @@ type runConfig struct {
 func LoadRun(dir string) (Run, error) {
 	run := Run{Dir: dir, Label: filepath.Base(filepath.Clean(dir))}
 
-	cfgPath := filepath.Join(dir, ConfigFile)
+	cfgPath := filepath.Join(dir, runfile.ConfigFile)
 	var cfg runConfig
 	_, err := toml.DecodeFile(cfgPath, &cfg)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// Metrics alone are still worth plotting; keep the fallback label.
 	case err != nil:
-		return Run{}, fmt.Errorf("%s: %w", cfgPath, err)
+		return Run{}, fmt.Errorf("plot: %s: %w", cfgPath, err)
 	default:
 		if cfg.ExpName != "" {
 			run.Label = cfg.ExpName
@@ -69,7 +63,7 @@ func LoadRun(dir string) (Run, error) {
 		run.Seed = cfg.Seed
 	}
 
-	metricsPath := filepath.Join(dir, MetricsFile)
+	metricsPath := filepath.Join(dir, runfile.MetricsFile)
 	data, err := os.ReadFile(metricsPath)
 	if err != nil {
 		return Run{}, err
@@ -81,49 +75,18 @@ func LoadRun(dir string) (Run, error) {
 	return run, nil
 }
 
-// parseMetrics decodes JSON Lines data; name is used in error messages only.
+// parseMetrics decodes metrics.jsonl data (runfile.ParseMetrics) into one
+// map of numeric figures per line; name is used in error messages only.
 func parseMetrics(name string, data []byte) ([]map[string]float64, error) {
-	lines := bytes.Split(data, []byte("\n"))
-	last := len(lines) - 1
-	for last >= 0 && len(bytes.TrimSpace(lines[last])) == 0 {
-		last--
+	log, err := runfile.ParseMetrics(name, data)
+	if err != nil {
+		return nil, fmt.Errorf("plot: %w", err)
 	}
-
-	var rows []map[string]float64
-	for i, line := range lines[:last+1] {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		row, err := parseLine(line)
-		if err != nil {
-			if i == last {
-				break // a write cut short by a killed run
-			}
-			return nil, fmt.Errorf("%s:%d: %w", name, i+1, err)
-		}
-		rows = append(rows, row)
+	rows := make([]map[string]float64, len(log.Lines))
+	for i, m := range log.Lines {
+		rows[i] = m.Values()
 	}
 	return rows, nil
-}
-
-// parseLine decodes one JSON object, keeping its numeric fields. Strings,
-// booleans and nulls are dropped rather than rejected so that new or
-// non-numeric fields never break loading.
-func parseLine(line []byte) (map[string]float64, error) {
-	var raw map[string]any
-	if err := json.Unmarshal(line, &raw); err != nil {
-		return nil, err
-	}
-	if raw == nil { // the literal null decodes without error
-		return nil, errors.New("not a JSON object")
-	}
-	row := make(map[string]float64, len(raw))
-	for k, v := range raw {
-		if f, ok := v.(float64); ok {
-			row[k] = f
-		}
-	}
-	return row, nil
 }
 
 // Series returns the values of metric against global_step, in file order,

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 // writeRun creates dir with the given config.toml (skipped when empty) and
@@ -16,11 +18,11 @@ func writeRun(t *testing.T, dir, config, metrics string) string {
 		t.Fatal(err)
 	}
 	if config != "" {
-		if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(config), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, runfile.ConfigFile), []byte(config), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, MetricsFile), []byte(metrics), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, runfile.MetricsFile), []byte(metrics), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -86,19 +88,19 @@ func TestLoadRun(t *testing.T) {
 			name:    "corrupt middle line",
 			config:  config("ppo", 1),
 			metrics: line1 + "\n" + line2[:30] + "\n" + line3 + "\n",
-			wantErr: MetricsFile + ":2:",
+			wantErr: runfile.MetricsFile + ":2:",
 		},
 		{
 			name:    "non-object middle line",
 			config:  config("ppo", 1),
 			metrics: line1 + "\nnull\n" + line3 + "\n",
-			wantErr: MetricsFile + ":2: not a JSON object",
+			wantErr: runfile.MetricsFile + ":2: not a JSON object",
 		},
 		{
 			name:    "malformed config",
 			config:  "exp_name = \n",
 			metrics: line1 + "\n",
-			wantErr: ConfigFile,
+			wantErr: runfile.ConfigFile,
 		},
 	}
 	for _, tt := range tests {
@@ -128,12 +130,12 @@ func TestLoadRun(t *testing.T) {
 
 func TestLoadRunMissingMetrics(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(config("ppo", 1)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, runfile.ConfigFile), []byte(config("ppo", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err := LoadRun(dir)
-	if err == nil || !strings.Contains(err.Error(), MetricsFile) {
-		t.Fatalf("LoadRun error = %v, want one naming %s", err, MetricsFile)
+	if err == nil || !strings.Contains(err.Error(), runfile.MetricsFile) {
+		t.Fatalf("LoadRun error = %v, want one naming %s", err, runfile.MetricsFile)
 	}
 }
 

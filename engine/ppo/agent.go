@@ -8,10 +8,8 @@ import (
 	"github.com/lago-rl/lago/engine/env"
 )
 
-var (
-	nan      = math.NaN()
-	halfLog2 = 0.5 * math.Log(2*math.Pi)
-)
+// halfLog2 is ½ log 2π, the Gaussian density's normalising constant.
+var halfLog2 = 0.5 * math.Log(2*math.Pi)
 
 // Agent is CleanRL's PPO agent: separate actor and critic MLPs with
 // orthogonal initialisation (gain √2 for hidden layers, 0.01 on the policy
@@ -70,6 +68,16 @@ func (a *Agent) Parameters() []*torch.Tensor {
 	return ps
 }
 
+// parameterName names Parameters()[i] in errors: actor, critic or log_std.
+func (a *Agent) parameterName(i int) string {
+	if n := len(a.Actor.Parameters()); i < n {
+		return "actor"
+	} else if i < n+len(a.Critic.Parameters()) {
+		return "critic"
+	}
+	return "log_std"
+}
+
 // Free releases the networks.
 func (a *Agent) Free() {
 	if a.Actor != nil {
@@ -111,10 +119,18 @@ func (d Dist) LogProb(s *torch.Scope, actions *torch.Tensor) *torch.Tensor {
 	if d.Discrete {
 		return s.Squeeze(s.Gather(d.LogProbs, 1, s.Unsqueeze(actions, 1)), 1)
 	}
-	// log N(a; μ, σ) = −(a−μ)²/(2σ²) − log σ − ½ log 2π, summed over dimensions.
-	z := s.Div(s.Sub(actions, d.Mean), s.Exp(d.LogStd))
-	perDim := s.Sub(s.MulS(s.Square(z), -0.5), s.AddS(d.LogStd, halfLog2))
-	return s.SumDim(perDim, 1, false)
+	return s.SumDim(GaussianLogDensity(s, actions, d.Mean, d.LogStd), 1, false)
+}
+
+// GaussianLogDensity is the element-wise log-density of a under N(μ, σ²),
+// σ = exp(logStd), shapes broadcasting:
+//
+//	log N(a; μ, σ) = −(a−μ)²/(2σ²) − log σ − ½ log 2π.
+//
+// The policy's log-probability and LaGO's Monte-Carlo KL both use it.
+func GaussianLogDensity(s *torch.Scope, a, mu, logStd *torch.Tensor) *torch.Tensor {
+	z := s.Div(s.Sub(a, mu), s.Exp(logStd))
+	return s.Sub(s.MulS(s.Square(z), -0.5), s.AddS(logStd, halfLog2))
 }
 
 // Entropy per row: [B] for discrete actions; [1] for continuous ones, whose

@@ -1,6 +1,7 @@
 package ppo
 
 import (
+	"context"
 	"testing"
 
 	"github.com/lago-rl/lago/engine/config"
@@ -19,12 +20,12 @@ func BenchmarkUpdate(b *testing.B) {
 				b.Skipf("device %s: %v", dev, err)
 			}
 			defer tr.Close()
-			if err := tr.collect(); err != nil {
+			if err := tr.collect(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := tr.update(); err != nil {
+				if _, err := tr.update(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -46,7 +47,7 @@ func BenchmarkRollout(b *testing.B) {
 	defer tr.Close()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := tr.collect(); err != nil {
+		if err := tr.collect(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/lago-rl/lago/bindings/torch"
 	"github.com/lago-rl/lago/engine/env"
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 // A checkpoint file is
@@ -39,8 +40,17 @@ type checkpointState struct {
 	Recent        []Episode       `json:"recent_episodes"`
 }
 
-// Checkpoint serialises the trainer's whole state.
+// Checkpoint serialises the trainer's whole state. It refuses a trainer
+// whose last iteration was aborted (it is mid-iteration) or whose parameters
+// are not all finite: such a state must never replace the last good
+// checkpoint.
 func (t *Trainer) Checkpoint() ([]byte, error) {
+	if t.aborted != nil {
+		return nil, fmt.Errorf("ppo: not checkpointing: iteration %d was aborted (%v), so the trainer is mid-iteration; the last checkpoint holds the last good state", t.Iteration+1, t.aborted)
+	}
+	if err := t.checkFinite(); err != nil {
+		return nil, fmt.Errorf("ppo: not checkpointing: %w", err)
+	}
 	st := checkpointState{
 		EnvID: t.Cfg.EnvID, GlobalStep: t.GlobalStep, Iteration: t.Iteration,
 		NumIterations: t.NumIterations, Normalizer: t.Norm, Recent: t.Recent.Last(len(t.Recent.eps)),
@@ -68,14 +78,19 @@ func (t *Trainer) Checkpoint() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return assemble(js, nets), nil
+}
+
+// assemble frames the state JSON and the torch archive as a checkpoint file.
+func assemble(state, nets []byte) []byte {
 	var b bytes.Buffer
 	b.Write(checkpointMagic)
-	binary.Write(&b, binary.LittleEndian, uint64(len(js)))
-	b.Write(js)
+	binary.Write(&b, binary.LittleEndian, uint64(len(state)))
+	b.Write(state)
 	binary.Write(&b, binary.LittleEndian, uint64(len(nets)))
 	b.Write(nets)
 	binary.Write(&b, binary.LittleEndian, crc32.ChecksumIEEE(b.Bytes()))
-	return b.Bytes(), nil
+	return b.Bytes()
 }
 
 // Restore loads a Checkpoint into a trainer built from the same config.
@@ -94,6 +109,9 @@ func (t *Trainer) Restore(data []byte) error {
 	}
 	if err := torch.LoadState(nets, t.Agent.Parameters(), t.Opt); err != nil {
 		return fmt.Errorf("networks: %w", err)
+	}
+	if err := t.checkFinite(); err != nil {
+		return fmt.Errorf("ppo: cannot resume: %w", err)
 	}
 	if err := t.shuffle.UnmarshalBinary(st.Shuffle); err != nil {
 		return fmt.Errorf("%w: shuffle RNG: %v", ErrCorruptCheckpoint, err)
@@ -116,6 +134,22 @@ func (t *Trainer) Restore(data []byte) error {
 	t.Recent = NewEpisodeWindow(len(t.Recent.eps))
 	for _, e := range st.Recent {
 		t.Recent.Add(e)
+	}
+	return nil
+}
+
+// checkFinite reports a parameter holding NaN or ±Inf.
+func (t *Trainer) checkFinite() error {
+	for i, p := range t.Agent.Parameters() {
+		v, err := torch.ToSlice[float32](p)
+		if err != nil {
+			return err
+		}
+		for _, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("parameter tensor %d of %d (%s) holds %v", i+1, len(t.Agent.Parameters()), t.Agent.parameterName(i), x)
+			}
+		}
 	}
 	return nil
 }
@@ -156,45 +190,13 @@ func splitCheckpoint(data []byte) (state, nets []byte, err error) {
 	return state, nets, nil
 }
 
-// WriteFileAtomic writes data to path through a temporary file in the same
-// directory, synced and renamed, so a crash leaves the old file or the new
-// one, never a torn one.
-func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // make the rename itself durable
-		d.Close()
-	}
-	return nil
-}
-
 // SaveCheckpoint writes the trainer's checkpoint to path atomically.
 func (t *Trainer) SaveCheckpoint(path string) error {
 	data, err := t.Checkpoint()
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, data)
+	return runfile.WriteFileAtomic(path, data)
 }
 
 // LoadCheckpoint restores the trainer from the file at path.

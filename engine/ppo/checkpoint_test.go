@@ -1,6 +1,7 @@
 package ppo
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -52,7 +53,7 @@ func TestResumeIsExact(t *testing.T) {
 			defer straight.Close()
 			var want []Metrics
 			for !straight.Done() {
-				m, err := straight.Iterate()
+				m, err := straight.Iterate(context.Background())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -64,7 +65,7 @@ func TestResumeIsExact(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := 0; i < 3; i++ {
-				if _, err := first.Iterate(); err != nil {
+				if _, err := first.Iterate(context.Background()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -83,7 +84,7 @@ func TestResumeIsExact(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := 3; !second.Done(); i++ {
-				m, err := second.Iterate()
+				m, err := second.Iterate(context.Background())
 				if err != nil {
 					t.Fatal(err)
 				}

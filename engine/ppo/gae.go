@@ -1,5 +1,7 @@
 package ppo
 
+import "math"
+
 // GAE computes generalised advantage estimates and returns (advantages +
 // values), as CleanRL's ppo.py does, into adv and ret.
 //
@@ -51,7 +53,7 @@ func ExplainedVariance(pred, target []float32) float64 {
 		vr += dr * dr
 	}
 	if vy == 0 {
-		return nan
+		return math.NaN()
 	}
 	return 1 - vr/vy
 }

@@ -1,6 +1,7 @@
 package ppo
 
 import (
+	"context"
 	"testing"
 
 	"github.com/lago-rl/lago/engine/config"
@@ -24,7 +25,7 @@ func learnUntil(t *testing.T, path string, threshold float64) {
 	defer tr.Close()
 	best := -1e18
 	for !tr.Done() {
-		if _, err := tr.Iterate(); err != nil {
+		if _, err := tr.Iterate(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		ret, _, _, n := tr.Recent.Mean(20)

@@ -22,17 +22,37 @@ type Minibatch struct {
 	NewValues *torch.Tensor // [B], the current critic
 }
 
-// LossParts are the loss and its pieces, all scalars. Total is in the
-// autograd graph; the diagnostics are detached.
+// RegTerm is a [Regularizer]'s term on a minibatch: D and its weight β. A
+// nil D adds nothing.
+type RegTerm struct {
+	D    *torch.Tensor
+	Beta float64
+}
+
+// TermFunc computes the regulariser's term on the minibatch.
+type TermFunc func() (RegTerm, error)
+
+// LossParts are the loss and its pieces, all scalars. Total, PG, V, Entropy
+// and Reg are in the autograd graph; the diagnostics are detached.
 type LossParts struct {
 	Total, PG, V, Entropy *torch.Tensor
+	Reg                   *torch.Tensor // the regulariser's D as given (nil: none); in Total as β·D unless β = 0
 	ApproxKL, OldApproxKL *torch.Tensor
 	ClipFrac              *torch.Tensor
 }
 
-// Loss is CleanRL's PPO loss pg − ent_coef·H + vf_coef·v (the regulariser's
-// β·D is added by the caller).
-func Loss(s *torch.Scope, c LossCoefs, mb Minibatch) LossParts {
+// Loss is PPO's loss with a regulariser's term, built here and nowhere else:
+//
+//	Total = pg − ent_coef·H + vf_coef·v + β·D
+//
+// pg, v and H are CleanRL's ppo.py (the clipped surrogate, the optionally
+// clipped value loss, the mean entropy). term (nil: none) gives D and β; it
+// is called after PPO's parts are built, so that its operations come last
+// in the autograd graph and gradients accumulate in the order they always
+// have (a fixed seed gives the same LaGO run as before this seam existed).
+// β·D is left out when D is nil or β is 0, so that such a loss is vanilla
+// PPO's bit for bit. An error is term's.
+func Loss(s *torch.Scope, c LossCoefs, mb Minibatch, term TermFunc) (LossParts, error) {
 	var p LossParts
 	newLogp := mb.Dist.LogProb(s, mb.Actions)
 	logRatio := s.Sub(newLogp, mb.OldLogp)
@@ -49,18 +69,33 @@ func Loss(s *torch.Scope, c LossCoefs, mb Minibatch) LossParts {
 	if c.NormAdv {
 		adv = s.Div(s.Sub(adv, s.Mean(adv)), s.AddS(s.Std(adv), 1e-8))
 	}
-	// Clipped surrogate: mean of max(−A·r, −A·clip(r, 1−ε, 1+ε)).
+	// Clipped surrogate, CleanRL's names: the mean of max(pg_loss1, pg_loss2).
 	negAdv := s.Neg(adv)
-	p.PG = s.Mean(s.Maximum(s.Mul(negAdv, ratio), s.Mul(negAdv, s.Clamp(ratio, 1-c.ClipCoef, 1+c.ClipCoef))))
+	pgLoss1 := s.Mul(negAdv, ratio)
+	pgLoss2 := s.Mul(negAdv, s.Clamp(ratio, 1-c.ClipCoef, 1+c.ClipCoef))
+	p.PG = s.Mean(s.Maximum(pgLoss1, pgLoss2))
 
 	if c.ClipVLoss {
-		unclipped := s.Square(s.Sub(mb.NewValues, mb.Returns))
-		clippedV := s.Add(mb.OldValues, s.Clamp(s.Sub(mb.NewValues, mb.OldValues), -c.ClipCoef, c.ClipCoef))
-		p.V = s.MulS(s.Mean(s.Maximum(unclipped, s.Square(s.Sub(clippedV, mb.Returns)))), 0.5)
+		vLossUnclipped := s.Square(s.Sub(mb.NewValues, mb.Returns))
+		vClipped := s.Add(mb.OldValues, s.Clamp(s.Sub(mb.NewValues, mb.OldValues), -c.ClipCoef, c.ClipCoef))
+		vLossClipped := s.Square(s.Sub(vClipped, mb.Returns))
+		p.V = s.MulS(s.Mean(s.Maximum(vLossUnclipped, vLossClipped)), 0.5)
 	} else {
 		p.V = s.MulS(s.Mean(s.Square(s.Sub(mb.NewValues, mb.Returns))), 0.5)
 	}
 	p.Entropy = s.Mean(mb.Dist.Entropy(s))
+
 	p.Total = s.Add(s.Sub(p.PG, s.MulS(p.Entropy, c.EntCoef)), s.MulS(p.V, c.VFCoef))
-	return p
+	if term == nil {
+		return p, nil
+	}
+	reg, err := term()
+	if err != nil {
+		return p, err
+	}
+	p.Reg = reg.D
+	if reg.D != nil && reg.Beta != 0 {
+		p.Total = s.Add(p.Total, s.MulS(reg.D, reg.Beta))
+	}
+	return p, nil
 }

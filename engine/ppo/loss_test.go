@@ -108,7 +108,10 @@ func TestLossPiecesDiscrete(t *testing.T) {
 			Actions: torch.FromSliceIn(s, actions, []int64{5}, torch.CPU),
 			OldLogp: f32(oldLogp), Adv: f32(adv), Returns: f32(ret), OldValues: f32(oldV), NewValues: f32(newV),
 		}
-		p := Loss(s, c, mb)
+		p, err := Loss(s, c, mb, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		want := reference(newLogp, oldLogp, adv, ret, oldV, newV, c)
 		near(t, "pg", scalar(t, s, p.PG), want.pg)
 		near(t, "v", scalar(t, s, p.V), want.v)
@@ -162,7 +165,10 @@ func TestLossPiecesGaussian(t *testing.T) {
 		Actions: torch.FromSliceIn(s, fa, []int64{3, 2}, torch.CPU),
 		OldLogp: f32(oldLogp, 3), Adv: f32(adv, 3), Returns: f32(ret, 3), OldValues: f32(oldV, 3), NewValues: f32(newV, 3),
 	}
-	p := Loss(s, c, mb)
+	p, err := Loss(s, c, mb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := reference(newLogp, oldLogp, adv, ret, oldV, newV, c)
 	near(t, "pg", scalar(t, s, p.PG), want.pg)
 	near(t, "v", scalar(t, s, p.V), want.v)

@@ -1,32 +1,47 @@
 package ppo
 
 import (
+	"context"
+
 	"github.com/lago-rl/lago/bindings/torch"
 	"github.com/lago-rl/lago/engine/env"
 )
 
-// Regularizer is the seam D in PPO's loss
+// Regularizer is the seam D in PPO's loss, whose parts [Loss] builds in one
+// place and in this order:
 //
-//	pg + vf_coef·v − ent_coef·H + β·D
+//	pg − ent_coef·H + vf_coef·v + β·D
 //
 // D is computed from the policy's distribution on a minibatch. LaGO's
-// latent-prior KL is one; vanilla PPO has none. A Regularizer that needs
-// per-state data (a prior looked up by state) gathers it during the rollout
-// in Observe and finds it again in Term by the samples' rollout indices.
+// latent-prior KL is one; vanilla PPO has none. The trainer numbers a
+// rollout's samples 0 … samples−1 and tells the regulariser which samples
+// each step's observations are; a Regularizer that needs per-state data (a
+// prior looked up by state) gathers it in Observe and finds it again in
+// Term by those sample numbers, without knowing how the trainer lays out
+// its buffers.
+//
+// Per iteration the trainer calls BeginRollout, Observe once per env step,
+// EndRollout once after the rollout's last step, then Term once per
+// minibatch of every epoch, and Metrics once at the end.
 type Regularizer interface {
 	// Name names the regulariser in logs.
 	Name() string
-	// BeginRollout is called before each rollout of numSteps steps of numEnvs envs.
-	BeginRollout(numSteps, numEnvs int) error
+	// BeginRollout is called before a rollout of the given number of samples.
+	BeginRollout(samples int) error
 	// Observe is called at each rollout step, before the policy acts on
-	// v.Obs; sample index step*numEnvs+i is env i's observation.
-	Observe(step int, v *env.Vec) error
-	// Term returns D (a scalar in the autograd graph) for the minibatch whose
-	// rollout indices are idx, and its weight β at the given training
-	// progress in [0, 1]. A nil D (with no error) adds nothing, e.g. when no
-	// sample of the minibatch has a prior yet.
+	// v.Obs: env i's observation is sample first+i.
+	Observe(first int, v *env.Vec) error
+	// EndRollout is called once after the rollout's last step and before
+	// the update, e.g. to pick up per-sample data that arrived late. It
+	// returns ctx.Err() promptly when ctx is cancelled.
+	EndRollout(ctx context.Context) error
+	// Term returns D (a scalar in the autograd graph) for the minibatch of
+	// samples idx, and its weight β at the given training progress in
+	// [0, 1]. A nil D (with no error) adds nothing, e.g. when no sample of
+	// the minibatch has a prior yet; β is returned all the same.
 	Term(s *torch.Scope, d Dist, idx []int64, progress float64) (D *torch.Tensor, beta float64, err error)
 	// Metrics returns the regulariser's figures for the iteration that just
-	// ended (logged into metrics.jsonl) and resets them.
+	// ended (logged into metrics.jsonl), averaged over its minibatches as
+	// [Metrics] are, and resets them.
 	Metrics() map[string]float64
 }

@@ -1,6 +1,7 @@
 package ppo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -36,6 +37,10 @@ type Trainer struct {
 	shuffle *rand.PCG // minibatch order
 	buf     rollout
 	Recent  *EpisodeWindow // the last episodes, for progress lines
+
+	// aborted is the error that stopped an iteration part-way; the trainer
+	// then holds no consistent state to iterate on or checkpoint.
+	aborted error
 }
 
 // rollout is the storage of one iteration, step-major ([T*N] rows).
@@ -63,6 +68,9 @@ type Episode struct {
 	Return  float64 `json:"return"`
 	Length  int     `json:"length"`
 	Success bool    `json:"success"`
+	// Level is the episode's task level, for envs that have levels
+	// (env.Leveled).
+	Level string `json:"level,omitempty"`
 }
 
 // New builds the envs, networks and optimiser of cfg. reg may be nil.
@@ -91,7 +99,10 @@ func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
 			return nil, err
 		}
 	}
-	vec, err := env.NewVec(cfg.EnvID, cfg.NumEnvs, cfg.NumWorkers, uint64(cfg.Seed))
+	if err := checkMemory(cfg, reg != nil); err != nil {
+		return nil, err
+	}
+	vec, err := env.NewVec(cfg.Env(), cfg.NumEnvs, cfg.NumWorkers, uint64(cfg.Seed))
 	if err != nil {
 		return nil, fmt.Errorf("config key env_id: %w", err)
 	}
@@ -113,6 +124,25 @@ func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
 	vec.Reset()
 	t.Norm.ObserveReset(vec, true)
 	return t, nil
+}
+
+// checkMemory refuses cfg when its rollout buffers and envs cannot fit this
+// machine, with the env's own sizes (config validation assumed the
+// smallest env) and, when a regulariser is given, a prior row per sample.
+func checkMemory(cfg config.Config, withPrior bool) error {
+	e, err := env.Make(cfg.Env())
+	if err != nil {
+		return fmt.Errorf("config key env_id: %w", err)
+	}
+	if c, ok := e.(interface{ Close() }); ok {
+		defer c.Close()
+	}
+	act := e.ActionSpace()
+	f := config.Footprint{ObsDim: e.ObservationSpace().Dim(), ActDim: act.Dim()}
+	if withPrior && act.Kind == env.DiscreteKind {
+		f.PriorActions = act.N
+	}
+	return cfg.CheckMemory(f)
 }
 
 func (t *Trainer) allocate() {
@@ -149,6 +179,11 @@ func (t *Trainer) Close() {
 func (t *Trainer) Done() bool { return t.Iteration >= t.NumIterations }
 
 // Metrics are the figures of one iteration, CleanRL's logged quantities.
+// The losses, entropy, approx_kl, old_approx_kl and clipfrac are means over
+// every minibatch the update ran (all epochs), as is the regulariser's D;
+// CleanRL logs the last minibatch's losses and KLs but the mean clipfrac.
+// The early stop at target_kl still looks at the last minibatch's approx_kl,
+// as CleanRL's does.
 type Metrics struct {
 	GlobalStep        int64
 	Iteration         int
@@ -166,10 +201,29 @@ type Metrics struct {
 }
 
 // Iterate runs one iteration: a rollout and an update.
-func (t *Trainer) Iterate() (Metrics, error) {
+//
+// ctx is checked between the rollout's env steps and between the update's
+// minibatches; once it is cancelled Iterate returns ctx.Err() within one
+// env step or one minibatch. An iteration that returns an error (a
+// cancelled ctx, a non-finite loss) leaves the trainer mid-iteration: the
+// envs have stepped and some minibatches may have been applied. Such a
+// trainer refuses to iterate again or to be checkpointed (the caller must
+// not checkpoint it); the last checkpoint written is the state to resume.
+func (t *Trainer) Iterate(ctx context.Context) (Metrics, error) {
+	if t.aborted != nil {
+		return Metrics{}, fmt.Errorf("ppo: iteration %d was aborted (%v); resume from the last checkpoint", t.Iteration+1, t.aborted)
+	}
 	if t.Done() {
 		return Metrics{}, errors.New("ppo: training is already complete")
 	}
+	m, err := t.iterate(ctx)
+	if err != nil {
+		t.aborted = err
+	}
+	return m, err
+}
+
+func (t *Trainer) iterate(ctx context.Context) (Metrics, error) {
 	start := time.Now()
 	lr := t.Cfg.LearningRate
 	if t.Cfg.AnnealLR {
@@ -178,11 +232,29 @@ func (t *Trainer) Iterate() (Metrics, error) {
 	if err := t.Opt.SetLR(lr); err != nil {
 		return Metrics{}, err
 	}
-	if err := t.collect(); err != nil {
+	if err := t.collect(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return Metrics{}, ctxErr
+		}
 		return Metrics{}, fmt.Errorf("rollout: %w", err)
 	}
-	m, err := t.update()
+	if t.Reg != nil {
+		if err := t.Reg.EndRollout(ctx); err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return Metrics{}, ctxErr
+			}
+			return Metrics{}, fmt.Errorf("regulariser %s: end of rollout: %w", t.Reg.Name(), err)
+		}
+	}
+	m, err := t.update(ctx)
 	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return Metrics{}, ctxErr
+		}
+		var nf *NonFiniteError
+		if errors.As(err, &nf) {
+			return Metrics{}, err // it says where it happened
+		}
 		return Metrics{}, fmt.Errorf("update: %w", err)
 	}
 	t.Iteration++
@@ -197,27 +269,31 @@ func (t *Trainer) Iterate() (Metrics, error) {
 	return m, nil
 }
 
-// collect fills the rollout buffer with num_steps steps of every env.
-func (t *Trainer) collect() error {
+// collect fills the rollout buffer with num_steps steps of every env,
+// checking ctx before each step.
+func (t *Trainer) collect(ctx context.Context) error {
 	runtime.LockOSThread() // grad mode is per thread; Run locks too, this makes Iterate safe alone
 	defer runtime.UnlockOSThread()
 	b, v := &t.buf, t.Vec
 	n, od, ad := v.NumEnvs, v.ObsDim, v.ActDim
 	b.episodes = b.episodes[:0]
 	if t.Reg != nil {
-		if err := t.Reg.BeginRollout(t.Cfg.NumSteps, n); err != nil {
+		if err := t.Reg.BeginRollout(t.Cfg.NumSteps * n); err != nil {
 			return err
 		}
 	}
 	s := torch.NewScope()
 	defer s.Close()
 	for step := 0; step < t.Cfg.NumSteps; step++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		row := step * n // env i's sample is row+i
 		if t.Reg != nil {
-			if err := t.Reg.Observe(step, v); err != nil {
+			if err := t.Reg.Observe(row, v); err != nil {
 				return err
 			}
 		}
-		row := step * n
 		copy(b.obs[row*od:(row+n)*od], v.Obs)
 		err := torch.NoGrad(func() error {
 			obs := torch.FromSliceIn(s, v.Obs, []int64{int64(n), int64(od)}, t.Dev)
@@ -258,7 +334,7 @@ func (t *Trainer) collect() error {
 			b.ends[row+i] = v.Terminated[i] || v.Truncated[i]
 			truncated = truncated || v.Truncated[i]
 			if b.ends[row+i] {
-				ep := Episode{Return: v.EpisodeReturn[i], Length: v.EpisodeLength[i], Success: v.EpisodeSuccess[i]}
+				ep := Episode{Return: v.EpisodeReturn[i], Length: v.EpisodeLength[i], Success: v.EpisodeSuccess[i], Level: v.EpisodeLevel[i]}
 				b.episodes = append(b.episodes, ep)
 				t.Recent.Add(ep)
 			}
@@ -290,18 +366,14 @@ func (t *Trainer) collect() error {
 // (as CleanRL's ClipAction wrapper; the unclipped action is what is stored
 // and scored).
 func (t *Trainer) envActions() {
-	b, sp := &t.buf, t.Vec.ActSpace
+	b := &t.buf
 	if t.Agent.Discrete {
 		for i, a := range b.actInt {
 			b.envAct[i] = float32(a)
 		}
 		return
 	}
-	d := len(sp.Low)
-	for i, a := range b.actF {
-		j := i % d
-		b.envAct[i] = min(max(a, sp.Low[j]), sp.High[j])
-	}
+	t.Vec.ActSpace.Clip(b.envAct, b.actF)
 }
 
 func (t *Trainer) storedActions() []float32 {
@@ -344,8 +416,9 @@ func (t *Trainer) bootstrapTruncated(s *torch.Scope, row int) error {
 	return nil
 }
 
-// update runs the PPO epochs over the rollout.
-func (t *Trainer) update() (Metrics, error) {
+// update runs the PPO epochs over the rollout, checking ctx before each
+// minibatch.
+func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var m Metrics
@@ -369,7 +442,8 @@ func (t *Trainer) update() (Metrics, error) {
 	}
 	progress := float64(t.Iteration) / float64(t.NumIterations)
 	coefs := LossCoefs{ClipCoef: cfg.ClipCoef, ClipVLoss: cfg.ClipVLoss, NormAdv: cfg.NormAdv, EntCoef: cfg.EntCoef, VFCoef: cfg.VFCoef}
-	clipFracSum, clipFracN := 0.0, 0
+	var sum Metrics // sums over minibatches
+	minibatches, lastApproxKL := 0, 0.0
 	s := torch.NewScope()
 	defer s.Close()
 	for i := range b.perm {
@@ -379,6 +453,10 @@ func (t *Trainer) update() (Metrics, error) {
 	for epoch := 0; epoch < cfg.UpdateEpochs; epoch++ {
 		shuffler.Shuffle(len(b.perm), func(i, j int) { b.perm[i], b.perm[j] = b.perm[j], b.perm[i] })
 		for start := 0; start < t.BatchSize; start += t.MinibatchSize {
+			if err := ctx.Err(); err != nil {
+				return m, err
+			}
+			at := Position{Iteration: t.Iteration + 1, Epoch: epoch + 1, Minibatch: start/t.MinibatchSize + 1}
 			s.Reset()
 			mbIdx := b.perm[start : start+t.MinibatchSize]
 			idx := torch.FromSliceIn(s, mbIdx, []int64{int64(len(mbIdx))}, t.Dev)
@@ -392,27 +470,39 @@ func (t *Trainer) update() (Metrics, error) {
 				OldValues: s.IndexSelect(values, 0, idx),
 				NewValues: t.Agent.Value(s, mbObs),
 			}
-			parts := Loss(s, coefs, mb)
-			loss := parts.Total
+			var term TermFunc
 			if t.Reg != nil {
-				D, beta, err := t.Reg.Term(s, mb.Dist, mbIdx, progress)
-				if err != nil {
-					return m, fmt.Errorf("regulariser %s: %w", t.Reg.Name(), err)
-				}
-				if D != nil && beta != 0 {
-					loss = s.Add(loss, s.MulS(D, beta))
+				term = func() (RegTerm, error) {
+					D, beta, err := t.Reg.Term(s, mb.Dist, mbIdx, progress)
+					if err != nil {
+						return RegTerm{}, fmt.Errorf("regulariser %s: %w", t.Reg.Name(), err)
+					}
+					return RegTerm{D: D, Beta: beta}, nil
 				}
 			}
-			s.Backward(loss)
-			m.PolicyLoss, m.ValueLoss, m.Entropy = s.Item(parts.PG), s.Item(parts.V), s.Item(parts.Entropy)
-			m.ApproxKL, m.OldApproxKL = s.Item(parts.ApproxKL), s.Item(parts.OldApproxKL)
-			clipFracSum += s.Item(parts.ClipFrac)
-			clipFracN++
+			parts, err := Loss(s, coefs, mb, term)
+			if err != nil {
+				return m, err
+			}
+			pg, v, ent := s.Item(parts.PG), s.Item(parts.V), s.Item(parts.Entropy)
+			approxKL, oldApproxKL, clipFrac := s.Item(parts.ApproxKL), s.Item(parts.OldApproxKL), s.Item(parts.ClipFrac)
+			total := s.Item(parts.Total)
 			if err := s.Err(); err != nil {
 				return m, err
 			}
-			if _, err := torch.ClipGradNorm(t.Opt.Params(), cfg.MaxGradNorm); err != nil {
+			if !finite(total) {
+				return m, t.nonFiniteLoss(s, at, parts, total)
+			}
+			s.Backward(parts.Total)
+			if err := s.Err(); err != nil {
 				return m, err
+			}
+			gradNorm, err := torch.ClipGradNorm(t.Opt.Params(), cfg.MaxGradNorm)
+			if err != nil {
+				return m, err
+			}
+			if !finite(gradNorm) {
+				return m, &NonFiniteError{At: at, Quantity: "gradient norm", Value: gradNorm, Loss: total, Advice: t.likelyKeys("gradient norm")}
 			}
 			if err := t.Opt.Step(); err != nil {
 				return m, err
@@ -420,12 +510,79 @@ func (t *Trainer) update() (Metrics, error) {
 			if err := t.Opt.ZeroGrad(); err != nil {
 				return m, err
 			}
+			sum.PolicyLoss += pg
+			sum.ValueLoss += v
+			sum.Entropy += ent
+			sum.ApproxKL += approxKL
+			sum.OldApproxKL += oldApproxKL
+			sum.ClipFrac += clipFrac
+			minibatches++
+			lastApproxKL = approxKL
 		}
-		if cfg.TargetKL > 0 && m.ApproxKL > cfg.TargetKL {
+		if cfg.TargetKL > 0 && lastApproxKL > cfg.TargetKL {
 			break
 		}
 	}
-	m.ClipFrac = clipFracSum / math.Max(float64(clipFracN), 1)
+	n := float64(minibatches)
+	m.PolicyLoss, m.ValueLoss, m.Entropy = sum.PolicyLoss/n, sum.ValueLoss/n, sum.Entropy/n
+	m.ApproxKL, m.OldApproxKL, m.ClipFrac = sum.ApproxKL/n, sum.OldApproxKL/n, sum.ClipFrac/n
 	m.ExplainedVariance = ExplainedVariance(b.values, b.ret)
 	return m, nil
+}
+
+// Position names a minibatch of training: its iteration, epoch and
+// minibatch, all counted from 1.
+type Position struct{ Iteration, Epoch, Minibatch int }
+
+func (p Position) String() string {
+	return fmt.Sprintf("iteration %d (epoch %d, minibatch %d)", p.Iteration, p.Epoch, p.Minibatch)
+}
+
+// NonFiniteError stops training when the loss or the gradient norm of a
+// minibatch is NaN or infinite, before the optimiser steps on it.
+type NonFiniteError struct {
+	At       Position
+	Quantity string  // "policy loss", "entropy", "value loss", "regulariser term", "loss" or "gradient norm"
+	Value    float64 // the quantity's value
+	Loss     float64 // the total loss
+	Advice   string  // the config keys most likely to blame
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("ppo: %v: the %s is %v (loss %v): %s", e.At, e.Quantity, e.Value, e.Loss, e.Advice)
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// nonFiniteLoss names the first non-finite part of a non-finite loss and
+// the keys most likely to blame.
+func (t *Trainer) nonFiniteLoss(s *torch.Scope, at Position, p LossParts, total float64) error {
+	part, value := "loss", total
+	for _, c := range []struct {
+		name string
+		x    *torch.Tensor
+	}{{"policy loss", p.PG}, {"entropy", p.Entropy}, {"value loss", p.V}, {"regulariser term", p.Reg}} {
+		if c.x == nil {
+			continue
+		}
+		if x := s.Item(c.x); !finite(x) {
+			part, value = c.name, x
+			break
+		}
+	}
+	return &NonFiniteError{At: at, Quantity: part, Value: value, Loss: total, Advice: t.likelyKeys(part)}
+}
+
+// likelyKeys says which config keys most often make a part of the loss
+// non-finite.
+func (t *Trainer) likelyKeys(part string) string {
+	switch {
+	case part == "regulariser term":
+		return "check the regulariser's keys beta, prior_temperature and prior_eps, then learning_rate"
+	case part == "value loss":
+		return "likely key learning_rate (too large), or unscaled rewards (norm_reward, clip_reward)"
+	case !t.Agent.Discrete:
+		return "likely keys learning_rate (too large) or log_std_init (too far from 0)"
+	}
+	return "likely key learning_rate (too large)"
 }

@@ -8,13 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
+
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 // Key identifies a state for one model and prompt template: the SHA-256 of
@@ -69,23 +68,26 @@ func (m Mode) String() string {
 }
 
 // Cache is the two-tier store of prior answers: a bounded in-memory LRU in
-// front of an append-only log on disk.
+// front of an append-only log on disk (format: cachelog.go).
 //
-// The log survives kill -9: each record carries a CRC, is appended with one
-// write(2) under an exclusive flock, and a torn tail (a record cut by a
-// crash) is skipped when read and cut off before the next append. Several
-// lago processes on one machine share one log: each appends under the lock
-// and picks up the others' records by re-reading the log's new tail on a miss.
+// The log survives kill -9 and damage: each record carries a magic, its
+// length and a CRC, is appended with one write(2) under an exclusive flock;
+// a reader skips a damaged record and resynchronises on the next whole one,
+// and a torn tail (a record cut by a crash) is cut off before the next
+// append. Several lago processes on one machine share one log: each appends
+// under the lock and picks up the others' records by re-reading the log's
+// new tail on a miss.
 type Cache struct {
-	mu      sync.Mutex
-	lru     *list.List // of *lruItem, most recent first
-	items   map[Key]*list.Element
-	maxLRU  int
-	index   map[Key]int64 // key → offset of its record in the log
-	f       *os.File      // nil: memory only
-	path    string
-	scanned int64 // log bytes already indexed
-	stats   CacheStats
+	mu       sync.Mutex
+	lru      *list.List // of *lruItem, most recent first
+	items    map[Key]*list.Element
+	maxLRU   int
+	index    map[Key]int64 // key → offset of its record in the log
+	f        *os.File      // nil: memory only
+	path     string
+	scanned  int64 // offset after the last whole record indexed (0: not even the header)
+	seenSize int64 // the log's size at the last scan; -1 before the first
+	stats    CacheStats
 }
 
 type lruItem struct {
@@ -93,25 +95,39 @@ type lruItem struct {
 	entry Entry
 }
 
-// CacheStats count the cache's traffic.
+// CacheStats count the cache's traffic and the damage its scans found.
 type CacheStats struct {
-	Hits, Misses, DiskReads, Appends, TornRecords int64
+	Hits, Misses, DiskReads, Appends int64
+	// Damaged counts the damaged stretches of the log skipped so far (each
+	// lost at least one record; the records around it are kept).
+	Damaged int64
+	// TailBytes follow the last whole record at the last scan: a torn
+	// append, cut by the next writer.
+	TailBytes int64
 }
 
 // OpenCache opens (creating) the log in dir, or a memory-only cache when dir
-// is empty. maxEntries bounds the in-memory LRU.
+// is empty. maxEntries bounds the in-memory LRU. A directory holding only a
+// format-1 log (priors.log) gets its records copied into a format-2 log.
 func OpenCache(dir string, maxEntries int) (*Cache, error) {
 	if maxEntries < 1 {
-		return nil, fmt.Errorf("prior cache: in-memory size %d < 1", maxEntries)
+		return nil, fmt.Errorf("config key prior_cache_entries: %d < 1", maxEntries)
 	}
-	c := &Cache{lru: list.New(), items: map[Key]*list.Element{}, maxLRU: maxEntries, index: map[Key]int64{}}
+	c := &Cache{lru: list.New(), items: map[Key]*list.Element{}, maxLRU: maxEntries, index: map[Key]int64{}, seenSize: -1}
 	if dir == "" {
 		return c, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("prior cache directory %s: %w", dir, err)
+		return nil, fmt.Errorf("prior cache: %w", err)
 	}
-	c.path = filepath.Join(dir, "priors.log")
+	c.path = filepath.Join(dir, logName)
+	if _, err := os.Stat(c.path); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, v1LogName)); err == nil {
+			if err := importV1(dir); err != nil {
+				return nil, err
+			}
+		}
+	}
 	f, err := os.OpenFile(c.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("prior cache: %w", err)
@@ -159,7 +175,7 @@ func (c *Cache) Get(k Key) (Entry, bool) {
 		c.stats.Misses++
 		return Entry{}, false
 	}
-	_, e, _, err := readRecord(c.f, off)
+	_, e, err := readRecord(c.f, off)
 	if err != nil {
 		c.stats.Misses++
 		return Entry{}, false
@@ -186,24 +202,33 @@ func (c *Cache) Put(k Key, e Entry) error {
 		return fmt.Errorf("prior cache: lock %s: %w", c.path, err)
 	}
 	defer syscall.Flock(int(c.f.Fd()), syscall.LOCK_UN)
-	// Index what others wrote, and cut a torn tail left by a crash, so our
-	// record starts at a record boundary.
+	// Index what others wrote, so our record starts after the last whole
+	// one; under the lock, whatever follows it is a torn tail.
 	if err := c.refresh(); err != nil {
 		return err
-	}
-	if st, err := c.f.Stat(); err == nil && st.Size() > c.scanned {
-		if err := c.f.Truncate(c.scanned); err != nil {
-			return fmt.Errorf("prior cache: cut torn tail of %s: %w", c.path, err)
-		}
 	}
 	if _, ok := c.index[k]; ok {
 		return nil // another process stored it meanwhile
 	}
+	if c.seenSize > c.scanned {
+		if err := c.f.Truncate(c.scanned); err != nil {
+			return fmt.Errorf("prior cache: cut the torn tail of %s: %w", c.path, err)
+		}
+	}
+	if c.scanned == 0 { // a new log (or one whose torn header holds no record)
+		if _, err := c.f.Write([]byte(logHeader)); err != nil {
+			return fmt.Errorf("prior cache: write to %s: %w", c.path, err)
+		}
+		c.scanned = int64(len(logHeader))
+	}
 	if _, err := c.f.Write(rec); err != nil {
+		c.seenSize = -1 // rescan: the write may have left part of the record
 		return fmt.Errorf("prior cache: append to %s: %w", c.path, err)
 	}
 	c.index[k] = c.scanned
 	c.scanned += int64(len(rec))
+	c.seenSize = c.scanned
+	c.stats.TailBytes = 0
 	c.stats.Appends++
 	return nil
 }
@@ -242,79 +267,34 @@ func (c *Cache) remember(k Key, e Entry) {
 	}
 }
 
-// refresh indexes the records appended to the log since the last scan. It
-// stops at the first torn or corrupt record: with appends serialised by the
-// lock, only the tail can be torn.
+// refresh indexes the records appended to the log since the last scan,
+// skipping damaged ones. A log whose size did not change is not re-read.
 func (c *Cache) refresh() error {
-	for {
-		k, _, n, err := readRecord(c.f, c.scanned)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			c.stats.TornRecords++
-			return nil
-		}
-		c.index[k] = c.scanned
-		c.scanned += n
+	st, err := c.f.Stat()
+	if err != nil {
+		return fmt.Errorf("prior cache: %w", err)
 	}
-}
-
-// A record is: magic u32 | payload length u32 | payload | CRC-32 u32 of the
-// payload. Payload: key [32] | mode u8 | n u16 | n float32.
-const recordMagic = 0x4c504331 // "LPC1"
-
-func encodeRecord(k Key, e Entry) []byte {
-	payload := make([]byte, 0, 35+4*len(e.Probs))
-	payload = append(payload, k[:]...)
-	payload = append(payload, byte(e.Mode))
-	payload = binary.LittleEndian.AppendUint16(payload, uint16(len(e.Probs)))
-	for _, p := range e.Probs {
-		payload = binary.LittleEndian.AppendUint32(payload, math.Float32bits(p))
+	if st.Size() == c.seenSize {
+		return nil
 	}
-	rec := binary.LittleEndian.AppendUint32(nil, recordMagic)
-	rec = binary.LittleEndian.AppendUint32(rec, uint32(len(payload)))
-	rec = append(rec, payload...)
-	return binary.LittleEndian.AppendUint32(rec, crc32.ChecksumIEEE(payload))
-}
-
-var errBadRecord = errors.New("bad record")
-
-// readRecord reads the record at off, returning its size. io.EOF means the
-// log ends exactly there.
-func readRecord(f *os.File, off int64) (Key, Entry, int64, error) {
-	var k Key
-	var head [8]byte
-	n, err := f.ReadAt(head[:], off)
-	if n == 0 && errors.Is(err, io.EOF) {
-		return k, Entry{}, 0, io.EOF
+	visit := func(off int64, k Key, _ Entry) { c.index[k] = off }
+	var res scanResult
+	size := st.Size()
+	if c.scanned == 0 {
+		res, size, err = scanFile(c.f, 2, visit)
+	} else {
+		res, err = scanLog(c.f, c.scanned, size, 2, visit)
 	}
-	if n < len(head) || binary.LittleEndian.Uint32(head[:4]) != recordMagic {
-		return k, Entry{}, 0, errBadRecord
+	if err != nil {
+		return fmt.Errorf("prior cache: read %s: %w", c.path, err)
 	}
-	size := binary.LittleEndian.Uint32(head[4:])
-	if size < 35 || size > 1<<20 {
-		return k, Entry{}, 0, errBadRecord
+	c.scanned, c.seenSize = res.end, size
+	c.stats.Damaged += int64(res.damaged)
+	if res.headerDamaged {
+		c.stats.Damaged++
 	}
-	body := make([]byte, size+4)
-	if n, _ := f.ReadAt(body, off+8); n < len(body) {
-		return k, Entry{}, 0, errBadRecord
-	}
-	payload := body[:size]
-	if crc32.ChecksumIEEE(payload) != binary.LittleEndian.Uint32(body[size:]) {
-		return k, Entry{}, 0, errBadRecord
-	}
-	copy(k[:], payload[:32])
-	e := Entry{Mode: Mode(payload[32])}
-	count := int(binary.LittleEndian.Uint16(payload[33:35]))
-	if 35+4*count != int(size) {
-		return k, Entry{}, 0, errBadRecord
-	}
-	e.Probs = make([]float32, count)
-	for i := range e.Probs {
-		e.Probs[i] = math.Float32frombits(binary.LittleEndian.Uint32(payload[35+4*i:]))
-	}
-	return k, e, int64(8 + size + 4), nil
+	c.stats.TailBytes = size - res.end
+	return nil
 }
 
 // Usage is the cumulative lookup traffic of every process that used a cache
@@ -333,11 +313,11 @@ func (c *Cache) AddUsage(u Usage) error {
 		return nil
 	}
 	if err := syscall.Flock(int(c.f.Fd()), syscall.LOCK_EX); err != nil {
-		return err
+		return fmt.Errorf("prior cache: lock %s: %w", c.path, err)
 	}
 	defer syscall.Flock(int(c.f.Fd()), syscall.LOCK_UN)
-	path := filepath.Join(filepath.Dir(c.path), "usage.json")
-	old, _ := ReadUsage(filepath.Dir(c.path))
+	dir := filepath.Dir(c.path)
+	old, _ := ReadUsage(dir) // a damaged usage.json restarts the count
 	old.Lookups += u.Lookups
 	old.Hits += u.Hits
 	old.Calls += u.Calls
@@ -345,11 +325,10 @@ func (c *Cache) AddUsage(u Usage) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
+	if err := runfile.WriteFileAtomic(filepath.Join(dir, "usage.json"), data); err != nil {
+		return fmt.Errorf("prior cache: %w", err)
 	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
 // ReadUsage reads a cache directory's usage.json (zero if absent).
@@ -360,24 +339,10 @@ func ReadUsage(dir string) (Usage, error) {
 		return u, nil
 	}
 	if err != nil {
-		return u, err
+		return u, fmt.Errorf("prior cache: %w", err)
 	}
-	return u, json.Unmarshal(data, &u)
-}
-
-// Census counts a cache's entries by how they were scored.
-func (c *Cache) Census() map[Mode]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[Mode]int{}
-	if c.f == nil {
-		return out
+	if err := json.Unmarshal(data, &u); err != nil {
+		return u, fmt.Errorf("prior cache: %s: %w", filepath.Join(dir, "usage.json"), err)
 	}
-	c.refresh()
-	for _, off := range c.index {
-		if _, e, _, err := readRecord(c.f, off); err == nil {
-			out[e.Mode]++
-		}
-	}
-	return out
+	return u, nil
 }

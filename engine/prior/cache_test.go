@@ -66,7 +66,7 @@ func TestTornTailIsSkippedAndCut(t *testing.T) {
 	c.Close()
 	// A crash mid-append leaves half a record.
 	rec := encodeRecord(key(3), entry(3))
-	f, _ := os.OpenFile(filepath.Join(dir, "priors.log"), os.O_APPEND|os.O_WRONLY, 0)
+	f, _ := os.OpenFile(filepath.Join(dir, logName), os.O_APPEND|os.O_WRONLY, 0)
 	f.Write(rec[:len(rec)/2])
 	f.Close()
 
@@ -100,7 +100,7 @@ func TestTwoProcessesShareTheLog(t *testing.T) {
 	}
 	b.Put(key(2), entry(2))
 	a.Put(key(2), entry(2)) // already there: not written twice
-	if st, _ := os.Stat(a.Path()); st.Size() != 2*int64(len(encodeRecord(key(1), entry(1)))) {
+	if st, _ := os.Stat(a.Path()); st.Size() != int64(len(logHeader))+2*int64(len(encodeRecord(key(1), entry(1)))) {
 		t.Fatalf("log of %d bytes: a duplicate was appended", st.Size())
 	}
 }
@@ -123,7 +123,7 @@ func TestCacheSurvivesKill9(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "priors.log")
+	path := filepath.Join(dir, logName)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if st, err := os.Stat(path); err == nil && st.Size() > 64<<10 {
 			break

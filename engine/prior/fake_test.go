@@ -95,8 +95,8 @@ func (f *fakeOllama) generate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch fault {
-	case "slow":
-		time.Sleep(300 * time.Millisecond)
+	case "slow": // past the tests' 1 s timeout, even on a loaded machine
+		time.Sleep(1500 * time.Millisecond)
 	case "block":
 		<-f.release
 	case "500":

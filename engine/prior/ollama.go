@@ -10,18 +10,21 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/lago-rl/lago/engine/config"
 	"github.com/ollama/ollama/api"
 )
 
-// OllamaConfig configures the Ollama scorer.
+// OllamaConfig configures the Ollama scorer. Every field is explicit: the
+// config keys' defaults (engine/config) are the one source of default
+// values, and OllamaConfigFrom carries them over.
 type OllamaConfig struct {
-	// Host is host:port or a URL; empty means $OLLAMA_HOST, else 127.0.0.1:11434.
+	// Host is the ollama_host key: host:port or a URL; empty means
+	// $OLLAMA_HOST (see ResolveHost).
 	Host  string
 	Model string
 	// Timeout bounds each request.
@@ -35,34 +38,33 @@ type OllamaConfig struct {
 	// FallbackSamples is k of the structured-output fallback for servers or
 	// models without log-probabilities.
 	FallbackSamples int
-	// MaxResponseBytes bounds what is read of one response.
-	MaxResponseBytes int64
 }
 
-// DefaultOllamaHost is where Ollama listens by default: loopback only.
-const DefaultOllamaHost = "127.0.0.1:11434"
-
-// ResolveHost picks the configured host, else $OLLAMA_HOST, else the default,
-// and returns it as a URL.
-func ResolveHost(host string) (*url.URL, error) {
-	if host == "" {
-		host = os.Getenv("OLLAMA_HOST")
+// OllamaConfigFrom is the scorer's configuration for model under cfg.
+func OllamaConfigFrom(cfg config.Config, model string) OllamaConfig {
+	return OllamaConfig{
+		Host: cfg.OllamaHost, Model: model, Seed: int(cfg.Seed),
+		Timeout:         time.Duration(cfg.OllamaTimeout * float64(time.Second)),
+		FactorTopK:      cfg.PriorFactorTopK,
+		FallbackSamples: cfg.PriorFallbackSamples,
 	}
-	if host == "" {
-		host = DefaultOllamaHost
-	}
-	if !strings.Contains(host, "://") {
-		host = "http://" + host
-	}
-	u, err := url.Parse(host)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("ollama host %q is not host:port or a URL (config key ollama_host)", host)
-	}
-	if u.Port() == "" {
-		u.Host = net.JoinHostPort(u.Hostname(), "11434")
-	}
-	return u, nil
 }
+
+func (c OllamaConfig) check() error {
+	switch {
+	case c.Timeout <= 0:
+		return fmt.Errorf("config key ollama_timeout: %v is not positive", c.Timeout)
+	case c.FactorTopK < 1:
+		return fmt.Errorf("config key prior_factor_topk: %d < 1", c.FactorTopK)
+	case c.FallbackSamples < 1:
+		return fmt.Errorf("config key prior_fallback_samples: %d < 1", c.FallbackSamples)
+	}
+	return nil
+}
+
+// maxResponseBytes bounds what is read of one response: a label answer is
+// a few hundred bytes, so a megabyte means something is wrong.
+const maxResponseBytes = 1 << 20
 
 // Ollama scores questions with a model served by Ollama.
 type Ollama struct {
@@ -139,7 +141,7 @@ type boundedTransport struct {
 
 func (t boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Host != t.host {
-		return nil, fmt.Errorf("refusing to contact %s: only the configured Ollama host %s is allowed", req.URL.Host, t.host)
+		return nil, fmt.Errorf("prior: refusing to contact %s: only the configured Ollama host %s is allowed", req.URL.Host, t.host)
 	}
 	resp, err := t.inner.RoundTrip(req)
 	if err != nil {
@@ -156,40 +158,33 @@ type trippedKey struct{}
 // NewOllama connects to the server, checks the model and probes whether it
 // returns log-probabilities. Errors say which config key to change.
 func NewOllama(ctx context.Context, cfg OllamaConfig) (*Ollama, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	host, err := ResolveHost(cfg.Host)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
-	}
-	if cfg.MaxResponseBytes <= 0 {
-		cfg.MaxResponseBytes = 1 << 20
-	}
-	if cfg.FactorTopK < 1 {
-		cfg.FactorTopK = 2
-	}
-	if cfg.FallbackSamples < 1 {
-		cfg.FallbackSamples = 8
-	}
 	hc := &http.Client{
-		Transport: boundedTransport{host: host.Host, max: cfg.MaxResponseBytes, inner: &http.Transport{
+		Transport: boundedTransport{host: host.Host, max: maxResponseBytes, inner: &http.Transport{
 			Proxy:               nil, // never route through a proxy: the host is local
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 			MaxIdleConnsPerHost: 64,
 		}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return errors.New("Ollama redirected; refusing to follow") },
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return errors.New("prior: Ollama redirected; refusing to follow")
+		},
 	}
 	o := &Ollama{cfg: cfg, host: host, client: api.NewClient(host, hc)}
 
 	vctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	if _, err := o.client.Version(vctx); err != nil {
-		return nil, fmt.Errorf("cannot reach Ollama at %s (config key ollama_host, or $OLLAMA_HOST): %v; is it running? start it with `ollama serve`", host.Host, err)
+	if err := o.checkServer(vctx, hc); err != nil {
+		return nil, err
 	}
 	list, err := o.client.List(vctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing the models of Ollama at %s: %w", host.Host, err)
+		return nil, fmt.Errorf("prior: listing the models of Ollama at %s: %w", host.Host, err)
 	}
 	for _, m := range list.Models {
 		if m.Name == cfg.Model || m.Model == cfg.Model || m.Name == cfg.Model+":latest" {
@@ -197,11 +192,11 @@ func NewOllama(ctx context.Context, cfg OllamaConfig) (*Ollama, error) {
 		}
 	}
 	if o.digest == "" {
-		return nil, fmt.Errorf("model %q is not on the Ollama server at %s (config key prior = \"ollama:%s\"); get it with `ollama pull %s`", cfg.Model, host.Host, cfg.Model, cfg.Model)
+		return nil, fmt.Errorf("config key prior: model %q is not on the Ollama server at %s (prior = \"ollama:%s\"); get it with `ollama pull %s`", cfg.Model, host.Host, cfg.Model, cfg.Model)
 	}
 	o.mode, err = o.probe(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("probing model %q on %s: %w", cfg.Model, host.Host, err)
+		return nil, fmt.Errorf("prior: probing model %q on %s: %w", cfg.Model, host.Host, err)
 	}
 	return o, nil
 }
@@ -212,8 +207,43 @@ func (o *Ollama) Digest() string { return o.digest }
 // Mode is how the model is scored: log-probabilities, or sampling.
 func (o *Ollama) Mode() Mode { return o.mode }
 
-// Host is the server's address.
-func (o *Ollama) Host() string { return o.host.Host }
+// checkServer asks /api/version and tells apart a server that cannot be
+// reached (is Ollama running?) from one that answers, but not as Ollama
+// does (an HTML page, an error status): the fix differs, so the message does.
+func (o *Ollama) checkServer(ctx context.Context, hc *http.Client) error {
+	where := fmt.Sprintf("Ollama at %s (config key ollama_host, or $OLLAMA_HOST)", o.host.Host)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.host.JoinPath("/api/version").String(), nil)
+	if err != nil {
+		return fmt.Errorf("prior: %s: %w", where, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("prior: cannot reach %s: %v; is it running? start it with `ollama serve`", where, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	ctype := resp.Header.Get("Content-Type")
+	if ctype == "" {
+		ctype = "no content type"
+	}
+	excerpt := strings.Join(strings.Fields(string(body)), " ")
+	if len(excerpt) > 120 {
+		excerpt = excerpt[:120] + "…"
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("prior: %s is reachable but answered GET /api/version with HTTP %d (%s): %q; the server there is failing or is not Ollama",
+			where, resp.StatusCode, ctype, excerpt)
+	}
+	var v struct {
+		Version *string `json:"version"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.Version == nil {
+		return fmt.Errorf("prior: %s is reachable but answered GET /api/version with HTTP 200 (%s) that is not Ollama's JSON: %q; is ollama_host pointing at another service?",
+			where, ctype, excerpt)
+	}
+	return nil
+}
 
 // probe asks for one token with log-probabilities: support is detected by
 // the answer, not by the version string (a source build reports 0.0.0). An
@@ -272,7 +302,7 @@ func (o *Ollama) generate(ctx context.Context, prompt string, format json.RawMes
 		return nil
 	})
 	if tooLarge.Load() {
-		return nil, &ScoreError{ErrTooLarge, fmt.Errorf("response over %d bytes", o.cfg.MaxResponseBytes)}
+		return nil, &ScoreError{ErrTooLarge, fmt.Errorf("response over %d bytes", maxResponseBytes)}
 	}
 	if err != nil {
 		return nil, classify(ctx, err)
@@ -288,10 +318,10 @@ func classify(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, errTooLarge) || strings.Contains(err.Error(), "token too long"):
 		return &ScoreError{ErrTooLarge, err}
+	case errors.As(err, &se): // the server answered, even if the deadline passed since
+		return &ScoreError{ErrStatus, err}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		return &ScoreError{ErrTimeout, err}
-	case errors.As(err, &se):
-		return &ScoreError{ErrStatus, err}
 	case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || isNetError(err):
 		return &ScoreError{ErrUnreachable, err}
@@ -403,7 +433,7 @@ func (e *softError) Error() string { return string(e.kind) }
 func (o *Ollama) sample(ctx context.Context, prompt string, n int) ([]float64, Mode, error) {
 	enum := make([]string, n)
 	for i := range enum {
-		enum[i] = labels[i : i+1]
+		enum[i] = Labels[i : i+1]
 	}
 	schema, _ := json.Marshal(map[string]any{
 		"type":       "object",
@@ -421,7 +451,7 @@ func (o *Ollama) sample(ctx context.Context, prompt string, n int) ([]float64, M
 		if json.Unmarshal([]byte(resp.Response), &ans) != nil {
 			continue
 		}
-		if i := strings.Index(labels[:n], strings.ToUpper(strings.TrimSpace(ans.Answer))); len(ans.Answer) == 1 && i >= 0 {
+		if i := strings.Index(Labels[:n], strings.ToUpper(strings.TrimSpace(ans.Answer))); len(ans.Answer) == 1 && i >= 0 {
 			counts[i]++
 			got++
 		}

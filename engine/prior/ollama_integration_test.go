@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lago-rl/lago/engine/config"
 	"github.com/lago-rl/lago/engine/prior/gguf"
 )
 
@@ -33,7 +34,9 @@ func realOllama(t *testing.T) (host, model string) {
 
 func connect(t *testing.T, host, model string) *Ollama {
 	t.Helper()
-	o, err := NewOllama(context.Background(), OllamaConfig{Host: host, Model: model, Timeout: 30 * time.Second, FactorTopK: 2, Seed: 1})
+	c := testOllamaConfig(host, model, 30*time.Second)
+	c.Seed = 1
+	o, err := NewOllama(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +89,12 @@ func TestRealServiceCachesAcrossProcessesAndRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := NewService(connect(t, host, model), cache, "clevr-v1", ServiceConfig{Parallel: 4})
+		sc := ServiceConfigFrom(config.Default())
+		sc.Parallel = 4
+		s, err := NewService(connect(t, host, model), cache, "clevr-v1", sc)
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer func() { s.Close(); cache.Close() }()
 		var keys []Key
 		for _, q := range qs {
@@ -158,7 +166,10 @@ func TestRealServerRestartMidRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewService(o, cache, "clevr-v1", ServiceConfig{Parallel: 1, BreakerFailures: 2, BreakerBackoff: 200 * time.Millisecond, BreakerMaxBackoff: time.Second})
+	s, err := NewService(o, cache, "clevr-v1", ServiceConfig{Parallel: 1, QueueSize: 4096, BreakerFailures: 2, BreakerBackoff: 200 * time.Millisecond, BreakerMaxBackoff: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer s.Close()
 	q := func(i int) Question { return clevrQuestion(fmt.Sprintf("restart scene %d", i)) }
 	s.Lookup(q(0))

@@ -3,12 +3,16 @@ package prior
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lago-rl/lago/engine/config"
 )
 
 func clevrQuestion(text string) Question {
@@ -19,9 +23,16 @@ func clevrQuestion(text string) Question {
 	}
 }
 
+// testOllamaConfig is the default config's scorer settings for a test server.
+func testOllamaConfig(host, model string, timeout time.Duration) OllamaConfig {
+	c := OllamaConfigFrom(config.Default(), model)
+	c.Host, c.Timeout = host, timeout
+	return c
+}
+
 func newTestOllama(t *testing.T, f *fakeOllama) *Ollama {
 	t.Helper()
-	o, err := NewOllama(context.Background(), OllamaConfig{Host: f.addr, Model: "tiny", Timeout: 2 * time.Second, FactorTopK: 2})
+	o, err := NewOllama(context.Background(), testOllamaConfig(f.addr, "tiny", 2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +126,14 @@ func TestNewOllamaErrorsSayWhatToDo(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	down := ln.Addr().String()
 	ln.Close()
-	_, err := NewOllama(context.Background(), OllamaConfig{Host: down, Model: "tiny", Timeout: time.Second})
+	_, err := NewOllama(context.Background(), testOllamaConfig(down, "tiny", time.Second))
 	for _, want := range []string{down, "ollama_host", "ollama serve"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("server down: %v; want it to mention %q", err, want)
 		}
 	}
 	f := newFakeOllama(t)
-	_, err = NewOllama(context.Background(), OllamaConfig{Host: f.addr, Model: "llama3.2:1b", Timeout: time.Second})
+	_, err = NewOllama(context.Background(), testOllamaConfig(f.addr, "llama3.2:1b", time.Second))
 	for _, want := range []string{`"llama3.2:1b"`, "ollama pull llama3.2:1b"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("model missing: %v; want it to mention %q", err, want)
@@ -163,7 +174,7 @@ func TestScoringFaults(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.fault, func(t *testing.T) {
 			f := newFakeOllama(t)
-			o, err := NewOllama(context.Background(), OllamaConfig{Host: f.addr, Model: "tiny", Timeout: 100 * time.Millisecond})
+			o, err := NewOllama(context.Background(), testOllamaConfig(f.addr, "tiny", time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,19 +200,44 @@ func TestOnlyTheConfiguredHost(t *testing.T) {
 	if _, err := tr.RoundTrip(req); err == nil || !strings.Contains(err.Error(), "only the configured Ollama host") {
 		t.Fatalf("request to another host: %v", err)
 	}
-	for _, c := range []struct{ in, want string }{
-		{"", "127.0.0.1:11434"},
-		{"localhost", "localhost:11434"},
-		{"http://127.0.0.1:9999", "127.0.0.1:9999"},
-	} {
-		t.Setenv("OLLAMA_HOST", "")
-		u, err := ResolveHost(c.in)
-		if err != nil || u.Host != c.want {
-			t.Errorf("ResolveHost(%q) = %v, %v; want %s", c.in, u, err, c.want)
-		}
+}
+
+// TestStartupSaysWhatTheServerAnswered: a reachable server that answers an
+// error status or an HTML page gets a message naming the status, the
+// content type and the host, not "is it running?" (issue 11, point 7).
+func TestStartupSaysWhatTheServerAnswered(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		ctype  string
+		body   string
+		want   []string
+	}{
+		{"500", 500, "text/plain", "model runner crashed", []string{"HTTP 500", "text/plain", "model runner crashed"}},
+		{"html 404", 404, "text/html; charset=utf-8", "<html><body>Not Found</body></html>", []string{"HTTP 404", "text/html", "not Ollama"}},
+		{"html 200", 200, "text/html", "<!doctype html><title>router login</title>", []string{"HTTP 200", "text/html", "not Ollama's JSON", "another service"}},
 	}
-	t.Setenv("OLLAMA_HOST", "127.0.0.1:12345")
-	if u, _ := ResolveHost(""); u.Host != "127.0.0.1:12345" {
-		t.Errorf("OLLAMA_HOST not honoured: %v", u)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", c.ctype)
+				w.WriteHeader(c.status)
+				fmt.Fprint(w, c.body)
+			}))
+			defer srv.Close()
+			host := strings.TrimPrefix(srv.URL, "http://")
+			_, err := NewOllama(context.Background(), testOllamaConfig(host, "tiny", time.Second))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, want := range append(c.want, host, "ollama_host") {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%v\nwant it to mention %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "is it running") {
+				t.Errorf("%v\nasks whether a server that answered is running", err)
+			}
+		})
 	}
 }

@@ -97,9 +97,9 @@ func (q Question) NumActions() int {
 	return n
 }
 
-// labels are the option labels: single letters, one token in every
-// tokenizer we know of.
-const labels = "ABCDEFGHIJKLMNOPQRST"
+// Labels are the option labels, in order: single letters, one token in
+// every tokenizer we know of. There are maxOptions of them.
+const Labels = "ABCDEFGHIJKLMNOPQRST"
 
 // Prompt renders the question of factor k (given the option chosen for the
 // factor before, if any). The prompt ends where the label is the next token.
@@ -116,7 +116,7 @@ func (q Question) Prompt(k int, chosen string) string {
 	b.WriteString(question)
 	b.WriteString("\n")
 	for i, opt := range q.Factors[k] {
-		fmt.Fprintf(&b, "%c. %s\n", labels[i], opt)
+		fmt.Fprintf(&b, "%c. %s\n", Labels[i], opt)
 	}
 	b.WriteString("Answer with the letter of one option.\nAnswer:")
 	return b.String()
@@ -156,7 +156,7 @@ func labelDistribution(top []TokenProb, n int) (probs []float64, found int) {
 		minP = math.Min(minP, p)
 		lab := normalizeToken(t.Token)
 		if len(lab) == 1 {
-			if i := strings.IndexByte(labels[:n], lab[0]); i >= 0 {
+			if i := strings.IndexByte(Labels[:n], lab[0]); i >= 0 {
 				mass[i] += p
 			}
 		}

@@ -3,9 +3,12 @@ package prior
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/lago-rl/lago/engine/config"
 )
 
 // Scorer answers questions; *Ollama is the real one, tests use fakes.
@@ -14,7 +17,8 @@ type Scorer interface {
 	Digest() string
 }
 
-// ServiceConfig sizes the service.
+// ServiceConfig sizes the service. Every field is explicit (NewService
+// refuses zero values); ServiceConfigFrom fills them from a config.
 type ServiceConfig struct {
 	// Parallel is the number of concurrent requests (match the server's
 	// OLLAMA_NUM_PARALLEL).
@@ -30,22 +34,33 @@ type ServiceConfig struct {
 	BreakerMaxBackoff time.Duration
 }
 
-func (c *ServiceConfig) defaults() {
-	if c.Parallel < 1 {
-		c.Parallel = 1
+// The circuit breaker's settings. They are not config keys: they bound how
+// fast a failing server is retried, which no experiment needs to tune.
+const (
+	breakerFailures   = 3
+	breakerBackoff    = time.Second
+	breakerMaxBackoff = 30 * time.Second
+)
+
+// ServiceConfigFrom is the service's configuration under cfg.
+func ServiceConfigFrom(cfg config.Config) ServiceConfig {
+	return ServiceConfig{
+		Parallel: cfg.OllamaParallel, QueueSize: cfg.PriorQueue,
+		BreakerFailures: breakerFailures, BreakerBackoff: breakerBackoff, BreakerMaxBackoff: breakerMaxBackoff,
 	}
-	if c.QueueSize < 1 {
-		c.QueueSize = 4096
+}
+
+func (c ServiceConfig) check() error {
+	switch {
+	case c.Parallel < 1:
+		return fmt.Errorf("config key ollama_parallel: %d < 1", c.Parallel)
+	case c.QueueSize < 1:
+		return fmt.Errorf("config key prior_queue: %d < 1", c.QueueSize)
+	case c.BreakerFailures < 1 || c.BreakerBackoff <= 0 || c.BreakerMaxBackoff < c.BreakerBackoff:
+		return fmt.Errorf("prior: circuit breaker of %d failures, backoff %v up to %v: want ≥ 1 failure and 0 < backoff ≤ max",
+			c.BreakerFailures, c.BreakerBackoff, c.BreakerMaxBackoff)
 	}
-	if c.BreakerFailures < 1 {
-		c.BreakerFailures = 3
-	}
-	if c.BreakerBackoff <= 0 {
-		c.BreakerBackoff = time.Second
-	}
-	if c.BreakerMaxBackoff <= 0 {
-		c.BreakerMaxBackoff = 30 * time.Second
-	}
+	return nil
 }
 
 // Service is the prior's asynchronous front: lookups return at once (a hit,
@@ -98,8 +113,10 @@ type breaker struct {
 
 // NewService starts the request workers. template is the prompt template's
 // version (part of every key, with the scorer's model digest).
-func NewService(scorer Scorer, cache *Cache, template string, cfg ServiceConfig) *Service {
-	cfg.defaults()
+func NewService(scorer Scorer, cache *Cache, template string, cfg ServiceConfig) (*Service, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		cfg: cfg, scorer: scorer, cache: cache, template: template,
@@ -112,7 +129,7 @@ func NewService(scorer Scorer, cache *Cache, template string, cfg ServiceConfig)
 		s.workers.Add(1)
 		go s.work()
 	}
-	return s
+	return s, nil
 }
 
 // Close stops the workers; queued misses are abandoned.

@@ -14,7 +14,16 @@ func newTestService(t *testing.T, f *fakeOllama, cfg ServiceConfig) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewService(o, cache, "test-v1", cfg)
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = 4096
+	}
+	if cfg.BreakerFailures == 0 {
+		cfg.BreakerFailures, cfg.BreakerBackoff, cfg.BreakerMaxBackoff = breakerFailures, breakerBackoff, breakerMaxBackoff
+	}
+	s, err := NewService(o, cache, "test-v1", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { s.Close(); cache.Close() })
 	return s
 }

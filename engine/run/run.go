@@ -1,16 +1,17 @@
 // Package run drives a training run on disk: its directory, config.toml,
 // metrics.jsonl, checkpoints, progress reports, interruption and resumption.
-// The algorithm itself is engine/ppo's.
+// The algorithm itself is engine/ppo's; the files' names and formats are
+// engine/runfile's.
 package run
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -20,56 +21,35 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/lago-rl/lago/engine/config"
+	_ "github.com/lago-rl/lago/engine/envs" // every env id resolves
 	"github.com/lago-rl/lago/engine/lago"
 	"github.com/lago-rl/lago/engine/ppo"
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
-// Files inside a run directory.
-const (
-	ConfigFile     = "config.toml"
-	MetricsFile    = "metrics.jsonl"
-	CheckpointFile = "checkpoint.lago"
-	SummaryFile    = "summary.json"
-)
+// ErrInterrupted is returned when ctx was cancelled (or MaxIterations
+// reached): the run finished its iteration, wrote a checkpoint and can be
+// resumed.
+var ErrInterrupted = errors.New("run: interrupted; checkpoint written")
 
-// ErrInterrupted is returned when the context was cancelled: the run wrote a
-// checkpoint and can be resumed.
-var ErrInterrupted = errors.New("interrupted; checkpoint written")
+// ErrAborted is returned when Options.Abort was cancelled: the iteration in
+// progress was abandoned and nothing was written after it, so the last
+// checkpoint (if any) is the run's state.
+var ErrAborted = errors.New("run: aborted mid-iteration; the last checkpoint is kept")
 
 // Options configure Train.
 type Options struct {
-	Dir         string          // the run directory
-	Resume      bool            // continue the run in Dir from its checkpoint
-	Log         zerolog.Logger  // structured logs
-	Progress    func(Progress)  // called after every iteration (nil: none)
-	Regularizer ppo.Regularizer // nil: the one the config's prior key names (none: vanilla PPO)
+	Dir         string                 // the run directory
+	Resume      bool                   // continue the run in Dir from its checkpoint
+	Log         zerolog.Logger         // structured logs
+	Progress    func(runfile.Progress) // called after every iteration (nil: none)
+	Regularizer ppo.Regularizer        // nil: the one the config's prior key names (none: vanilla PPO)
+	// Abort, when cancelled, abandons the iteration in progress without a
+	// checkpoint (a second Ctrl-C; see Interrupts). nil: never.
+	Abort context.Context
 	// MaxIterations stops after this many iterations in this call (0: run to
 	// the end), writing a checkpoint as an interruption would.
 	MaxIterations int
-}
-
-// Progress is what a progress line shows.
-type Progress struct {
-	Step, Total   int64
-	Iteration     int
-	SPS           float64
-	ETA           time.Duration
-	RecentReturn  float64 // mean of the last 20 episodes
-	RecentSuccess float64
-	Episodes      int // how many recent episodes the means cover
-}
-
-// Summary is written to summary.json when a run completes.
-type Summary struct {
-	ExpName       string  `json:"exp_name"`
-	EnvID         string  `json:"env_id"`
-	Seed          int64   `json:"seed"`
-	GlobalStep    int64   `json:"global_step"`
-	Iterations    int     `json:"iterations"`
-	FinalReturn   float64 `json:"final_return"`  // mean of the last 100 episodes
-	FinalSuccess  float64 `json:"final_success"` // success rate of the last 100 episodes
-	FinalEpisodes int     `json:"final_episodes"`
-	WallSeconds   float64 `json:"wall_s"`
 }
 
 // DefaultDir is runs/NAME-SEED-TIME.
@@ -79,63 +59,90 @@ func DefaultDir(cfg config.Config, now time.Time) string {
 
 // LoadConfig reads a run directory's effective config.
 func LoadConfig(dir string) (config.Config, error) {
-	return config.Load(filepath.Join(dir, ConfigFile))
+	return config.Load(filepath.Join(dir, runfile.ConfigFile))
 }
 
 // Train runs (or, with opt.Resume, continues) the training of cfg in opt.Dir.
+// The directory is locked for the whole call (runfile.Acquire). A new run's
+// directory is made only once the trainer and the prior are up, so a start
+// that fails (unknown env, unusable device or prior cache) leaves none.
 // All torch work happens on the calling goroutine, locked to its OS thread.
-func Train(ctx context.Context, cfg config.Config, opt Options) (Summary, error) {
+func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	log := opt.Log
-	ckpt := filepath.Join(opt.Dir, CheckpointFile)
+	abort := opt.Abort
+	if abort == nil {
+		abort = context.Background()
+	}
+	ckpt := filepath.Join(opt.Dir, runfile.CheckpointFile)
+	metricsPath := filepath.Join(opt.Dir, runfile.MetricsFile)
+	// The lock is taken as soon as the directory exists, so that a second
+	// process is told who holds it before anything else.
+	var lock *runfile.Lock
+	defer func() { lock.Release() }()
+	if _, err := os.Stat(opt.Dir); err == nil {
+		if lock, err = runfile.Acquire(opt.Dir); err != nil {
+			return runfile.Summary{}, err
+		}
+	}
 	if opt.Resume {
 		if _, err := os.Stat(ckpt); err != nil {
-			return Summary{}, fmt.Errorf("cannot resume %s: %w (a run killed before its first checkpoint cannot be resumed; start it again)", opt.Dir, err)
+			return runfile.Summary{}, fmt.Errorf("run: cannot resume %s: %w (a run killed before its first checkpoint cannot be resumed; start it again)", opt.Dir, err)
 		}
-	} else {
-		if _, err := os.Stat(ckpt); err == nil {
-			return Summary{}, fmt.Errorf("run directory %s already holds a run; resume it with -resume %s, or choose another -out", opt.Dir, opt.Dir)
-		}
-		if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
-			return Summary{}, err
-		}
-		if err := cfg.WriteFile(filepath.Join(opt.Dir, ConfigFile)); err != nil {
-			return Summary{}, err
-		}
+	} else if err := refuseExisting(opt.Dir); err != nil {
+		return runfile.Summary{}, err
 	}
 
 	reg := opt.Regularizer
 	if reg == nil {
 		r, closePrior, err := lago.FromConfig(ctx, cfg)
 		if err != nil {
-			return Summary{}, err
+			return runfile.Summary{}, err
 		}
 		defer closePrior()
 		reg = r
 	}
 	t, err := ppo.New(cfg, reg)
 	if err != nil {
-		return Summary{}, err
+		return runfile.Summary{}, err
 	}
 	defer t.Close()
+	watch := newPriorWatch(cfg, reg, log)
+
 	if opt.Resume {
 		if err := t.LoadCheckpoint(ckpt); err != nil {
-			return Summary{}, err
+			return runfile.Summary{}, err
 		}
-		if err := truncateMetrics(filepath.Join(opt.Dir, MetricsFile), t.Iteration); err != nil {
-			return Summary{}, err
+		if t.Done() {
+			// A finished run stays as it is; only a run that died between
+			// its last checkpoint and its summary gets one now.
+			if sum, err := runfile.ReadSummary(opt.Dir); err == nil {
+				log.Info().Str("dir", opt.Dir).Msg("run is already complete; nothing to do")
+				return sum, nil
+			}
+		}
+		lastTime, err := resumeMetrics(metricsPath, t.Iteration, watch, log)
+		if err != nil {
+			return runfile.Summary{}, err
+		}
+		if t.Done() {
+			return finish(t, opt, lastTime, watch)
 		}
 		log.Info().Str("dir", opt.Dir).Int64("global_step", t.GlobalStep).Int("iteration", t.Iteration).Msg("resumed")
-	}
-	if t.Done() {
-		log.Info().Str("dir", opt.Dir).Msg("run is already complete")
-		return finish(t, opt, 0)
+	} else if lock, err = newRunDir(opt.Dir, cfg, lock); err != nil {
+		return runfile.Summary{}, err
 	}
 
-	mf, err := os.OpenFile(filepath.Join(opt.Dir, MetricsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// A new run starts its metrics afresh: lines left by a run killed
+	// before its first checkpoint describe nothing that can be resumed.
+	flags := os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	if !opt.Resume {
+		flags |= os.O_TRUNC
+	}
+	mf, err := os.OpenFile(metricsPath, flags, 0o644)
 	if err != nil {
-		return Summary{}, err
+		return runfile.Summary{}, fmt.Errorf("run: %w", err)
 	}
 	defer mf.Close()
 	metrics := bufio.NewWriter(mf)
@@ -147,39 +154,111 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (Summary, error)
 	start, startStep := time.Now(), t.GlobalStep
 	ran := 0
 	for !t.Done() {
+		if abort.Err() != nil {
+			return runfile.Summary{}, ErrAborted
+		}
 		if ctx.Err() != nil || (opt.MaxIterations > 0 && ran >= opt.MaxIterations) {
 			if err := checkpoint(t, opt.Dir, metrics); err != nil {
-				return Summary{}, err
+				return runfile.Summary{}, err
 			}
 			log.Info().Int64("global_step", t.GlobalStep).Str("checkpoint", ckpt).Msg("stopped; resume with -resume " + opt.Dir)
-			return Summary{}, ErrInterrupted
+			return runfile.Summary{}, ErrInterrupted
 		}
-		m, err := t.Iterate()
+		m, err := iterate(abort, t)
+		if abort.Err() != nil {
+			// The trainer's state is half an iteration: never checkpoint it.
+			return runfile.Summary{}, ErrAborted
+		}
 		if err != nil {
-			return Summary{}, fmt.Errorf("iteration %d: %w", t.Iteration+1, err)
+			var nonFinite *ppo.NonFiniteError
+			if errors.As(err, &nonFinite) {
+				return runfile.Summary{}, err // it names the iteration itself
+			}
+			return runfile.Summary{}, fmt.Errorf("run: iteration %d: %w", t.Iteration+1, err)
 		}
 		ran++
 		// Flushed every iteration, so that `tail -f metrics.jsonl` and plots
 		// of a running job see it; one small write per iteration is free.
-		if err := writeMetrics(metrics, m, time.Since(start).Seconds()); err != nil {
-			return Summary{}, err
+		if err := runfile.WriteMetrics(metrics, metricsLine(m, time.Since(start).Seconds())); err != nil {
+			return runfile.Summary{}, err
 		}
 		if err := metrics.Flush(); err != nil {
-			return Summary{}, err
+			return runfile.Summary{}, fmt.Errorf("run: %w", err)
 		}
+		watch.observe(m.Regularizer)
 		if opt.Progress != nil {
-			opt.Progress(progressOf(t, m, start, startStep))
+			opt.Progress(progressOf(t, start, startStep))
 		}
 		if cfg.CheckpointEvery > 0 && t.Iteration%cfg.CheckpointEvery == 0 && !t.Done() {
 			if err := checkpoint(t, opt.Dir, metrics); err != nil {
-				return Summary{}, err
+				return runfile.Summary{}, err
 			}
 		}
 	}
 	if err := checkpoint(t, opt.Dir, metrics); err != nil {
-		return Summary{}, err
+		return runfile.Summary{}, err
 	}
-	return finish(t, opt, time.Since(start).Seconds())
+	return finish(t, opt, time.Since(start).Seconds(), watch)
+}
+
+// iterate runs one training iteration, abandoned when abort is cancelled.
+// ppo's Iterate does not take a context yet, so an abort takes effect when
+// the iteration ends; passing abort to Iterate is the one change needed once
+// it does.
+func iterate(abort context.Context, t *ppo.Trainer) (ppo.Metrics, error) {
+	m, err := t.Iterate(abort)
+	if abort.Err() != nil {
+		return m, abort.Err()
+	}
+	return m, err
+}
+
+// refuseExisting fails when dir already holds a run: a new run never
+// overwrites one.
+func refuseExisting(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, runfile.CheckpointFile)); err == nil {
+		return fmt.Errorf("run: directory %s already holds a run; resume it with -resume %s, or choose another -out", dir, dir)
+	}
+	return nil
+}
+
+// newRunDir makes dir (if it does not exist), locks it (unless lock
+// already holds it) and writes the config. On failure it removes what it
+// made, and only that.
+func newRunDir(dir string, cfg config.Config, lock *runfile.Lock) (_ *runfile.Lock, err error) {
+	created := false
+	if lock == nil {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		switch err := os.Mkdir(dir, 0o755); {
+		case err == nil:
+			created = true
+		case !errors.Is(err, fs.ErrExist):
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		defer func() {
+			if err != nil && created {
+				os.RemoveAll(dir)
+			}
+		}()
+		if lock, err = runfile.Acquire(dir); err != nil {
+			return nil, err
+		}
+		// Another process may have made a run here since the first check.
+		if err = refuseExisting(dir); err != nil {
+			lock.Release()
+			return nil, err
+		}
+	}
+	if err = cfg.WriteFile(filepath.Join(dir, runfile.ConfigFile)); err != nil {
+		if created {
+			lock.Release()
+			return nil, err
+		}
+		return lock, err
+	}
+	return lock, nil
 }
 
 func regName(r ppo.Regularizer) string {
@@ -192,59 +271,51 @@ func regName(r ppo.Regularizer) string {
 func checkpoint(t *ppo.Trainer, dir string, metrics *bufio.Writer) error {
 	// Metrics first: a checkpoint must never be ahead of the metrics it covers.
 	if err := metrics.Flush(); err != nil {
-		return err
+		return fmt.Errorf("run: %w", err)
 	}
-	return t.SaveCheckpoint(filepath.Join(dir, CheckpointFile))
+	return t.SaveCheckpoint(filepath.Join(dir, runfile.CheckpointFile))
 }
 
-func finish(t *ppo.Trainer, opt Options, wall float64) (Summary, error) {
-	ret, _, succ, n := t.Recent.Mean(100)
-	sum := Summary{
+func finish(t *ppo.Trainer, opt Options, wall float64, watch *priorWatch) (runfile.Summary, error) {
+	ret, _, succ, n := t.Recent.Mean(runfile.EpisodeWindow)
+	sum := runfile.Summary{
 		ExpName: t.Cfg.ExpName, EnvID: t.Cfg.EnvID, Seed: t.Cfg.Seed,
 		GlobalStep: t.GlobalStep, Iterations: t.Iteration,
-		FinalReturn: ret, FinalSuccess: succ, FinalEpisodes: n, WallSeconds: wall,
+		FinalReturn: ret, FinalSuccess: succ, FinalEpisodes: n, EpisodeWindow: runfile.EpisodeWindow,
+		PriorCoverage: watch.coverage(), WallSeconds: wall,
 	}
-	js, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
+	if err := runfile.WriteSummary(opt.Dir, sum); err != nil {
 		return sum, err
 	}
-	if err := ppo.WriteFileAtomic(filepath.Join(opt.Dir, SummaryFile), append(js, '\n')); err != nil {
-		return sum, err
+	ev := opt.Log.Info().Int64("global_step", t.GlobalStep).Float64("return", ret).Float64("success", succ).
+		Int("episodes", n)
+	if sum.PriorCoverage != nil {
+		ev = ev.Float64("prior_coverage", *sum.PriorCoverage)
 	}
-	opt.Log.Info().Int64("global_step", t.GlobalStep).Float64("return", ret).Float64("success", succ).
-		Float64("wall_s", math.Round(wall*10)/10).Str("dir", opt.Dir).Msg("done")
+	ev.Float64("wall_s", math.Round(wall*10)/10).Str("dir", opt.Dir).Msg("done")
 	return sum, nil
 }
 
-func progressOf(t *ppo.Trainer, m ppo.Metrics, start time.Time, startStep int64) Progress {
-	p := Progress{Step: t.GlobalStep, Total: int64(t.NumIterations * t.BatchSize), Iteration: t.Iteration}
+func progressOf(t *ppo.Trainer, start time.Time, startStep int64) runfile.Progress {
+	p := runfile.Progress{Step: t.GlobalStep, Total: int64(t.NumIterations * t.BatchSize), Iteration: t.Iteration, Window: runfile.EpisodeWindow}
 	if el := time.Since(start).Seconds(); el > 0 {
 		p.SPS = float64(t.GlobalStep-startStep) / el
 		if p.SPS > 0 {
-			p.ETA = time.Duration(float64(p.Total-p.Step) / p.SPS * float64(time.Second))
+			p.ETASecs = float64(p.Total-p.Step) / p.SPS
 		}
 	}
-	p.RecentReturn, _, p.RecentSuccess, p.Episodes = t.Recent.Mean(20)
+	p.Return, _, p.Success, p.Episodes = t.Recent.Mean(runfile.EpisodeWindow)
 	return p
 }
 
-// writeMetrics appends one metrics.jsonl line. Episode statistics are
-// absent on iterations where no episode finished.
-func writeMetrics(w io.Writer, m ppo.Metrics, elapsed float64) error {
-	line := map[string]any{
-		"global_step":        m.GlobalStep,
-		"iteration":          m.Iteration,
-		"sps":                round(m.SPS),
-		"episodes":           len(m.Episodes),
-		"policy_loss":        m.PolicyLoss,
-		"value_loss":         m.ValueLoss,
-		"entropy":            m.Entropy,
-		"old_approx_kl":      m.OldApproxKL,
-		"approx_kl":          m.ApproxKL,
-		"clipfrac":           m.ClipFrac,
-		"explained_variance": finite(m.ExplainedVariance),
-		"learning_rate":      m.LearningRate,
-		"time_s":             round(elapsed),
+// metricsLine is the metrics.jsonl line of one iteration.
+func metricsLine(m ppo.Metrics, elapsed float64) runfile.Metrics {
+	line := runfile.Metrics{
+		GlobalStep: m.GlobalStep, Iteration: m.Iteration, SPS: round(m.SPS), Episodes: len(m.Episodes),
+		PolicyLoss: m.PolicyLoss, ValueLoss: m.ValueLoss, Entropy: m.Entropy,
+		OldApproxKL: m.OldApproxKL, ApproxKL: m.ApproxKL, ClipFrac: m.ClipFrac,
+		ExplainedVariance: runfile.Finite(m.ExplainedVariance), LearningRate: m.LearningRate,
+		TimeS: round(elapsed), Extra: m.Regularizer,
 	}
 	if n := len(m.Episodes); n > 0 {
 		var ret, length, succ float64
@@ -255,53 +326,80 @@ func writeMetrics(w io.Writer, m ppo.Metrics, elapsed float64) error {
 				succ++
 			}
 		}
-		line["episodic_return"] = ret / float64(n)
-		line["episodic_length"] = length / float64(n)
-		line["episodic_success"] = succ / float64(n)
+		ret, length, succ = ret/float64(n), length/float64(n), succ/float64(n)
+		line.EpisodicReturn, line.EpisodicLength, line.EpisodicSuccess = &ret, &length, &succ
+		levelSuccess(&line, m.Episodes)
 	}
-	for k, v := range m.Regularizer {
-		line[k] = finite(v)
+	return line
+}
+
+// levelSuccess adds episodic_success_<level> for the levels of the
+// iteration's episodes (envs with task levels, such as CLEVR's mixed).
+func levelSuccess(line *runfile.Metrics, episodes []ppo.Episode) {
+	counts := map[string][2]float64{} // successes, episodes
+	for _, e := range episodes {
+		if e.Level == "" {
+			continue
+		}
+		c := counts[e.Level]
+		c[1]++
+		if e.Success {
+			c[0]++
+		}
+		counts[e.Level] = c
 	}
-	js, err := json.Marshal(line)
-	if err != nil {
-		return err
+	if len(counts) == 0 {
+		return
 	}
-	_, err = w.Write(append(js, '\n'))
-	return err
+	extra := make(map[string]float64, len(line.Extra)+len(counts))
+	maps.Copy(extra, line.Extra)
+	for l, c := range counts {
+		extra["episodic_success_"+l] = c[0] / c[1]
+	}
+	line.Extra = extra
 }
 
 func round(x float64) float64 { return math.Round(x*1000) / 1000 }
 
-// finite maps NaN and ±Inf (which JSON cannot carry) to nil.
-func finite(x float64) any {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return nil
-	}
-	return x
-}
-
-// truncateMetrics drops metric lines past the checkpoint's iteration (and a
-// torn last line), so a resumed run does not log an iteration twice.
-func truncateMetrics(path string, iteration int) error {
+// resumeMetrics drops metric lines past the checkpoint's iteration (and a
+// torn last line), so a resumed run does not log an iteration twice, and
+// feeds the kept lines' prior figures to watch. A damaged line elsewhere is
+// an error naming it: dropping it would lose an iteration silently. The
+// file is rewritten (its mode kept) only when a line is dropped. It returns
+// time_s of the last kept line.
+func resumeMetrics(path string, iteration int, watch *priorWatch, log zerolog.Logger) (float64, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return err
+		return 0, fmt.Errorf("run: %w", err)
+	}
+	ml, err := runfile.ParseMetrics(path, data)
+	if err != nil {
+		return 0, fmt.Errorf("run: cannot resume: %w; repair or delete that line, then resume again", err)
+	}
+	if ml.Torn > 0 {
+		log.Warn().Str("file", path).Int("line", ml.Torn).Msg("dropping a torn last metrics line (the run was killed while writing it)")
 	}
 	var kept bytes.Buffer
-	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-		var m struct {
-			Iteration *int `json:"iteration"`
-		}
-		if len(bytes.TrimSpace(line)) == 0 || line[len(line)-1] != '\n' {
+	dropped := ml.Torn > 0
+	last := 0.0
+	for i, m := range ml.Lines {
+		raw := ml.Raw[i]
+		if m.Iteration > iteration || raw[len(raw)-1] != '\n' {
+			dropped = true
 			continue
 		}
-		if json.Unmarshal(line, &m) != nil || m.Iteration == nil || *m.Iteration > iteration {
-			continue
-		}
-		kept.Write(line)
+		kept.Write(raw)
+		watch.observeLogged(m.Extra)
+		last = m.TimeS
 	}
-	return ppo.WriteFileAtomic(path, kept.Bytes())
+	if !dropped {
+		return last, nil
+	}
+	if err := runfile.WriteFileAtomic(path, kept.Bytes()); err != nil {
+		return 0, fmt.Errorf("run: %w", err)
+	}
+	return last, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/lago-rl/lago/engine/config"
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 func tinyConfig() config.Config {
@@ -53,7 +54,7 @@ func TestStopResumeFinish(t *testing.T) {
 	if _, err := Train(context.Background(), cfg, opt); !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("stopping early: %v, want ErrInterrupted", err)
 	}
-	for _, f := range []string{ConfigFile, MetricsFile, CheckpointFile} {
+	for _, f := range []string{runfile.ConfigFile, runfile.MetricsFile, runfile.CheckpointFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Fatalf("after a stop: %v", err)
 		}
@@ -63,7 +64,7 @@ func TestStopResumeFinish(t *testing.T) {
 		t.Fatalf("training over an existing run: %v", err)
 	}
 	// A torn metrics line (as a kill -9 mid-write leaves) is dropped on resume.
-	f, _ := os.OpenFile(filepath.Join(dir, MetricsFile), os.O_APPEND|os.O_WRONLY, 0)
+	f, _ := os.OpenFile(filepath.Join(dir, runfile.MetricsFile), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"iteration": 4, "global_st`)
 	f.Close()
 	saved, err := LoadConfig(dir)
@@ -77,7 +78,7 @@ func TestStopResumeFinish(t *testing.T) {
 	if sum.Iterations != 5 || sum.GlobalStep != 160 {
 		t.Fatalf("summary %+v", sum)
 	}
-	its := iterations(t, filepath.Join(dir, MetricsFile))
+	its := iterations(t, filepath.Join(dir, runfile.MetricsFile))
 	for i, it := range its {
 		if it != i+1 {
 			t.Fatalf("metrics iterations %v, want 1..5 once each", its)
@@ -86,7 +87,7 @@ func TestStopResumeFinish(t *testing.T) {
 	if len(its) != 5 {
 		t.Fatalf("metrics iterations %v", its)
 	}
-	if _, err := os.Stat(filepath.Join(dir, SummaryFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, runfile.SummaryFile)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -95,7 +96,7 @@ func TestCancelledContextCheckpoints(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
-	opt := Options{Dir: dir, Log: zerolog.Nop(), Progress: func(p Progress) {
+	opt := Options{Dir: dir, Log: zerolog.Nop(), Progress: func(p runfile.Progress) {
 		calls++
 		if p.Iteration == 2 {
 			cancel()
@@ -107,7 +108,7 @@ func TestCancelledContextCheckpoints(t *testing.T) {
 	if calls != 2 {
 		t.Fatalf("%d iterations ran after cancelling at the second", calls)
 	}
-	if its := iterations(t, filepath.Join(dir, MetricsFile)); len(its) != 2 {
+	if its := iterations(t, filepath.Join(dir, runfile.MetricsFile)); len(its) != 2 {
 		t.Fatalf("metrics %v", its)
 	}
 }

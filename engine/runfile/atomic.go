@@ -1,8 +1,9 @@
 // Package runfile owns lago's files on disk: the names and formats of a run
 // directory's files (config.toml, metrics.jsonl, checkpoint.lago,
-// summary.json), the progress lines `lago train` prints for `lago compare`,
-// and the one way lago writes a file so that a crash never leaves it torn.
-// It is plain Go (no cgo), so that every package can use it.
+// summary.json, the lock), the protocol between `lago compare` and its
+// `lago train` children (TrainArgs, the progress lines), and the one way
+// lago writes a file so that a crash never leaves it torn. It is plain Go
+// (no cgo), so that every package can use it.
 package runfile
 
 import (

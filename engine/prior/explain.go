@@ -1,0 +1,73 @@
+package prior
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lago-rl/lago/engine/env"
+)
+
+// Explanation is one state's prior with what produced it: the text view
+// and prompts an LLM prior was shown, how it was scored, the distribution.
+type Explanation struct {
+	Prior    string    `json:"prior"`
+	TextView string    `json:"text_view,omitempty"`
+	Prompts  []string  `json:"prompts,omitempty"`
+	Calls    int       `json:"llm_calls"`
+	Mode     string    `json:"mode,omitempty"`
+	Actions  []string  `json:"actions,omitempty"`
+	Probs    []float32 `json:"probs"`
+}
+
+// Explain gives p's distribution for e's current state. An LLM prior asks
+// the model afresh (a cached answer would hide what the prompts produce
+// now) and stores the answer in its cache.
+func Explain(ctx context.Context, p Prior, e env.Env) (Explanation, error) {
+	if p == nil {
+		return Explanation{}, fmt.Errorf("config key prior: \"none\" has nothing to explain; name a prior, e.g. -set prior=scripted:0.9")
+	}
+	sp := e.ActionSpace()
+	if sp.Kind != env.DiscreteKind {
+		return Explanation{}, fmt.Errorf("prior: %s has continuous actions; a prior is over discrete actions", e.Spec().ID)
+	}
+	x := Explanation{Prior: p.Name(), Probs: make([]float32, sp.N)}
+	if d, ok := e.(env.Describer); ok {
+		x.TextView = d.TextView()
+		x.Actions = d.ActionNames()
+	}
+	op, ok := p.(*ollamaPrior)
+	if !ok {
+		if _, ok, err := p.Lookup(e, x.Probs); err != nil || !ok {
+			return x, fmt.Errorf("prior %s gave no answer: %v", p.Name(), err)
+		}
+		return x, nil
+	}
+	q, err := QuestionFor(e)
+	if err != nil {
+		return x, err
+	}
+	if n := q.NumActions(); n != sp.N {
+		return x, fmt.Errorf("prior %s: the question covers %d actions, the env has %d", p.Name(), n, sp.N)
+	}
+	res, err := op.ollama.Score(ctx, q)
+	if err != nil {
+		return x, err
+	}
+	copy(x.Probs, res.Entry.Probs)
+	x.Calls, x.Mode = res.Calls, res.Entry.Mode.String()
+	x.Prompts = append(x.Prompts, q.Prompt(0, ""))
+	if len(q.Factors) == 2 {
+		// The second factor's prompt for the most likely first choice.
+		best := 0
+		for i := range x.Probs {
+			if x.Probs[i] > x.Probs[best] {
+				best = i
+			}
+		}
+		x.Prompts = append(x.Prompts, q.Prompt(1, q.Factors[0][best/len(q.Factors[1])]))
+	}
+	if err := op.cache.Put(op.service.KeyOf(q), res.Entry); err != nil {
+		return x, err
+	}
+	return x, nil
+}

@@ -1,0 +1,125 @@
+package prior
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lago-rl/lago/engine/config"
+	"github.com/lago-rl/lago/engine/env"
+	"github.com/lago-rl/lago/engine/policy"
+)
+
+// walk is a tiny describable env for the prior's drivers: a position on a
+// line of 8 cells, three actions, an expert that walks right.
+type walk struct {
+	pos int
+	rng *rand.Rand
+}
+
+func (w *walk) Spec() env.Spec { return env.Spec{ID: "Walk-test", MaxEpisodeSteps: 20} }
+func (w *walk) ObservationSpace() env.Space {
+	return env.Box([]float32{0}, []float32{7})
+}
+func (w *walk) ActionSpace() env.Space { return env.Discrete(3) }
+func (w *walk) Seed(s uint64)          { w.rng = rand.New(rand.NewPCG(s, 0)) }
+func (w *walk) Reset(obs []float32) {
+	w.pos = w.rng.IntN(8)
+	obs[0] = float32(w.pos)
+}
+func (w *walk) Step(a []float32, obs []float32) env.Transition {
+	w.pos = min(7, max(0, w.pos+int(a[0])-1))
+	obs[0] = float32(w.pos)
+	return env.Transition{}
+}
+func (w *walk) MarshalBinary() ([]byte, error) { return []byte{byte(w.pos)}, nil }
+func (w *walk) UnmarshalBinary(b []byte) error { w.pos = int(b[0]); return nil }
+func (w *walk) TextView() string               { return fmt.Sprintf("position %d of 8", w.pos) }
+func (w *walk) ActionNames() []string          { return []string{"left", "stay", "right"} }
+func (w *walk) ExpertAction(a []float32)       { a[0] = 2 }
+
+// fakePriorConfig is a config whose prior is the fake server's model, with
+// its cache in a temporary directory.
+func fakePriorConfig(t *testing.T, f *fakeOllama) config.Config {
+	cfg := config.Default()
+	cfg.Prior, cfg.OllamaHost, cfg.EnvID = "ollama:tiny", f.addr, "Walk-test"
+	cfg.PriorCacheDir = t.TempDir()
+	return cfg
+}
+
+func TestExplain(t *testing.T) {
+	w := &walk{}
+	w.Seed(1)
+	w.Reset(make([]float32, 1))
+	// A scripted prior answers from the expert.
+	p, err := New(context.Background(), config.Config{Prior: "scripted:0.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := Explain(context.Background(), p, w)
+	if err != nil || x.Prior != "scripted:0.9" || x.Probs[2] < 0.9 || x.TextView == "" || x.Calls != 0 {
+		t.Fatalf("scripted: %+v, %v", x, err)
+	}
+	// An LLM prior shows its prompt, asks the model and caches the answer.
+	f := newFakeOllama(t)
+	cfg := fakePriorConfig(t, f)
+	p, err = New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	x, err = Explain(context.Background(), p, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Calls != 1 || x.Mode != "logprobs" || len(x.Prompts) != 1 || !strings.Contains(x.Prompts[0], "C. right") || x.Probs[2] < 0.5 {
+		t.Fatalf("ollama: %+v", x)
+	}
+	if _, ok, _ := p.Lookup(w, make([]float32, 3)); !ok {
+		t.Fatal("the explained state is not in the cache")
+	}
+	if _, err := Explain(context.Background(), nil, w); err == nil || !strings.Contains(err.Error(), "config key prior") {
+		t.Fatalf("prior none: %v", err)
+	}
+}
+
+func TestWarmFillsTheCache(t *testing.T) {
+	f := newFakeOllama(t)
+	cfg := fakePriorConfig(t, f)
+	p, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	envs := []env.Env{&walk{}, &walk{}}
+	v, err := env.NewVecFrom(envs, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	v.Reset()
+	right := func(v *env.Vec, a []float32) error {
+		for i := range a {
+			a[i] = 2
+		}
+		return nil
+	}
+	progress := 0
+	r, err := Warm(context.Background(), p, v, WarmOptions{Steps: 40, Wait: 10 * time.Second,
+		Policies: []policy.Policy{right}, Progress: func(WarmProgress) { progress++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Walking right from anywhere visits at most the 8 positions.
+	if !r.Drained || r.Entries < 1 || r.Entries > 8 || r.Usage.Lookups != 40 || progress != 20 || r.CachePath == "" {
+		t.Fatalf("warm: %+v, %d progress calls", r, progress)
+	}
+	scripted, _ := New(context.Background(), config.Config{Prior: "uniform"})
+	if _, err := Warm(context.Background(), scripted, v, WarmOptions{Steps: 1, Policies: []policy.Policy{right}}); err == nil ||
+		!strings.Contains(err.Error(), "needs no cache") {
+		t.Fatalf("warming a uniform prior: %v", err)
+	}
+}

@@ -1,0 +1,62 @@
+package runfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Lock is an exclusive hold on a run directory: one process trains (or
+// resumes) a run at a time. It is an flock(2) on the directory's lock file,
+// so the kernel releases it when the process dies, however it dies; the
+// file stays and holds the last holder's PID.
+type Lock struct {
+	f *os.File
+}
+
+// ErrLocked is wrapped by Acquire's error when another process holds the lock.
+var ErrLocked = errors.New("run directory in use")
+
+// Acquire takes dir's lock without waiting. When another process (or
+// another open of the file in this one) holds it, the error names dir and
+// the holder's PID. dir must exist.
+func Acquire(dir string) (*Lock, error) {
+	path := filepath.Join(dir, LockFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("runfile: locking %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			holder := "another process"
+			if data, rerr := os.ReadFile(path); rerr == nil {
+				if pid, perr := strconv.Atoi(strings.TrimSpace(string(data))); perr == nil {
+					holder = fmt.Sprintf("process %d", pid)
+				}
+			}
+			return nil, fmt.Errorf("runfile: %w: %s is held by %s (lock %s); wait for it to finish or stop it", ErrLocked, dir, holder, path)
+		}
+		return nil, fmt.Errorf("runfile: locking %s: %w", dir, err)
+	}
+	// The holder's PID, for the error of whoever comes next.
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return &Lock{f: f}, nil
+}
+
+// Release gives the lock up. The file stays: removing it would let a
+// process that opened it before the removal lock a file no one else sees.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
