@@ -94,6 +94,9 @@ type Config struct {
 	PriorTemperature  float64 `toml:"prior_temperature" default:"1" range:"[0.01,100]" doc:"prior temperature tau: p is sharpened (<1) or flattened (>1) as p^(1/tau); a sharper tau makes p^(1/tau) underflow to 0"`
 	PriorWait         float64 `toml:"prior_wait" default:"0" range:"[0,)" doc:"seconds an update may wait for priors still being scored; 0 masks them out at once"`
 
+	// Stage 1 (issue 13): the prompt template a language-model prior is asked with.
+	PriorTemplate string `toml:"prior_template" default:"" doc:"prompt template version of language-model priors: empty for the env's own (clevr-v1 on CLEVR-Robot), or clevr-compact-v1 (short prompts, 0.02 m grid; for models trained by lago demos dataset -template clevr-compact-v1), clevr-v1, generic-v1"`
+
 	// The Ollama prior service.
 	OllamaHost           string  `toml:"ollama_host" default:"" doc:"Ollama server: host[:port] or a URL, read as Ollama reads OLLAMA_HOST (no scheme: port 11434; http://: 80; https://: 443); empty means $OLLAMA_HOST, else 127.0.0.1:11434"`
 	OllamaParallel       int     `toml:"ollama_parallel" default:"1" range:"[1,64]" doc:"concurrent requests to Ollama; match the server's OLLAMA_NUM_PARALLEL"`

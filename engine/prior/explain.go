@@ -42,10 +42,11 @@ func Explain(ctx context.Context, p Prior, e env.Env) (Explanation, error) {
 		}
 		return x, nil
 	}
-	q, err := QuestionFor(e)
+	q, err := QuestionWith(e, op.template)
 	if err != nil {
 		return x, err
 	}
+	x.TextView = q.Text
 	if n := q.NumActions(); n != sp.N {
 		return x, fmt.Errorf("prior %s: the question covers %d actions, the env has %d", p.Name(), n, sp.N)
 	}

@@ -390,8 +390,27 @@ func (o *Ollama) Score(ctx context.Context, q Question) (Result, error) {
 // factor scores one question, by log-probabilities, falling back to sampling
 // (or, failing that, uniform with an error kind) where they are unusable.
 func (o *Ollama) factor(ctx context.Context, q Question, k int, chosen string) ([]float64, Mode, error) {
-	n := len(q.Factors[k])
-	prompt := q.Prompt(k, chosen)
+	return o.labels(ctx, q.Prompt(k, chosen), len(q.Factors[k]))
+}
+
+// ScoreLabels is the model's distribution over the first n labels after
+// prompt, scored as one factor of Score is: the prompt → label
+// distribution that held-out agreement (engine/demos) measures. A problem
+// worked around (fallback, uniform) is not an error here.
+func (o *Ollama) ScoreLabels(ctx context.Context, prompt string, n int) ([]float64, error) {
+	if n < 1 || n > maxOptions {
+		return nil, fmt.Errorf("prior: %d labels; one question offers 1 to %d", n, maxOptions)
+	}
+	p, _, err := o.labels(ctx, prompt, n)
+	var soft *softError
+	if errors.As(err, &soft) {
+		err = nil
+	}
+	return p, err
+}
+
+// labels scores one prompt over n labels.
+func (o *Ollama) labels(ctx context.Context, prompt string, n int) ([]float64, Mode, error) {
 	if o.mode == ModeLogprobs {
 		resp, err := o.generate(ctx, prompt, nil, o.cfg.Seed)
 		if err != nil {

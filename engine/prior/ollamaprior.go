@@ -18,7 +18,21 @@ type ollamaPrior struct {
 	ollama     *Ollama
 	service    *Service
 	cache      *Cache
-	memoryOnly bool // the default cache dir was not writable
+	memoryOnly bool     // the default cache dir was not writable
+	template   Template // what states are asked with (config key prior_template)
+}
+
+// TemplateForConfig is the template a language-model prior asks with: the
+// prior_template key's, else the env's own.
+func TemplateForConfig(cfg config.Config) (Template, error) {
+	if cfg.PriorTemplate == "" {
+		return TemplateFor(cfg.EnvID), nil
+	}
+	t, err := TemplateByVersion(cfg.PriorTemplate)
+	if err != nil {
+		return t, fmt.Errorf("config key prior_template: %w", err)
+	}
+	return t, nil
 }
 
 // CacheDir is where the persistent prior cache lives for a config, and
@@ -56,6 +70,10 @@ func warnStderr(msg string) { fmt.Fprintln(os.Stderr, "lago: warning: prior:", m
 
 // newOllamaPrior connects to the configured server and opens the cache.
 func newOllamaPrior(ctx context.Context, cfg config.Config, model string) (*ollamaPrior, error) {
+	tmpl, err := TemplateForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	o, err := NewOllama(ctx, OllamaConfigFrom(cfg, model))
 	if err != nil {
 		return nil, err
@@ -70,19 +88,19 @@ func newOllamaPrior(ctx context.Context, cfg config.Config, model string) (*olla
 	// The key's "template" part names everything that shapes an answer
 	// besides the model and the state: the prompt template and how the
 	// second factor is bounded.
-	version := fmt.Sprintf("%s/topk=%d", TemplateFor(cfg.EnvID).Version, cfg.PriorFactorTopK)
+	version := fmt.Sprintf("%s/topk=%d", tmpl.Version, cfg.PriorFactorTopK)
 	svc, err := NewService(o, cache, version, ServiceConfigFrom(cfg))
 	if err != nil {
 		cache.Close()
 		return nil, err
 	}
-	return &ollamaPrior{name: "ollama:" + model, ollama: o, service: svc, cache: cache, memoryOnly: memoryOnly}, nil
+	return &ollamaPrior{name: "ollama:" + model, ollama: o, service: svc, cache: cache, memoryOnly: memoryOnly, template: tmpl}, nil
 }
 
 func (p *ollamaPrior) Name() string { return p.name }
 
 func (p *ollamaPrior) Lookup(e env.Env, out []float32) (Key, bool, error) {
-	q, err := QuestionFor(e)
+	q, err := QuestionWith(e, p.template)
 	if err != nil {
 		return Key{}, false, err
 	}
