@@ -40,16 +40,17 @@
 //     and reach limits are gone; the hand lags the mocap only through the
 //     weld (the semantics of the action and the bounds are Meta-World's).
 //   - Objects have their collision geometry and the offsets the rules use,
-//     but no visual meshes; the drawer, button box and window stand on mocap
-//     bodies so that a reset places them in the shared model.
+//     but no visual meshes (the door keeps its meshes' inertia); the drawer,
+//     button box, window and door stand on mocap bodies so that a reset
+//     places them in the shared model.
 //   - Object and goal positions are drawn afresh each episode, not from 50
 //     fixed task vectors.
 //   - Pick-place's caging reward measures both pads' distances to the
 //     object unsigned, as push's does (Meta-World's pick-place signs them).
 //
-// Implemented: reach, push, pick-place, drawer-open, drawer-close,
-// button-press-topdown, window-open and window-close; MT10's door-open and
-// peg-insert-side are not.
+// Implemented: reach, push, pick-place, door-open, drawer-open,
+// drawer-close, button-press-topdown, window-open and window-close; MT10's
+// peg-insert-side is not.
 //
 // # Skills and the expert
 //
@@ -103,6 +104,7 @@ var models = [...]func() (*mujoco.Model, error){
 	withDrawer: sync.OnceValues(func() (*mujoco.Model, error) { return mujoco.LoadXML(sceneXML(withDrawer)) }),
 	withButton: sync.OnceValues(func() (*mujoco.Model, error) { return mujoco.LoadXML(sceneXML(withButton)) }),
 	withWindow: sync.OnceValues(func() (*mujoco.Model, error) { return mujoco.LoadXML(sceneXML(withWindow)) }),
+	withDoor:   sync.OnceValues(func() (*mujoco.Model, error) { return mujoco.LoadXML(sceneXML(withDoor)) }),
 }
 
 // episode holds what a reset fixes for the episode.
@@ -247,6 +249,9 @@ func (e *Env) lookup(m *mujoco.Model) error {
 		} else {
 			e.handleSite = site("handleClose")
 		}
+	case withDoor:
+		e.object, j, e.boxMocap = body("door_link"), joint("door"), mocap("door")
+		e.handleSite = site("handle")
 	}
 	e.objQPos, e.objDof = j.QPos, j.Dof
 	return errors.Join(errs...)
@@ -332,6 +337,9 @@ func (e *Env) Reset(obs []float32) {
 	case windowClose:
 		ep.box = uniform3(e.rng, windowCloseLow, windowCloseHigh)
 		ep.goal = ep.box
+	case doorOpen:
+		ep.box = uniform3(e.rng, doorLow, doorHigh)
+		ep.goal = add(ep.box, doorGoalOffset)
 	}
 
 	d := e.data
@@ -434,7 +442,7 @@ func (e *Env) objectPos() [3]float64 {
 		return add(p, drawerCloseHandleOffset)
 	case buttonPressTopdown:
 		return add(p, buttonTopOffset)
-	case windowOpen, windowClose:
+	case windowOpen, windowClose, doorOpen:
 		return e.sitePos(e.handleSite)
 	}
 	return p
@@ -443,13 +451,20 @@ func (e *Env) objectPos() [3]float64 {
 // objectQuat is the observed orientation of the object: the puck's and the
 // drawer's body orientation, zeros for drawer-close (as Meta-World), and the
 // button's orientation in Meta-World's frame (a −90° turn about x); zeros
-// for drawer-close and the windows (as Meta-World).
+// for drawer-close and the windows (as Meta-World); the door handle's
+// orientation with the scalar last (as Meta-World).
 func (e *Env) objectQuat() [4]float64 {
 	switch e.task.kind {
 	case drawerClose, windowOpen, windowClose:
 		return [4]float64{}
 	case buttonPressTopdown:
 		return buttonQuat
+	case doorOpen:
+		// The handle's orientation, scalar last, as Meta-World's
+		// (scipy's as_quat) is.
+		x := e.data.BodyXQuat()[4*e.object:]
+		q := quatMul([4]float64{x[0], x[1], x[2], x[3]}, doorHandleQuat)
+		return [4]float64{q[1], q[2], q[3], q[0]}
 	}
 	x := e.data.BodyXQuat()
 	b := e.object
@@ -569,12 +584,58 @@ func (e *Env) evaluate(grip float64) (reward float64, success bool) {
 		const handleRadius = 0.02
 		reached := tolerance(dist(obj, tcp), 0, handleRadius, math.Abs(dist(ep.objInit, ep.tcpInit)-handleRadius), reachSig)
 		return 10 * hamacher(reached, inPlace), toGoal <= targetRadius
+	case doorOpen:
+		theta := e.data.QPos()[e.objQPos]
+		hand := [3]float64{e.cur[0], e.cur[1], e.cur[2]}
+		grab := (clamp(grip, -1, 1) + 1) / 2
+		ready, opened := doorProgress(hand, obj, theta)
+		success := math.Abs(obj[0]-ep.goal[0]) <= doorOpenRadius
+		if success {
+			return 10, true
+		}
+		return 2*hamacher(ready, grab) + 8*opened, false
 	}
 	panic(fmt.Sprintf("metaworld: task kind %d", e.task.kind))
 }
 
+// doorProgress is Meta-World's door reward terms: how ready the hand is to
+// open the door (above a funnel around the handle and between the handle
+// and the door) and how far the door is open (a bonus for any opening and
+// the angle's nearness to 120°).
+func doorProgress(hand, handle [3]float64, theta float64) (ready, opened float64) {
+	door := add(handle, [3]float64{-0.05, 0, 0})
+	const threshold = 0.12
+	radius := math.Hypot(hand[0]-door[0], hand[1]-door[1])
+	floor := 0.0
+	if radius > threshold {
+		floor = 0.04*math.Log(radius-threshold) + 0.4
+	}
+	aboveFloor := 1.0
+	if hand[2] < floor {
+		aboveFloor = tolerance(floor-hand[2], 0, 0.01, floor/2, longTail)
+	}
+	inPlace := tolerance(dist(hand, add(door, [3]float64{0.05, 0.03, -0.01})), 0, threshold/2, 0.5, longTail)
+	ready = hamacher(aboveFloor, inPlace)
+	if theta < -math.Pi/90 {
+		opened = 0.2
+	}
+	opened += 0.8 * tolerance(math.Pi/2+math.Pi/6+theta, 0, 0.5, math.Pi/3, longTail)
+	return ready, opened
+}
+
+// quatMul returns the product a·b of two quaternions (w, x, y, z).
+func quatMul(a, b [4]float64) [4]float64 {
+	return [4]float64{
+		a[0]*b[0] - a[1]*b[1] - a[2]*b[2] - a[3]*b[3],
+		a[0]*b[1] + a[1]*b[0] + a[2]*b[3] - a[3]*b[2],
+		a[0]*b[2] - a[1]*b[3] + a[2]*b[0] + a[3]*b[1],
+		a[0]*b[3] + a[1]*b[2] - a[2]*b[1] + a[3]*b[0],
+	}
+}
+
 // Success thresholds not equal to targetRadius.
 const (
+	doorOpenRadius    = 0.08
 	pickPlaceRadius   = 0.07
 	drawerOpenRadius  = 0.03
 	drawerCloseRadius = targetRadius + 0.015

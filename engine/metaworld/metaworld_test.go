@@ -93,6 +93,14 @@ func TestSuccessRules(t *testing.T) {
 			// The handle point starts 0.24 left of the goal.
 			e.data.QPos()[e.objQPos] = 0.24 - r
 		}},
+		{"door-open", 0.08, func(e *Env, r float64) {
+			// The handle point is R from the hinge, which is 0.185 left of
+			// the door's position; the goal 0.3 left of it. Turn the door
+			// until the handle is r right of the goal.
+			hx, hy := 0.375722, -0.10714
+			phi0 := math.Atan2(hy, hx)
+			e.data.QPos()[e.objQPos] = -math.Acos((r-0.115)/math.Hypot(hx, hy)) - phi0
+		}},
 		{"window-close", 0.05, func(e *Env, r float64) {
 			// The handle point is 1 cm right of the pane's origin, and the
 			// goal is the closed pane's origin.

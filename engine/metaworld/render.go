@@ -115,6 +115,20 @@ func (e *Env) Render() *image.RGBA {
 		box(top, bar-0.008, p[1]-0.008, bar+0.008, p[1]+0.008, objCol)
 		box(top, bar-0.004, p[1], bar+0.004, p[1]+0.07, objCol)
 		box(side, p[1]-0.008, p[2]-0.053, p[1]+0.008, p[2]+0.053, objCol)
+	case withDoor:
+		b := e.ep.box
+		safeCol := color.RGBA{100, 100, 115, 255}
+		box(top, b[0]-0.22, b[1]-0.106, b[0]+0.22, b[1]+0.106, safeCol)
+		box(side, b[1]-0.106, b[2]-0.15, b[1]+0.106, b[2]+0.15, safeCol)
+		// The door panel, from its hinge, turned by the hinge angle.
+		hinge := e.bodyPos(e.object)
+		th := e.data.QPos()[e.objQPos]
+		for k := 0; k <= 36; k++ {
+			r := 0.01 * float64(k)
+			disc(top, hinge[0]+r*math.Cos(th), hinge[1]+r*math.Sin(th), 0.01, color.RGBA{160, 160, 175, 255})
+		}
+		disc(top, p[0], p[1], 0.02, objCol)
+		box(side, p[1]-0.02, p[2]-0.02, p[1]+0.02, p[2]+0.02, objCol)
 	}
 	g := o.Goal()
 	ring(img, top, g[0], g[1], 0.02, goalCol)

@@ -52,6 +52,7 @@ const (
 	withDrawer
 	withButton
 	withWindow
+	withDoor
 )
 
 // sceneXML returns the MJCF of a task's scene: the table with Meta-World's
@@ -221,6 +222,31 @@ func sceneXML(obj objects) string {
     <exclude body1="window_pane" body2="window_fixed"/>
   </contact>
 `
+	case withDoor:
+		// The safe (fixed) and its door on a hinge at its left edge,
+		// opening towards the robot (negative angles), with the handle's
+		// collision cylinders: a round base, a stem out of the door (−y)
+		// and a grip bar along x. The door's inertia is that of
+		// Meta-World's door with its meshes; the handle site is the
+		// handle mesh geom's position, which Meta-World observes.
+		fmt.Fprintf(&b, `    <body name="door" mocap="true" pos="0 0.9 0.15">
+      <geom class="object" type="box" pos="-0.204 0 0" size="0.016 0.106 0.15" rgba="0.4 0.4 0.45 1"/>
+      <geom class="object" type="box" pos="0.204 0 0" size="0.016 0.106 0.15" rgba="0.4 0.4 0.45 1"/>
+      <geom class="object" type="box" pos="0 0 0.138" size="0.188 0.106 0.012" rgba="0.4 0.4 0.45 1"/>
+      <geom class="object" type="box" pos="0 0 -0.138" size="0.189 0.106 0.012" rgba="0.4 0.4 0.45 1"/>
+      <geom class="object" type="box" pos="0 0.094 0" size="0.188 0.012 0.126" rgba="0.4 0.4 0.45 1"/>
+      <body name="door_link" pos="-0.185 -0.1 0" childclass="object">
+        <inertial pos="0.223702 -0.0204281 0" quat="0.555446 0.555434 0.437591 0.437592" mass="2.22982" diaginertia="0.0436175 0.037338 0.0116904"/>
+        <joint name="door" type="hinge" axis="0 0 1" range="-2 0"/>
+        <geom type="cylinder" euler="1.571 0 0" pos="0.325 -0.006 0" size="0.028 0.012"/>
+        <geom type="cylinder" euler="1.571 0 0" pos="0.325 -0.065 0" size="0.013 0.047"/>
+        <geom type="cylinder" euler="0 1.571 0" pos="0.381 -0.12 0" size="0.019 0.075" rgba="0.9 0.9 0.9 1"/>
+        <geom type="cylinder" euler="0 1.571 0" pos="0.395 -0.12 0" size="0.023 0.054" rgba="0.9 0.9 0.9 1"/>
+        <geom type="box" pos="0.185 0 0" size="0.18 0.01 0.123" rgba="0.55 0.55 0.6 1"/>
+        <site name="handle" pos="0.375722 -0.10714 0.0000359" size="0.005"/>
+      </body>
+    </body>
+`)
 	default:
 		panic(fmt.Sprintf("metaworld: unknown objects %d", obj))
 	}

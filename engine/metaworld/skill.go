@@ -234,6 +234,33 @@ func windowPhase(o Obs, dir float64) int {
 func windowOpenPhase(o Obs) int  { return windowPhase(o, 1) }
 func windowClosePhase(o Obs) int { return windowPhase(o, -1) }
 
+// doorPush is where door-open's expert pushes: 5 cm left of the handle
+// point, so that the hand, behind the handle's stem, swings the door open.
+func doorPush(o Obs) [3]float64 { return add(o.Object(), [3]float64{-0.05, 0, 0}) }
+
+var doorOpenSkills = []Skill{
+	{Name: "move above the door handle", Grip: 1, Gain: 25, Std: skillStd,
+		Target: func(o Obs) [3]float64 { return add(doorPush(o), [3]float64{0.06, 0.02, 0.2}) }},
+	{Name: "lower the gripper beside the door handle", Grip: 1, Gain: 25, Std: skillStd,
+		Target: func(o Obs) [3]float64 { return add(doorPush(o), [3]float64{0.06, 0.02, 0}) }},
+	{Name: "swing the door open by its handle", Grip: 1, Gain: 25, Std: skillStd,
+		Target: doorPush},
+}
+
+// doorOpenPhase is Meta-World's door-open rule, plus: a hand that has
+// slipped past the handle's stem (more than 1.5 cm beyond the push point
+// in −x) no longer pushes it and goes back above the handle.
+func doorOpenPhase(o Obs) int {
+	h, d := o.Hand(), doorPush(o)
+	switch {
+	case xyDist(h, d) > 0.12 || h[0] < d[0]-0.015:
+		return 0
+	case math.Abs(h[2]-d[2]) > 0.04:
+		return 1
+	}
+	return 2
+}
+
 // Phase returns the index in t.Skills of the skill the scripted expert acts
 // with at obs.
 func (t *Task) Phase(obs []float32) int { return t.phase(Obs(obs)) }

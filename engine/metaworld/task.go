@@ -38,6 +38,7 @@ const (
 	buttonPressTopdown
 	windowOpen
 	windowClose
+	doorOpen
 )
 
 // ID returns the env id of the task.
@@ -93,6 +94,12 @@ var Tasks = []*Task{
 		handInit: [3]float64{0, 0.4, 0.2},
 		Skills:   windowCloseSkills, phase: windowClosePhase,
 	},
+	{
+		Name: "door-open", kind: doorOpen, objects: withDoor,
+		Instruction: "Open the door by its handle.", ObjectName: "door handle",
+		handInit: [3]float64{0, 0.6, 0.2},
+		Skills:   doorOpenSkills, phase: doorOpenPhase,
+	},
 }
 
 // TaskByName returns the task called name, or nil.
@@ -114,15 +121,20 @@ var (
 	buttonBoxLow, buttonBoxHigh     = [3]float64{-0.1, 0.8, 0.115}, [3]float64{0.1, 0.9, 0.115}
 	windowOpenLow, windowOpenHigh   = [3]float64{-0.1, 0.7, 0.16}, [3]float64{0.1, 0.9, 0.16}
 	windowCloseLow, windowCloseHigh = [3]float64{0, 0.75, 0.2}, [3]float64{0, 0.9, 0.2}
-	minObjGoalXY                    = 0.15 // reach, push, pick-place redraw closer pairs
-	drawerCloseStart                = 0.15 // drawer-close starts open by this much
-	drawerOpenDist                  = 0.2  // Meta-World's maxDist of drawer-open
-	handleOffset                    = [3]float64{0, -0.16, 0}
-	drawerCloseHandleOffset         = [3]float64{0, -0.16, 0.05}
-	buttonTopOffset                 = [3]float64{0, 0, 0.193}
-	buttonHoleOffset                = [3]float64{0, 0, 0.1}
-	buttonQuat                      = [4]float64{math.Sqrt2 / 2, -math.Sqrt2 / 2, 0, 0}
-	identityQuat                    = [4]float64{1, 0, 0, 0}
+	doorLow, doorHigh               = [3]float64{0, 0.85, 0.15}, [3]float64{0.1, 0.95, 0.15}
+	doorGoalOffset                  = [3]float64{-0.3, -0.45, 0}
+	// doorHandleQuat is the handle mesh geom's orientation in the door's
+	// frame, which Meta-World's observation reports.
+	doorHandleQuat          = [4]float64{0.151171, 0.690758, -0.150621, 0.690879}
+	minObjGoalXY            = 0.15 // reach, push, pick-place redraw closer pairs
+	drawerCloseStart        = 0.15 // drawer-close starts open by this much
+	drawerOpenDist          = 0.2  // Meta-World's maxDist of drawer-open
+	handleOffset            = [3]float64{0, -0.16, 0}
+	drawerCloseHandleOffset = [3]float64{0, -0.16, 0.05}
+	buttonTopOffset         = [3]float64{0, 0, 0.193}
+	buttonHoleOffset        = [3]float64{0, 0, 0.1}
+	buttonQuat              = [4]float64{math.Sqrt2 / 2, -math.Sqrt2 / 2, 0, 0}
+	identityQuat            = [4]float64{1, 0, 0, 0}
 )
 
 func uniform3(r *rand.Rand, lo, hi [3]float64) [3]float64 {
