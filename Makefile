@@ -13,7 +13,8 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian bookworm packages lago needs. libopenblas0-pthread matters: Debian's
 # default reference BLAS makes a PPO-sized train step ~6x slower.
-APT_PACKAGES := build-essential cmake libtorch-dev libopenblas0-pthread libmujoco-dev
+# libgloo-dev: the Gloo headers torch's c10d includes (data parallelism).
+APT_PACKAGES := build-essential cmake libtorch-dev libopenblas0-pthread libmujoco-dev libgloo-dev
 
 PYTORCH_PREFIX = $(shell python3 -c 'import torch;print(torch.utils.cmake_prefix_path)' 2>/dev/null)
 ifeq ($(TORCH),pytorch)
@@ -40,7 +41,7 @@ all: lago ## build the shim and ./lago
 $(BUILD)/CMakeCache.txt: CMakeLists.txt bindings/CMakeLists.txt
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_TORCH)
 
-$(SHIM): $(BUILD)/CMakeCache.txt bindings/shim/lago_torch.cpp bindings/shim/lago_torch.h $(wildcard cuda/*.cu cuda/*.h cuda/CMakeLists.txt)
+$(SHIM): $(BUILD)/CMakeCache.txt $(wildcard bindings/shim/*.cpp bindings/shim/*.h bindings/shim/*.hpp) $(wildcard cuda/*.cu cuda/*.h cuda/CMakeLists.txt)
 	cmake --build $(BUILD) -j $(JOBS)
 	@touch $@
 

@@ -5,6 +5,7 @@
 // an lt_error string and never unwinds into Go.
 
 #include "lago_torch.h"
+#include "lago_internal.hpp"
 
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -19,10 +20,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-struct lt_tensor_s {
-  torch::Tensor t;
-};
 
 struct lt_adam_s {
   std::vector<torch::Tensor> params;

@@ -75,6 +75,23 @@ func TestEvalBuiltinPolicies(t *testing.T) {
 	}
 }
 
+// phrasing = heldout is for evaluation: lago train refuses it, naming the
+// key and the eval command; lago eval runs with it.
+func TestHeldOutPhrasingIsEvalOnly(t *testing.T) {
+	dir := t.TempDir()
+	_, stderr, code := runLago(t, "train", "-config", "../../configs/clevr.toml", "-set", "phrasing=heldout", "-set", "device=cpu", "-out", filepath.Join(dir, "run"))
+	if code == 0 || !strings.Contains(stderr, "config key phrasing") || !strings.Contains(stderr, "lago eval -set phrasing=heldout") {
+		t.Fatalf("train with phrasing=heldout: exit %d, stderr %q", code, stderr)
+	}
+	out, stderr, code := runLago(t, "eval", "-config", "../../configs/clevr.toml", "-set", "phrasing=heldout", "-set", "task_level=rephrase", "-policy", "random", "-episodes", "2", "-json")
+	var res struct {
+		Episodes int `json:"episodes"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || res.Episodes != 2 {
+		t.Fatalf("eval with phrasing=heldout: exit %d, %q, stderr %q", code, out, stderr)
+	}
+}
+
 // TestInterruptAndResume is the user's path: train, Ctrl-C, -resume, plot.
 func TestInterruptAndResume(t *testing.T) {
 	if testing.Short() {

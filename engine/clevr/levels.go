@@ -66,7 +66,7 @@ type Task struct {
 }
 
 // String describes the task canonically, e.g. "red left of blue and green
-// front of cyan", "push red left", "colour order left to right", "gather
+// in front of cyan", "push red left", "colour order left to right", "gather
 // around green".
 func (t Task) String() string {
 	switch t.Kind {

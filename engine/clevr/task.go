@@ -66,9 +66,17 @@ func (g Goal) valid() bool {
 		g.Src != g.Dst && g.Rel >= 0 && g.Rel < NumRelations
 }
 
-// String describes the goal canonically, e.g. "red left of blue".
+// goalPreps are the prepositions of Goal.String, by relation.
+var goalPreps = [NumRelations]string{"left of", "right of", "in front of", "behind"}
+
+// String describes the goal canonically, e.g. "red left of blue", "red
+// behind blue". It is a display string (renders, test messages): the
+// instructions, text views and prompts are phrased elsewhere (phrases.go).
 func (g Goal) String() string {
-	return fmt.Sprintf("%s %s of %s", Colours[g.Src], g.Rel, Colours[g.Dst])
+	if g.Rel < 0 || g.Rel >= NumRelations {
+		return fmt.Sprintf("%s %v %s", Colours[g.Src], g.Rel, Colours[g.Dst])
+	}
+	return fmt.Sprintf("%s %s %s", Colours[g.Src], goalPreps[g.Rel], Colours[g.Dst])
 }
 
 // Satisfied reports whether the goal holds for the ball positions pos.

@@ -93,6 +93,26 @@ func TestGoalByIndex(t *testing.T) {
 	}
 }
 
+func TestGoalString(t *testing.T) {
+	for _, tt := range []struct {
+		g    Goal
+		want string
+	}{
+		{Goal{0, 1, Left}, "red left of blue"},
+		{Goal{0, 1, Right}, "red right of blue"},
+		{Goal{2, 4, Front}, "green in front of cyan"},
+		{Goal{3, 0, Behind}, "purple behind red"},
+	} {
+		if got := tt.g.String(); got != tt.want {
+			t.Errorf("%+v.String() = %q, want %q", [3]int{tt.g.Src, tt.g.Dst, int(tt.g.Rel)}, got, tt.want)
+		}
+	}
+	two := Task{Level: LevelHard, Kind: KindRelations, N: 2, Rels: [MaxRelations]Goal{{0, 1, Front}, {3, 1, Behind}}}
+	if got, want := two.String(), "red in front of blue and purple behind blue"; got != want {
+		t.Errorf("Task.String() = %q, want %q", got, want)
+	}
+}
+
 // bruteDistance is the distance from p to the goal sector, by sampling the
 // sector's boundary finely: the nearest point of a convex set to a point
 // outside lies on its boundary.

@@ -28,6 +28,7 @@ import (
 	"github.com/lago-rl/lago/engine/env"
 	_ "github.com/lago-rl/lago/engine/envs" // every env id resolves
 	"github.com/lago-rl/lago/engine/plot"
+	"github.com/lago-rl/lago/engine/ppo"
 	"github.com/lago-rl/lago/engine/runfile"
 )
 
@@ -66,6 +67,27 @@ type Row struct {
 	WallS           float64  `json:"wall_s"`
 	LLMCalls        float64  `json:"llm_calls"`
 	Runs            []string `json:"runs"`
+	// Levels and LevelAverage are for envs whose episodes have task levels
+	// (CLEVR-Robot): absent otherwise. See LevelRow.
+	Levels       map[string]LevelRow `json:"levels,omitempty"`
+	LevelAverage *LevelRow           `json:"level_average,omitempty"`
+}
+
+// LevelRow is a prior's final success on one task level, from each run's
+// summary.json (final_success_by_level; for a summary written before it,
+// the run's last checkpoint, which holds the same episodes): the success
+// rate over the episodes of that level among the run's last
+// runfile.EpisodeWindow episodes, averaged over the seeds whose window held
+// any; a 95% CI needs two such seeds. For Row.LevelAverage, each seed's figure is instead the
+// unweighted mean of its levels' figures (the paper's "average success"),
+// over every level of the comparison: only seeds whose window held every
+// level count.
+type LevelRow struct {
+	Seeds           int      `json:"seeds"`
+	Episodes        int      `json:"episodes"` // final-window episodes behind the figure, summed over those seeds
+	SuccessMean     float64  `json:"success_mean"`
+	SuccessCI95Low  *float64 `json:"success_ci95_low"`
+	SuccessCI95High *float64 `json:"success_ci95_high"`
 }
 
 type job struct {
@@ -117,6 +139,9 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 				cfg.TotalTimesteps = opt.Steps
 			}
 			if err := cfg.Validate(); err != nil {
+				return nil, err
+			}
+			if err := cfg.CheckTrainable(); err != nil {
 				return nil, err
 			}
 			jobs = append(jobs, job{prior: p, seed: cfg.Seed, cfg: cfg,
@@ -343,20 +368,30 @@ func (s *status) stop() {
 // summarise reads every run's summary and metrics into one row per prior,
 // and writes the summary files.
 func summarise(opt Options, jobs []job) ([]Row, error) {
+	sums := make([]runfile.Summary, len(jobs))
+	for i, j := range jobs {
+		var err error
+		if sums[i], err = runfile.ReadSummary(j.dir); err != nil {
+			return nil, fmt.Errorf("compare: %w", err)
+		}
+		if sums[i].FinalSuccessByLevel == nil {
+			levelsFromCheckpoint(&sums[i], j.dir)
+		}
+	}
+	levels := levelNames(sums)
 	var rows []Row
 	var curves []plot.Run
 	for _, p := range opt.Priors {
 		row := Row{Prior: p, EpisodeWindow: runfile.EpisodeWindow}
 		var succ, ret []float64
 		var aucs []float64
-		for _, j := range jobs {
+		var priorSums []runfile.Summary
+		for i, j := range jobs {
 			if j.prior != p {
 				continue
 			}
-			sum, err := runfile.ReadSummary(j.dir)
-			if err != nil {
-				return nil, fmt.Errorf("compare: %w", err)
-			}
+			sum := sums[i]
+			priorSums = append(priorSums, sum)
 			r, err := plot.LoadRun(j.dir)
 			if err != nil {
 				return nil, err
@@ -384,6 +419,7 @@ func summarise(opt Options, jobs []job) ([]Row, error) {
 			row.ReturnCI95Low, row.ReturnCI95High = ptr(lo), ptr(hi)
 		}
 		row.AUC, _, _ = plot.MeanCI95(aucs)
+		row.Levels, row.LevelAverage = levelRows(priorSums, levels)
 		rows = append(rows, row)
 	}
 	js, err := json.MarshalIndent(rows, "", "  ")
@@ -403,6 +439,91 @@ func summarise(opt Options, jobs []job) ([]Row, error) {
 		Smooth: 5,
 	})
 	return rows, err
+}
+
+// levelsFromCheckpoint fills in the per-level final figures of a summary
+// written before lago recorded them, from the run's last checkpoint: it is
+// written just before summary.json and holds the same final episodes, with
+// their levels. Without a checkpoint of the summary's step holding those
+// episodes the figures stay absent (summary.md then names the seeds each
+// level's figure rests on).
+func levelsFromCheckpoint(sum *runfile.Summary, dir string) {
+	eps, step, err := ppo.CheckpointEpisodes(filepath.Join(dir, runfile.CheckpointFile))
+	if err != nil || step != sum.GlobalStep || len(eps) < sum.FinalEpisodes {
+		return
+	}
+	sum.FinalSuccessByLevel, sum.FinalEpisodesByLevel = ppo.SuccessByLevel(eps[len(eps)-sum.FinalEpisodes:])
+}
+
+// levelNames returns the task levels of any of the runs, sorted.
+func levelNames(sums []runfile.Summary) []string {
+	var names []string
+	for _, s := range sums {
+		for l := range s.FinalSuccessByLevel {
+			if !slices.Contains(names, l) {
+				names = append(names, l)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// levelRows computes a prior's LevelRows from its runs' summaries, levels
+// being every level of the comparison; nil without levels.
+func levelRows(sums []runfile.Summary, levels []string) (map[string]LevelRow, *LevelRow) {
+	if len(levels) == 0 {
+		return nil, nil
+	}
+	byLevel := map[string]LevelRow{}
+	for _, l := range levels {
+		var vals []float64
+		episodes := 0
+		for _, s := range sums {
+			if v, ok := s.FinalSuccessByLevel[l]; ok {
+				vals = append(vals, v)
+				episodes += s.FinalEpisodesByLevel[l]
+			}
+		}
+		if len(vals) > 0 {
+			byLevel[l] = rateRow(vals, episodes)
+		}
+	}
+	var avgs []float64
+	episodes := 0
+	for _, s := range sums {
+		total, n, ok := 0.0, 0, true
+		for _, l := range levels {
+			v, has := s.FinalSuccessByLevel[l]
+			ok = ok && has
+			total += v
+			n += s.FinalEpisodesByLevel[l]
+		}
+		if ok {
+			avgs = append(avgs, total/float64(len(levels)))
+			episodes += n
+		}
+	}
+	if len(byLevel) == 0 {
+		return nil, nil
+	}
+	if len(avgs) == 0 {
+		return byLevel, nil
+	}
+	avg := rateRow(avgs, episodes)
+	return byLevel, &avg
+}
+
+// rateRow is the mean of per-seed rates with its 95% CI, kept within
+// [0, 1], or none with one seed.
+func rateRow(vals []float64, episodes int) LevelRow {
+	r := LevelRow{Seeds: len(vals), Episodes: episodes}
+	var lo, hi float64
+	r.SuccessMean, lo, hi = plot.MeanCI95(vals)
+	if len(vals) > 1 {
+		r.SuccessCI95Low, r.SuccessCI95High = ptr(math.Max(lo, 0)), ptr(math.Min(hi, 1))
+	}
+	return r
 }
 
 // AUC is the area under the success curve over [0, total] env steps,
@@ -436,7 +557,63 @@ func Markdown(opt Options, rows []Row) string {
 			r.Prior, r.SuccessMean, ci(r.SuccessCI95Low, r.SuccessCI95High, "%.3f"), r.ReturnMean, ci(r.ReturnCI95Low, r.ReturnCI95High, "%.2f"), r.AUC, r.WallS, r.LLMCalls)
 	}
 	b.WriteString("\nCurves: success.png (success.svg).\n")
+	levelMarkdown(&b, rows)
 	return b.String()
+}
+
+// levelMarkdown adds the per-level table when the runs have two task
+// levels or more (with one it would repeat the table above).
+func levelMarkdown(b *strings.Builder, rows []Row) {
+	var levels []string
+	for _, r := range rows {
+		for l := range r.Levels {
+			if !slices.Contains(levels, l) {
+				levels = append(levels, l)
+			}
+		}
+	}
+	if len(levels) < 2 {
+		return
+	}
+	sort.Strings(levels)
+	fmt.Fprintf(b, "\n## Success by task level\n\n")
+	fmt.Fprintf(b, "Final success per level: each run's episodes of that level among its last %d episodes (their counts, summed over seeds, are below), mean and 95%% CI over seeds. Average: each seed's unweighted mean over the %d levels (the paper's \"average success\"), then mean and 95%% CI over seeds; it counts only seeds whose final episodes include every level. The final success above weights the levels by their episode counts instead. A cell names its seeds when fewer than the prior's runs have that level.\n\n", runfile.EpisodeWindow, len(levels))
+	b.WriteString("| prior |")
+	for _, l := range levels {
+		fmt.Fprintf(b, " %s |", l)
+	}
+	b.WriteString(" average |\n|---|")
+	b.WriteString(strings.Repeat("---|", len(levels)+1))
+	b.WriteString("\n")
+	cell := func(r Row, lr *LevelRow) string {
+		if lr == nil {
+			return " n/a |"
+		}
+		c := fmt.Sprintf(" %.3f %s", lr.SuccessMean, ci(lr.SuccessCI95Low, lr.SuccessCI95High, "%.3f"))
+		if lr.Seeds != r.Seeds {
+			c += fmt.Sprintf(" (%s)", seeds(lr.Seeds))
+		}
+		return c + " |"
+	}
+	for _, r := range rows {
+		fmt.Fprintf(b, "| %s |", r.Prior)
+		for _, l := range levels {
+			var lr *LevelRow
+			if v, ok := r.Levels[l]; ok {
+				lr = &v
+			}
+			b.WriteString(cell(r, lr))
+		}
+		b.WriteString(cell(r, r.LevelAverage) + "\n")
+	}
+	b.WriteString("\nFinal-window episodes per level, summed over seeds:\n\n")
+	for _, r := range rows {
+		parts := make([]string, 0, len(levels))
+		for _, l := range levels {
+			parts = append(parts, fmt.Sprintf("%s %d", l, r.Levels[l].Episodes))
+		}
+		fmt.Fprintf(b, "- %s: %s\n", r.Prior, strings.Join(parts, ", "))
+	}
 }
 
 func ptr(x float64) *float64 { return &x }

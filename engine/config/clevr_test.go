@@ -56,3 +56,36 @@ func TestCLEVRTaskKeysRejectUnknownValues(t *testing.T) {
 		}
 	}
 }
+
+// phrasing = heldout validates (lago eval uses it) but is refused for
+// training; every other CLEVR key value trains.
+func TestHeldOutPhrasingIsNotTrainable(t *testing.T) {
+	c := Default()
+	c.EnvID = "CLEVR-Robot-v0"
+	if err := c.CheckTrainable(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	for _, s := range []string{"task_level=mixed", "goal_encoding=text", "reward=distance", "phrasing=train"} {
+		if err := c.Set(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.CheckTrainable(); err != nil {
+		t.Fatalf("training phrasings: %v", err)
+	}
+	if err := c.Set("phrasing=heldout"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("phrasing=heldout must validate for evaluation: %v", err)
+	}
+	err := c.CheckTrainable()
+	if err == nil {
+		t.Fatal("phrasing=heldout is trainable")
+	}
+	for _, want := range []string{"config key phrasing", "lago eval -set phrasing=heldout"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}

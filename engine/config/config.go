@@ -131,6 +131,18 @@ func (c Config) Env() string {
 	return c.EnvID + ":" + strings.Join(opts, ",")
 }
 
+// CheckTrainable reports the settings that are valid for evaluation but not
+// for training: phrasing = heldout, whose instructions are held out of
+// training so that evaluating on them tests unseen phrasings. Validate
+// accepts them (lago eval uses them); lago train and lago compare call this
+// as well.
+func (c Config) CheckTrainable() error {
+	if c.Phrasing == "heldout" {
+		return errors.New(`config key phrasing: heldout is for evaluation only (its phrasings are held out of training); train with phrasing = "train" and evaluate with lago eval -set phrasing=heldout`)
+	}
+	return nil
+}
+
 // Default returns the configuration with every setting at its default.
 func Default() Config {
 	var c Config

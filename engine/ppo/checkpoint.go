@@ -210,3 +210,26 @@ func (t *Trainer) LoadCheckpoint(path string) error {
 	}
 	return nil
 }
+
+// CheckpointEpisodes reads the recent episodes (at most the trainer's
+// window, newest last) and the global step of a checkpoint file, without
+// loading its networks: a finished run's last checkpoint holds the episodes
+// its summary's final figures are over.
+func CheckpointEpisodes(path string) ([]Episode, int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	js, _, err := splitCheckpoint(data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("ppo: %s: %w", path, err)
+	}
+	var st struct {
+		GlobalStep int64     `json:"global_step"`
+		Recent     []Episode `json:"recent_episodes"`
+	}
+	if err := json.Unmarshal(js, &st); err != nil {
+		return nil, 0, fmt.Errorf("ppo: %s: %w: state: %v", path, ErrCorruptCheckpoint, err)
+	}
+	return st.Recent, st.GlobalStep, nil
+}

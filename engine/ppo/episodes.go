@@ -51,3 +51,27 @@ func (w *EpisodeWindow) Mean(k int) (ret, length, success float64, n int) {
 	}
 	return ret, length, success, n
 }
+
+// SuccessByLevel returns the success rate and the number of episodes of
+// each task level among episodes (env.Leveled); nil maps when none has a
+// level.
+func SuccessByLevel(episodes []Episode) (map[string]float64, map[string]int) {
+	var succ map[string]float64
+	var n map[string]int
+	for _, e := range episodes {
+		if e.Level == "" {
+			continue
+		}
+		if n == nil {
+			succ, n = map[string]float64{}, map[string]int{}
+		}
+		n[e.Level]++
+		if e.Success {
+			succ[e.Level]++
+		}
+	}
+	for l := range n {
+		succ[l] /= float64(n[l])
+	}
+	return succ, n
+}

@@ -68,6 +68,10 @@ func LoadConfig(dir string) (config.Config, error) {
 // that fails (unknown env, unusable device or prior cache) leaves none.
 // All torch work happens on the calling goroutine, locked to its OS thread.
 func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary, error) {
+	// Before anything is made: a refused run leaves no directory.
+	if err := cfg.CheckTrainable(); err != nil {
+		return runfile.Summary{}, err
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	log := opt.Log
@@ -284,6 +288,9 @@ func finish(t *ppo.Trainer, opt Options, wall float64, watch *priorWatch) (runfi
 		FinalReturn: ret, FinalSuccess: succ, FinalEpisodes: n, EpisodeWindow: runfile.EpisodeWindow,
 		PriorCoverage: watch.coverage(), WallSeconds: wall,
 	}
+	// The same final episodes, by level (the checkpoint keeps their levels,
+	// so a resumed run's figures are those of an uninterrupted one).
+	sum.FinalSuccessByLevel, sum.FinalEpisodesByLevel = ppo.SuccessByLevel(t.Recent.Last(runfile.EpisodeWindow))
 	if err := runfile.WriteSummary(opt.Dir, sum); err != nil {
 		return sum, err
 	}
@@ -336,25 +343,14 @@ func metricsLine(m ppo.Metrics, elapsed float64) runfile.Metrics {
 // levelSuccess adds episodic_success_<level> for the levels of the
 // iteration's episodes (envs with task levels, such as CLEVR's mixed).
 func levelSuccess(line *runfile.Metrics, episodes []ppo.Episode) {
-	counts := map[string][2]float64{} // successes, episodes
-	for _, e := range episodes {
-		if e.Level == "" {
-			continue
-		}
-		c := counts[e.Level]
-		c[1]++
-		if e.Success {
-			c[0]++
-		}
-		counts[e.Level] = c
-	}
-	if len(counts) == 0 {
+	succ, _ := ppo.SuccessByLevel(episodes)
+	if succ == nil {
 		return
 	}
-	extra := make(map[string]float64, len(line.Extra)+len(counts))
+	extra := make(map[string]float64, len(line.Extra)+len(succ))
 	maps.Copy(extra, line.Extra)
-	for l, c := range counts {
-		extra["episodic_success_"+l] = c[0] / c[1]
+	for l, s := range succ {
+		extra["episodic_success_"+l] = s
 	}
 	line.Extra = extra
 }

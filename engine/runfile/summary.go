@@ -20,6 +20,12 @@ type Summary struct {
 	FinalSuccess  float64 `json:"final_success"`
 	FinalEpisodes int     `json:"final_episodes"`
 	EpisodeWindow int     `json:"episode_window"`
+	// FinalSuccessByLevel and FinalEpisodesByLevel split those same final
+	// episodes by their task level (envs with levels, such as CLEVR-Robot:
+	// each level's success rate and episode count); absent for envs
+	// without levels and in summaries written before lago recorded them.
+	FinalSuccessByLevel  map[string]float64 `json:"final_success_by_level,omitempty"`
+	FinalEpisodesByLevel map[string]int     `json:"final_episodes_by_level,omitempty"`
 	// PriorCoverage is the mean over iterations of lago_coverage, the share
 	// of samples the prior answered for; absent without a prior.
 	PriorCoverage *float64 `json:"prior_coverage,omitempty"`
