@@ -7,5 +7,5 @@ package envs
 
 import (
 	_ "github.com/lago-rl/lago/engine/clevr"     // CLEVR-Robot-v0 and its sparse/heldout variants
-	_ "github.com/lago-rl/lago/engine/metaworld" // MetaWorld-<task>-v3 for 9 of MT10's tasks
+	_ "github.com/lago-rl/lago/engine/metaworld" // MetaWorld-<task>-v3 for MT10's 10 tasks
 )

@@ -41,16 +41,16 @@
 //     weld (the semantics of the action and the bounds are Meta-World's).
 //   - Objects have their collision geometry and the offsets the rules use,
 //     but no visual meshes (the door keeps its meshes' inertia); the drawer,
-//     button box, window and door stand on mocap bodies so that a reset
-//     places them in the shared model.
+//     button box, window, door and the peg's box stand on mocap bodies so
+//     that a reset places them in the shared model.
 //   - Object and goal positions are drawn afresh each episode, not from 50
 //     fixed task vectors.
 //   - Pick-place's caging reward measures both pads' distances to the
 //     object unsigned, as push's does (Meta-World's pick-place signs them).
 //
-// Implemented: reach, push, pick-place, door-open, drawer-open,
-// drawer-close, button-press-topdown, window-open and window-close; MT10's
-// peg-insert-side is not.
+// Implemented: MT10's ten tasks, reach, push, pick-place, door-open,
+// drawer-open, drawer-close, button-press-topdown, peg-insert-side,
+// window-open and window-close.
 //
 // # Skills and the expert
 //
@@ -105,6 +105,7 @@ var models = [...]func() (*mujoco.Model, error){
 	withButton: sync.OnceValues(func() (*mujoco.Model, error) { return mujoco.LoadXML(sceneXML(withButton)) }),
 	withWindow: sync.OnceValues(func() (*mujoco.Model, error) { return mujoco.LoadXML(sceneXML(withWindow)) }),
 	withDoor:   sync.OnceValues(func() (*mujoco.Model, error) { return mujoco.LoadXML(sceneXML(withDoor)) }),
+	withPeg:    sync.OnceValues(func() (*mujoco.Model, error) { return mujoco.LoadXML(sceneXML(withPeg)) }),
 }
 
 // episode holds what a reset fixes for the episode.
@@ -118,6 +119,8 @@ type episode struct {
 	// rewards measure their margins from.
 	objInit, tcpInit          [3]float64
 	leftPadInit, rightPadInit float64
+	// headInit is peg-insert-side's peg head after the reset.
+	headInit [3]float64
 	// pressMargin is button-press-topdown's initial button-to-hole height.
 	pressMargin float64
 }
@@ -129,6 +132,7 @@ func (ep *episode) floats() []*float64 {
 		&ep.objInit[0], &ep.objInit[1], &ep.objInit[2],
 		&ep.tcpInit[0], &ep.tcpInit[1], &ep.tcpInit[2],
 		&ep.leftPadInit, &ep.rightPadInit, &ep.pressMargin,
+		&ep.headInit[0], &ep.headInit[1], &ep.headInit[2],
 	}
 }
 
@@ -142,7 +146,8 @@ type Env struct {
 	hand, leftPad, rightPad, leftClaw, rightClaw int
 	object                                       int // the puck, drawer_link, button or window_pane body
 	leftTip, rightTip                            int
-	handleSite                                   int // the window handle's site
+	handleSite                                   int // the window's or door's handle site, the peg's grasp site
+	pegHead                                      int // the peg head's site
 	mocap, boxMocap                              int
 	handQPos, handDof                            int
 	objQPos, objDof                              int
@@ -252,6 +257,9 @@ func (e *Env) lookup(m *mujoco.Model) error {
 	case withDoor:
 		e.object, j, e.boxMocap = body("door_link"), joint("door"), mocap("door")
 		e.handleSite = site("handle")
+	case withPeg:
+		e.object, j, e.boxMocap = body("peg"), joint("peg"), mocap("box")
+		e.handleSite, e.pegHead = site("pegGrasp"), site("pegHead")
 	}
 	e.objQPos, e.objDof = j.QPos, j.Dof
 	return errors.Join(errs...)
@@ -340,6 +348,14 @@ func (e *Env) Reset(obs []float32) {
 	case doorOpen:
 		ep.box = uniform3(e.rng, doorLow, doorHigh)
 		ep.goal = add(ep.box, doorGoalOffset)
+	case pegInsertSide:
+		for {
+			obj, ep.box = uniform3(e.rng, pegLow, pegHigh), uniform3(e.rng, pegBoxLow, pegBoxHigh)
+			if math.Hypot(obj[0]-ep.box[0], obj[1]-ep.box[1]) >= 0.1 {
+				break
+			}
+		}
+		ep.goal = add(ep.box, pegGoalOffset)
 	}
 
 	d := e.data
@@ -352,9 +368,12 @@ func (e *Env) Reset(obs []float32) {
 	copy(mp[3*e.mocap:], t.handInit[:])
 	copy(mq[4*e.mocap:4*e.mocap+4], handQuat[:])
 	switch t.objects {
-	case withPuck:
+	case withPuck, withPeg:
 		copy(q[e.objQPos:], obj[:])
 		copy(q[e.objQPos+3:], identityQuat[:])
+		if t.objects == withPeg {
+			copy(mp[3*e.boxMocap:3*e.boxMocap+3], ep.box[:])
+		}
 	default:
 		copy(mp[3*e.boxMocap:3*e.boxMocap+3], ep.box[:])
 		switch t.kind {
@@ -375,6 +394,9 @@ func (e *Env) Reset(obs []float32) {
 	e.ep.objInit = e.objectPos()
 	if t.kind == buttonPressTopdown {
 		e.ep.pressMargin = math.Abs(e.ep.goal[2] - e.ep.objInit[2])
+	}
+	if t.kind == pegInsertSide {
+		e.ep.headInit = e.sitePos(e.pegHead)
 	}
 	e.steps = 0
 	e.observeFrame(&e.cur)
@@ -430,9 +452,10 @@ func (e *Env) tcp() [3]float64 {
 
 // objectPos is the observed position of the task's object: the puck's
 // centre, the drawer handle (a point 16 cm in front of the drawer body;
-// drawer-close's is 5 cm higher, as Meta-World's), the button's top or a
+// drawer-close's is 5 cm higher, as Meta-World's), the button's top, a
 // point of the window's handle (left of it for window-open, right of it for
-// window-close, as Meta-World's sites).
+// window-close, as Meta-World's sites), the door handle, or the peg's grasp
+// point.
 func (e *Env) objectPos() [3]float64 {
 	p := e.bodyPos(e.object)
 	switch e.task.kind {
@@ -442,7 +465,7 @@ func (e *Env) objectPos() [3]float64 {
 		return add(p, drawerCloseHandleOffset)
 	case buttonPressTopdown:
 		return add(p, buttonTopOffset)
-	case windowOpen, windowClose, doorOpen:
+	case windowOpen, windowClose, doorOpen, pegInsertSide:
 		return e.sitePos(e.handleSite)
 	}
 	return p
@@ -465,6 +488,10 @@ func (e *Env) objectQuat() [4]float64 {
 		x := e.data.BodyXQuat()[4*e.object:]
 		q := quatMul([4]float64{x[0], x[1], x[2], x[3]}, doorHandleQuat)
 		return [4]float64{q[1], q[2], q[3], q[0]}
+	case pegInsertSide:
+		// The peg's orientation, scalar last, as Meta-World's.
+		x := e.data.BodyXQuat()[4*e.object:]
+		return [4]float64{x[1], x[2], x[3], x[0]}
 	}
 	x := e.data.BodyXQuat()
 	b := e.object
@@ -594,6 +621,30 @@ func (e *Env) evaluate(grip float64) (reward float64, success bool) {
 			return 10, true
 		}
 		return 2*hamacher(ready, grab) + 8*opened, false
+	case pegInsertSide:
+		head := e.sitePos(e.pegHead)
+		scaled := func(a, b [3]float64) float64 {
+			return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + 4*(a[1]-b[1])*(a[1]-b[1]) + 4*(a[2]-b[2])*(a[2]-b[2]))
+		}
+		toGoal := scaled(head, ep.goal)
+		inPlace := tolerance(toGoal, 0, targetRadius, scaled(ep.headInit, ep.goal), longTail)
+		outside := hamacher(
+			rectPrism(head, add(ep.box, pegPrism2Zero), add(ep.box, pegPrism2One)),
+			rectPrism(head, add(ep.box, pegPrism1Zero), add(ep.box, pegPrism1One)))
+		inPlace = hamacher(inPlace, outside)
+		grasped := e.caging(obj, grip, pegCaging)
+		lifted := dist(obj, tcp) < 0.08 && opening > 0 && obj[2]-0.01 > ep.objInit[2]
+		if lifted {
+			grasped = 1
+		}
+		r := hamacher(grasped, inPlace)
+		if lifted {
+			r += 1 + 5*inPlace
+		}
+		if toGoal <= pegInsertRadius {
+			r = 10
+		}
+		return r, toGoal <= pegInsertRadius
 	}
 	panic(fmt.Sprintf("metaworld: task kind %d", e.task.kind))
 }
@@ -636,14 +687,33 @@ func quatMul(a, b [4]float64) [4]float64 {
 // Success thresholds not equal to targetRadius.
 const (
 	doorOpenRadius    = 0.08
+	pegInsertRadius   = 0.07
 	pickPlaceRadius   = 0.07
 	drawerOpenRadius  = 0.03
 	drawerCloseRadius = targetRadius + 0.015
 	buttonPressRadius = 0.024
 )
 
-// Caging parameters of push and pick-place.
-var puckCaging = cagingParams{objRadius: 0.015, padSuccess: 0.05, xzThresh: 0.005, highDensity: true}
+// Caging parameters of push and pick-place, and of peg-insert-side.
+var (
+	puckCaging = cagingParams{objRadius: 0.015, padSuccess: 0.05, xzThresh: 0.005, highDensity: true}
+	pegCaging  = cagingParams{objRadius: 0.0075, padSuccess: 0.03, xzThresh: 0.005, highDensity: true}
+)
+
+// rectPrism is Meta-World's rect_prism_tolerance: inside the box spanned by
+// the corners zero and one, the product of curr's fractions of the way from
+// zero to one along each axis; 1 outside it.
+func rectPrism(curr, zero, one [3]float64) float64 {
+	f := 1.0
+	for i := range 3 {
+		lo, hi := min(zero[i], one[i]), max(zero[i], one[i])
+		if curr[i] < lo || curr[i] > hi {
+			return 1
+		}
+		f *= (curr[i] - zero[i]) / (one[i] - zero[i])
+	}
+	return f
+}
 
 const stateTag = "MetaWorld/1"
 

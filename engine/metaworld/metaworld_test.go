@@ -101,6 +101,12 @@ func TestSuccessRules(t *testing.T) {
 			phi0 := math.Atan2(hy, hx)
 			e.data.QPos()[e.objQPos] = -math.Acos((r-0.115)/math.Hypot(hx, hy)) - phi0
 		}},
+		{"peg-insert-side", 0.07, func(e *Env, r float64) {
+			// The head, 0.1 left of the peg's centre, r right of the goal
+			// (along x the distance is not scaled).
+			q := e.data.QPos()[e.objQPos:]
+			q[0], q[1], q[2] = e.ep.goal[0]+r+0.1, e.ep.goal[1], e.ep.goal[2]
+		}},
 		{"window-close", 0.05, func(e *Env, r float64) {
 			// The handle point is 1 cm right of the pane's origin, and the
 			// goal is the closed pane's origin.

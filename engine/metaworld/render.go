@@ -129,6 +129,19 @@ func (e *Env) Render() *image.RGBA {
 		}
 		disc(top, p[0], p[1], 0.02, objCol)
 		box(side, p[1]-0.02, p[2]-0.02, p[1]+0.02, p[2]+0.02, objCol)
+	case withPeg:
+		b := e.ep.box
+		boxCol := color.RGBA{140, 100, 65, 255}
+		box(top, b[0]-0.096, b[1]-0.1, b[0]+0.096, b[1]+0.1, boxCol)
+		box(top, b[0]-0.096, b[1]-0.03, b[0]+0.096, b[1]+0.03, color.RGBA{90, 60, 40, 255})
+		box(side, b[1]-0.1, b[2], b[1]+0.1, b[2]+0.2, boxCol)
+		box(side, b[1]-0.03, b[2]+0.1, b[1]+0.03, b[2]+0.16, color.RGBA{90, 60, 40, 255})
+		c := e.bodyPos(e.object)
+		pegCol := color.RGBA{60, 200, 60, 255}
+		box(top, c[0]-0.12, c[1]-0.015, c[0]+0.12, c[1]+0.015, pegCol)
+		box(side, c[1]-0.015, c[2]-0.015, c[1]+0.015, c[2]+0.015, pegCol)
+		disc(top, p[0], p[1], 0.008, objCol)
+		disc(side, p[1], p[2], 0.008, objCol)
 	}
 	g := o.Goal()
 	ring(img, top, g[0], g[1], 0.02, goalCol)

@@ -53,6 +53,7 @@ const (
 	withButton
 	withWindow
 	withDoor
+	withPeg
 )
 
 // sceneXML returns the MJCF of a task's scene: the table with Meta-World's
@@ -245,6 +246,32 @@ func sceneXML(obj objects) string {
         <geom type="box" pos="0.185 0 0" size="0.18 0.01 0.123" rgba="0.55 0.55 0.6 1"/>
         <site name="handle" pos="0.375722 -0.10714 0.0000359" size="0.005"/>
       </body>
+    </body>
+`)
+	case withPeg:
+		// The peg: a 24 cm bar along x, 3 cm square, that does not turn
+		// (Meta-World gives it a huge rotational inertia), with the sites
+		// of its head (−x end), and of the point the gripper takes it at.
+		// The box with a 6 cm square channel along x at 10–16 cm height,
+		// written in the world frame that Meta-World reaches with a 90°
+		// turn about z, with the corners of the two regions its reward
+		// keeps the peg's head out of.
+		b.WriteString(`    <body name="peg" pos="0 0.6 0.02">
+      <freejoint name="peg"/>
+      <inertial pos="0 0 0" mass="0.1" diaginertia="100000 100000 100000"/>
+      <geom name="peg" type="box" size="0.12 0.015 0.015" rgba="0.3 1 0.3 1"/>
+      <site name="pegHead" pos="-0.1 0 0" size="0.005"/>
+      <site name="pegGrasp" pos="0.03 0 0.01" size="0.005"/>
+    </body>
+    <body name="box" mocap="true" pos="-0.3 0.6 0">
+      <geom class="object" type="box" pos="0 0 0.195" size="0.1 0.09 0.005" rgba="0.55 0.4 0.25 1"/>
+      <geom class="object" type="box" pos="0 0 0.05" size="0.096 0.09 0.05" rgba="0.55 0.4 0.25 1"/>
+      <geom class="object" type="box" pos="0 -0.06 0.13" size="0.096 0.03 0.03" rgba="0.55 0.4 0.25 1"/>
+      <geom class="object" type="box" pos="0 0.06 0.13" size="0.096 0.03 0.03" rgba="0.55 0.4 0.25 1"/>
+      <geom class="object" type="box" pos="0 0 0.175" size="0.096 0.09 0.015" rgba="0.55 0.4 0.25 1"/>
+      <geom class="object" type="box" pos="0 0.095 0.1" size="0.1 0.005 0.1" rgba="0.55 0.4 0.25 1"/>
+      <geom class="object" type="box" pos="0 -0.095 0.1" size="0.1 0.005 0.1" rgba="0.55 0.4 0.25 1"/>
+      <site name="hole" pos="0.096 0 0.13" size="0.005"/>
     </body>
 `)
 	default:

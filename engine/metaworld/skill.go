@@ -82,15 +82,21 @@ func reachPhase(Obs) int { return 0 }
 // above the goal (push lifts the puck 1.5 cm off the table, so that table
 // friction does not tip it over in the grasp).
 func puckSkills(carry string, lift float64) []Skill {
+	return append(puckSkillsNamed("the puck"),
+		Skill{Name: carry, Grip: 1, Gain: 10, Std: skillStd,
+			Target: func(o Obs) [3]float64 { return add(o.Goal(), [3]float64{0, 0, lift}) }})
+}
+
+// puckSkillsNamed are the three grasping skills of push and pick-place
+// (and peg-insert-side), for the object called what.
+func puckSkillsNamed(what string) []Skill {
 	return []Skill{
-		{Name: "move above the puck", Grip: -1, Gain: 10, Std: skillStd,
+		{Name: "move above " + what, Grip: -1, Gain: 10, Std: skillStd,
 			Target: func(o Obs) [3]float64 { return add(o.Object(), [3]float64{0, 0, 0.1}) }},
-		{Name: "lower the open gripper around the puck", Grip: -1, Gain: 10, Std: skillStd,
+		{Name: "lower the open gripper around " + what, Grip: -1, Gain: 10, Std: skillStd,
 			Target: func(o Obs) [3]float64 { return add(o.Object(), [3]float64{0, 0, 0.03}) }},
-		{Name: "close the gripper on the puck", Grip: 1, Gain: 10, Std: skillStd,
+		{Name: "close the gripper on " + what, Grip: 1, Gain: 10, Std: skillStd,
 			Target: func(o Obs) [3]float64 { return o.Hand() }},
-		{Name: carry, Grip: 1, Gain: 10, Std: skillStd,
-			Target: func(o Obs) [3]float64 { return add(o.Goal(), [3]float64{0, 0, lift}) }},
 	}
 }
 
@@ -256,6 +262,58 @@ func doorOpenPhase(o Obs) int {
 	case xyDist(h, d) > 0.12 || h[0] < d[0]-0.015:
 		return 0
 	case math.Abs(h[2]-d[2]) > 0.04:
+		return 1
+	}
+	return 2
+}
+
+// peg-insert-side's expert takes the peg at its grasp point like the puck,
+// carries it 30 cm out from the goal, in line with the box's channel (the
+// grasp point where the goal is in y, the hand pegLift above the goal: the
+// grasped point hangs about 3.5 cm below the hand and the head 1 cm below
+// the grasp point), and pushes it in along −x.
+const pegLift = 0.045
+
+// pegInLine is where the hand holds the peg in line with the channel, at x.
+func pegInLine(o Obs, x float64) [3]float64 {
+	h, p, g := o.Hand(), o.Object(), o.Goal()
+	return [3]float64{x, h[1] + g[1] - p[1], g[2] + pegLift}
+}
+
+var pegSkills = []Skill{
+	puckSkillsNamed("the peg")[0],
+	puckSkillsNamed("the peg")[1],
+	puckSkillsNamed("the peg")[2],
+	{Name: "line the peg up with the hole", Grip: 1, Gain: 10, Std: skillStd,
+		Target: func(o Obs) [3]float64 { return pegInLine(o, o.Goal()[0]+0.3) }},
+	{Name: "push the peg into the hole", Grip: 1, Gain: 10, Std: skillStd,
+		Target: func(o Obs) [3]float64 { return pegInLine(o, o.Goal()[0]-0.2) }},
+}
+
+// pegPhase: the peg is too thin for the opening to tell a grasp from a
+// miss (about 0.33 against 0.30), so the expert holds it while the grasp
+// point stays between the fingers, and counts the fingers as closing only
+// while the peg still lies on the table.
+func pegPhase(o Obs) int {
+	h, p, g, op := o.Hand(), o.Object(), o.Goal(), o.Opening()
+	prevOp := float64(o[frame+3])
+	xy, dz := xyDist(h, p), h[2]-p[2]
+	inHand := xy < 0.03 && dz > 0 && dz < 0.06
+	onTable := p[2] < 0.035
+	closed := op <= openWide
+	switch {
+	case closed && inHand && onTable && prevOp-op > 0.002:
+		return 2
+	case closed && inHand:
+		if math.Abs(p[1]-g[1]) < 0.01 && math.Abs(h[2]-(g[2]+pegLift)) < 0.015 && h[0] < g[0]+0.33 {
+			return 4
+		}
+		return 3
+	case closed:
+		return 0
+	case xy > 0.02 && !(dz < 0.05 && xy < 0.04):
+		return 0
+	case dz > 0.04:
 		return 1
 	}
 	return 2

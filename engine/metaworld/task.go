@@ -39,6 +39,7 @@ const (
 	windowOpen
 	windowClose
 	doorOpen
+	pegInsertSide
 )
 
 // ID returns the env id of the task.
@@ -65,6 +66,12 @@ var Tasks = []*Task{
 		Skills:   pickPlaceSkills, phase: pickPlacePhase,
 	},
 	{
+		Name: "door-open", kind: doorOpen, objects: withDoor,
+		Instruction: "Open the door by its handle.", ObjectName: "door handle",
+		handInit: [3]float64{0, 0.6, 0.2},
+		Skills:   doorOpenSkills, phase: doorOpenPhase,
+	},
+	{
 		Name: "drawer-open", kind: drawerOpen, objects: withDrawer,
 		Instruction: "Open the drawer.", ObjectName: "drawer handle",
 		handInit: [3]float64{0, 0.6, 0.2},
@@ -83,6 +90,12 @@ var Tasks = []*Task{
 		Skills:   buttonSkills, phase: buttonPhase,
 	},
 	{
+		Name: "peg-insert-side", kind: pegInsertSide, objects: withPeg,
+		Instruction: "Insert the peg into the hole in the side of the box.", ObjectName: "peg",
+		handInit: [3]float64{0, 0.6, 0.2},
+		Skills:   pegSkills, phase: pegPhase,
+	},
+	{
 		Name: "window-open", kind: windowOpen, objects: withWindow,
 		Instruction: "Slide the window open to the right.", ObjectName: "window handle",
 		handInit: [3]float64{0, 0.4, 0.2},
@@ -93,12 +106,6 @@ var Tasks = []*Task{
 		Instruction: "Slide the window closed to the left.", ObjectName: "window handle",
 		handInit: [3]float64{0, 0.4, 0.2},
 		Skills:   windowCloseSkills, phase: windowClosePhase,
-	},
-	{
-		Name: "door-open", kind: doorOpen, objects: withDoor,
-		Instruction: "Open the door by its handle.", ObjectName: "door handle",
-		handInit: [3]float64{0, 0.6, 0.2},
-		Skills:   doorOpenSkills, phase: doorOpenPhase,
 	},
 }
 
@@ -125,16 +132,24 @@ var (
 	doorGoalOffset                  = [3]float64{-0.3, -0.45, 0}
 	// doorHandleQuat is the handle mesh geom's orientation in the door's
 	// frame, which Meta-World's observation reports.
-	doorHandleQuat          = [4]float64{0.151171, 0.690758, -0.150621, 0.690879}
-	minObjGoalXY            = 0.15 // reach, push, pick-place redraw closer pairs
-	drawerCloseStart        = 0.15 // drawer-close starts open by this much
-	drawerOpenDist          = 0.2  // Meta-World's maxDist of drawer-open
-	handleOffset            = [3]float64{0, -0.16, 0}
-	drawerCloseHandleOffset = [3]float64{0, -0.16, 0.05}
-	buttonTopOffset         = [3]float64{0, 0, 0.193}
-	buttonHoleOffset        = [3]float64{0, 0, 0.1}
-	buttonQuat              = [4]float64{math.Sqrt2 / 2, -math.Sqrt2 / 2, 0, 0}
-	identityQuat            = [4]float64{1, 0, 0, 0}
+	doorHandleQuat        = [4]float64{0.151171, 0.690758, -0.150621, 0.690879}
+	pegLow, pegHigh       = [3]float64{0, 0.5, 0.02}, [3]float64{0.2, 0.7, 0.02}
+	pegBoxLow, pegBoxHigh = [3]float64{-0.35, 0.4, -0.001}, [3]float64{-0.25, 0.7, 0.001}
+	pegGoalOffset         = [3]float64{0.03, 0, 0.13}
+	// The reward's two regions in front of the box's channel (the corners
+	// Meta-World's rect_prism_tolerance takes, each a zero and a one
+	// corner), relative to the box.
+	pegPrism1Zero, pegPrism1One = [3]float64{0.11, 0.1, 0.01}, [3]float64{0.15, -0.1, 0.096}
+	pegPrism2Zero, pegPrism2One = [3]float64{0.11, 0.1, 0.16}, [3]float64{0.17, -0.1, 0.19}
+	minObjGoalXY                = 0.15 // reach, push, pick-place redraw closer pairs
+	drawerCloseStart            = 0.15 // drawer-close starts open by this much
+	drawerOpenDist              = 0.2  // Meta-World's maxDist of drawer-open
+	handleOffset                = [3]float64{0, -0.16, 0}
+	drawerCloseHandleOffset     = [3]float64{0, -0.16, 0.05}
+	buttonTopOffset             = [3]float64{0, 0, 0.193}
+	buttonHoleOffset            = [3]float64{0, 0, 0.1}
+	buttonQuat                  = [4]float64{math.Sqrt2 / 2, -math.Sqrt2 / 2, 0, 0}
+	identityQuat                = [4]float64{1, 0, 0, 0}
 )
 
 func uniform3(r *rand.Rand, lo, hi [3]float64) [3]float64 {
