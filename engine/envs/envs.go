@@ -6,5 +6,6 @@
 package envs
 
 import (
-	_ "github.com/lago-rl/lago/engine/clevr" // CLEVR-Robot-v0 and its sparse/heldout variants
+	_ "github.com/lago-rl/lago/engine/clevr"     // CLEVR-Robot-v0 and its sparse/heldout variants
+	_ "github.com/lago-rl/lago/engine/metaworld" // MetaWorld-<task>-v3 for MT10's 10 tasks
 )

@@ -82,7 +82,7 @@ type Model struct {
 	cleanup runtime.Cleanup
 
 	// Sizes, copied once so that reading them needs no cgo call.
-	nq, nv, nu, na, nbody, nmocap int
+	nq, nv, nu, na, nbody, nmocap, nsite int
 }
 
 // LoadXML compiles an MJCF document given as text. Compile errors, such as
@@ -109,7 +109,7 @@ func LoadXML(xml string) (*Model, error) {
 	m := &Model{
 		p:  p,
 		nq: int(p.nq), nv: int(p.nv), nu: int(p.nu), na: int(p.na),
-		nbody: int(p.nbody), nmocap: int(p.nmocap),
+		nbody: int(p.nbody), nmocap: int(p.nmocap), nsite: int(p.nsite),
 	}
 	m.cleanup = runtime.AddCleanup(m, func(p *C.mjModel) { C.mj_deleteModel(p) }, p)
 	return m, nil
@@ -178,6 +178,33 @@ func (m *Model) Actuator(name string) (int, error) {
 	return m.id(C.mjOBJ_ACTUATOR, "actuator", name)
 }
 
+// Body returns the index of the body called name: its row in
+// [Data.BodyXPos] and [Data.BodyXQuat].
+func (m *Model) Body(name string) (int, error) {
+	return m.id(C.mjOBJ_BODY, "body", name)
+}
+
+// Site returns the index of the site called name: its row in
+// [Data.SiteXPos].
+func (m *Model) Site(name string) (int, error) {
+	return m.id(C.mjOBJ_SITE, "site", name)
+}
+
+// Mocap returns the index of the mocap body called name: its row in
+// [Data.MocapPos] and [Data.MocapQuat]. It is an error if the body is not a
+// mocap body.
+func (m *Model) Mocap(name string) (int, error) {
+	b, err := m.Body(name)
+	if err != nil {
+		return 0, err
+	}
+	i := int(unsafe.Slice(m.live().body_mocapid, m.nbody)[b])
+	if i < 0 {
+		return 0, fmt.Errorf("mujoco: body %q is not a mocap body", name)
+	}
+	return i, nil
+}
+
 func (m *Model) id(typ C.int, kind, name string) (int, error) {
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
@@ -195,6 +222,9 @@ type Data struct {
 	cleanup runtime.Cleanup
 
 	qpos, qvel, ctrl []float64
+	// Derived positions, recomputed by Step and Forward; and the mocap
+	// bodies' poses, which are part of the state.
+	xpos, xquat, siteXPos, mocapPos, mocapQuat []float64
 	// state lists, in order, the arrays that make up StateSize.
 	state [][]float64
 }
@@ -211,6 +241,11 @@ func NewData(m *Model) (*Data, error) {
 	d.qpos = view(p.qpos, m.nq)
 	d.qvel = view(p.qvel, m.nv)
 	d.ctrl = view(p.ctrl, m.nu)
+	d.xpos = view(p.xpos, 3*m.nbody)
+	d.xquat = view(p.xquat, 4*m.nbody)
+	d.siteXPos = view(p.site_xpos, 3*m.nsite)
+	d.mocapPos = view(p.mocap_pos, 3*m.nmocap)
+	d.mocapQuat = view(p.mocap_quat, 4*m.nmocap)
 	d.state = [][]float64{
 		unsafe.Slice((*float64)(unsafe.Pointer(&p.time)), 1),
 		d.qpos, d.qvel,
@@ -218,8 +253,8 @@ func NewData(m *Model) (*Data, error) {
 		d.ctrl,
 		view(p.qfrc_applied, m.nv),
 		view(p.xfrc_applied, 6*m.nbody),
-		view(p.mocap_pos, 3*m.nmocap),
-		view(p.mocap_quat, 4*m.nmocap),
+		d.mocapPos,
+		d.mocapQuat,
 		// The solver starts from the last step's accelerations; without
 		// them a restored state would not step bit-exactly as the
 		// original did.
@@ -246,6 +281,7 @@ func (d *Data) Close() {
 	C.mj_deleteData(d.p)
 	d.p = nil
 	d.qpos, d.qvel, d.ctrl, d.state = nil, nil, nil, nil
+	d.xpos, d.xquat, d.siteXPos, d.mocapPos, d.mocapQuat = nil, nil, nil, nil, nil
 }
 
 func (d *Data) live() *C.mjData {
@@ -265,6 +301,31 @@ func (d *Data) QPos() []float64 { return d.qpos }
 func (d *Data) QVel() []float64 { return d.qvel }
 func (d *Data) Ctrl() []float64 { return d.ctrl }
 
+// BodyXPos and BodyXQuat return the world positions (3 per body) and
+// orientations (unit quaternions w, x, y, z, 4 per body) of the bodies'
+// frames, in body index order ([Model.Body]); SiteXPos the world positions
+// of the sites (3 per site, [Model.Site]). They are derived quantities:
+// Step and Forward recompute them, and after writing qpos they are stale
+// until the next Forward. The slices alias MuJoCo's arrays and are valid
+// until Close; do not write to them.
+func (d *Data) BodyXPos() []float64  { return d.xpos }
+func (d *Data) BodyXQuat() []float64 { return d.xquat }
+func (d *Data) SiteXPos() []float64  { return d.siteXPos }
+
+// MocapPos and MocapQuat return the positions (3 per mocap body) and
+// orientations (4 per mocap body, w, x, y, z) that the mocap bodies are
+// placed at ([Model.Mocap]). They are inputs to the simulation, part of the
+// state: writing to them moves the mocap bodies at the next Step or
+// Forward. The slices alias MuJoCo's arrays and are valid until Close.
+func (d *Data) MocapPos() []float64  { return d.mocapPos }
+func (d *Data) MocapQuat() []float64 { return d.mocapQuat }
+
+// Contacts returns the number of contacts found at the last Step or
+// Forward (mjData.ncon), and Constraints the number of constraint rows
+// (mjData.nefc): together the main drivers of a time step's cost.
+func (d *Data) Contacts() int    { return int(d.live().ncon) }
+func (d *Data) Constraints() int { return int(d.live().nefc) }
+
 // Time returns the simulation time in seconds.
 func (d *Data) Time() float64 { return float64(d.live().time) }
 
@@ -280,6 +341,13 @@ func (d *Data) Step(n int) {
 // Forward computes the derived quantities of the current state (positions of
 // bodies, contacts, forces) without advancing time (mj_forward).
 func (d *Data) Forward() { C.mj_forward(d.m.live(), d.live()) }
+
+// Kinematics recomputes the positions and orientations of bodies, geoms
+// and sites ([Data.BodyXPos], [Data.SiteXPos]) from qpos and the mocap
+// poses, and nothing else (mj_kinematics): far cheaper than Forward. After
+// Step they describe the state before the last time step's integration;
+// Kinematics brings them up to date.
+func (d *Data) Kinematics() { C.mj_kinematics(d.m.live(), d.live()) }
 
 // Reset returns the simulation to the model's default state (mj_resetData):
 // qpos0, zero velocities, controls and warm start, time 0.

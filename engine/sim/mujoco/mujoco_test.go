@@ -198,3 +198,85 @@ func BenchmarkStep(b *testing.B) {
 		d.Step(1)
 	}
 }
+
+// A free hand welded to a mocap body, with a site below it: what Meta-World's
+// gripper needs from the package.
+const mocapXML = `
+<mujoco model="mocap">
+  <option timestep="0.0025" gravity="0 0 0"/>
+  <worldbody>
+    <body name="target" mocap="true" pos="0 0 0.5"/>
+    <body name="hand" pos="0 0 0.5">
+      <freejoint/>
+      <geom type="box" size="0.02 0.02 0.02" mass="1"/>
+      <site name="tip" pos="0 0 -0.05"/>
+    </body>
+  </worldbody>
+  <equality>
+    <weld body1="target" body2="hand" solref="0.02 1"/>
+  </equality>
+</mujoco>`
+
+func TestBodiesSitesAndMocap(t *testing.T) {
+	m, err := LoadXML(mocapXML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	d, err := NewData(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	hand, err := m.Body("hand")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip, err := m.Site("tip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := m.Mocap("target")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Mocap("hand"); err == nil || !strings.Contains(err.Error(), "not a mocap body") {
+		t.Errorf(`Mocap("hand") error = %v, want "not a mocap body"`, err)
+	}
+	if _, err := m.Site("nope"); err == nil {
+		t.Error(`Site("nope") succeeded`)
+	}
+	if got := len(d.MocapPos()); got != 3 {
+		t.Fatalf("len(MocapPos) = %d, want 3", got)
+	}
+	if q := d.MocapQuat()[4*mc : 4*mc+4]; q[0] != 1 {
+		t.Errorf("mocap quat = %v, want identity", q)
+	}
+	d.Forward()
+	if z := d.SiteXPos()[3*tip+2]; math.Abs(z-0.45) > 1e-12 {
+		t.Errorf("site z = %v, want 0.45", z)
+	}
+	// Moving the mocap body drags the welded hand along.
+	d.MocapPos()[3*mc] = 0.1
+	d.Step(400)
+	if x := d.BodyXPos()[3*hand]; math.Abs(x-0.1) > 1e-3 {
+		t.Errorf("hand x = %v after the mocap moved to 0.1", x)
+	}
+	// The weld is 6 constraint rows; nothing touches.
+	if c, r := d.Contacts(), d.Constraints(); c != 0 || r != 6 {
+		t.Errorf("Contacts() = %d, Constraints() = %d, want 0 and 6 (the weld)", c, r)
+	}
+	if w := d.BodyXQuat()[4*hand]; math.Abs(w-1) > 1e-6 {
+		t.Errorf("hand quat w = %v, want 1 (not rotated)", w)
+	}
+	// The mocap pose is part of the state.
+	s := make([]float64, d.StateSize())
+	d.State(s)
+	d.MocapPos()[3*mc] = -0.3
+	if err := d.SetState(s); err != nil {
+		t.Fatal(err)
+	}
+	if x := d.MocapPos()[3*mc]; x != 0.1 {
+		t.Errorf("restored mocap x = %v, want 0.1", x)
+	}
+}
