@@ -20,7 +20,7 @@ func init() {
 func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("compare", stderr)
 	path := fs.String("config", "", "TOML config of every run (default: the embedded defaults)")
-	priors := fs.String("priors", "none,scripted:0.5,scripted:0.9", "comma-separated priors: none, uniform, scripted:Q, scripted-wrong:Q, ollama:MODEL")
+	priors := fs.String("priors", "none,scripted:0.5,scripted:0.9", "comma-separated priors: none, uniform, scripted:Q, scripted-wrong:Q, ollama:MODEL, lm:PATH.gguf")
 	seeds := fs.Int("seeds", 5, "seeds per prior (seed, seed+1, ...)")
 	steps := fs.Int64("steps", 0, "env steps per run (default: the config's total_timesteps)")
 	out := fs.String("out", "", "output directory (default runs/compare-ENV)")

@@ -84,7 +84,7 @@ type Config struct {
 	Phrasing     string `toml:"phrasing" default:"train" enum:"train,heldout" doc:"CLEVR-Robot instructions: training phrasings, or held-out ones (for evaluation only)"`
 
 	// LaGO: the prior over actions and its weight in the loss.
-	Prior             string  `toml:"prior" default:"none" minlen:"1" doc:"prior over actions: none, uniform, scripted:Q, scripted-wrong:Q (Q in [0,1]) or ollama:MODEL"`
+	Prior             string  `toml:"prior" default:"none" minlen:"1" doc:"prior over actions: none, uniform, scripted:Q, scripted-wrong:Q (Q in [0,1]), ollama:MODEL (a model served by Ollama) or lm:PATH.gguf (a llama GGUF scored in-process by lago's own engine)"`
 	Beta              float64 `toml:"beta" default:"0.05" range:"[0,)" doc:"weight of the prior divergence in the loss (at the start of training)"`
 	BetaSchedule      string  `toml:"beta_schedule" default:"constant" enum:"constant,linear,exp" doc:"how beta changes: constant, linear decay to beta_final, or exponential decay to beta_final"`
 	BetaFinal         float64 `toml:"beta_final" default:"0" range:"[0,)" doc:"beta at the end of its decay (linear and exp schedules)"`

@@ -16,20 +16,21 @@ const (
 	PriorScripted      PriorKind = "scripted"
 	PriorScriptedWrong PriorKind = "scripted-wrong"
 	PriorOllama        PriorKind = "ollama"
+	PriorLM            PriorKind = "lm"
 )
 
 // PriorKinds lists every kind, for error messages.
-const PriorKinds = "none, uniform, scripted:Q, scripted-wrong:Q (Q in [0, 1]) or ollama:MODEL"
+const PriorKinds = "none, uniform, scripted:Q, scripted-wrong:Q (Q in [0, 1]), ollama:MODEL or lm:PATH.gguf"
 
 // PriorSpec is the parsed value of the prior key.
 type PriorSpec struct {
 	Kind    PriorKind
 	Quality float64 // scripted kinds: Q in [0, 1]
-	Model   string  // ollama: the model name
+	Model   string  // ollama: the model name; lm: the GGUF file's path
 }
 
 // ParsePrior reads a prior key value: none, uniform, scripted:Q,
-// scripted-wrong:Q or ollama:MODEL.
+// scripted-wrong:Q, ollama:MODEL or lm:PATH.gguf.
 func ParsePrior(s string) (PriorSpec, error) {
 	name, arg, hasArg := strings.Cut(strings.TrimSpace(s), ":")
 	kind := PriorKind(name)
@@ -53,6 +54,11 @@ func ParsePrior(s string) (PriorSpec, error) {
 			return bad("needs a model name, e.g. ollama:llama3.2:1b")
 		}
 		return PriorSpec{Kind: kind, Model: strings.TrimSpace(arg)}, nil
+	case PriorLM:
+		if !hasArg || strings.TrimSpace(arg) == "" {
+			return bad("needs a GGUF file, e.g. lm:models/clevr-m.gguf")
+		}
+		return PriorSpec{Kind: kind, Model: strings.TrimSpace(arg)}, nil
 	}
 	return bad("is not a known prior")
 }
@@ -61,8 +67,8 @@ func (p PriorSpec) String() string {
 	switch p.Kind {
 	case PriorScripted, PriorScriptedWrong:
 		return string(p.Kind) + ":" + strconv.FormatFloat(p.Quality, 'g', -1, 64)
-	case PriorOllama:
-		return "ollama:" + p.Model
+	case PriorOllama, PriorLM:
+		return string(p.Kind) + ":" + p.Model
 	}
 	return string(p.Kind)
 }

@@ -40,6 +40,7 @@ type Scorer struct {
 	digest  string
 	batch   int
 	threads int
+	topK    int // second-factor prompts per state, at most
 
 	mu       sync.Mutex // one forward at a time (libtorch grad mode is per thread)
 	requests chan scoreRequest
@@ -53,6 +54,9 @@ type ScorerOptions struct {
 	Device torch.Device
 	// Batch is the most prompts per forward pass (default 64).
 	Batch int
+	// FactorTopK bounds the second-factor prompts of a factored question
+	// (the prior_factor_topk key; default FactorTopK).
+	FactorTopK int
 	// Threads is the libtorch intra-op threads of the batcher's OS thread
 	// (default 1: on a busy machine two OpenMP threads made every op wait
 	// for a descheduled thread; raise it on a quiet one).
@@ -67,6 +71,9 @@ func OpenScorer(path string, opt ScorerOptions) (*Scorer, error) {
 	if opt.Threads < 1 {
 		opt.Threads = 1
 	}
+	if opt.FactorTopK < 1 {
+		opt.FactorTopK = FactorTopK
+	}
 	digest, err := fileDigest(path)
 	if err != nil {
 		return nil, err
@@ -80,7 +87,7 @@ func OpenScorer(path string, opt ScorerOptions) (*Scorer, error) {
 		im.Model.Free()
 		return nil, err
 	}
-	s := &Scorer{model: im.Model, vocab: im.Vocab, rope: rope, device: opt.Device, digest: digest, batch: opt.Batch, threads: opt.Threads,
+	s := &Scorer{model: im.Model, vocab: im.Vocab, rope: rope, device: opt.Device, digest: digest, batch: opt.Batch, threads: opt.Threads, topK: opt.FactorTopK,
 		requests: make(chan scoreRequest), stop: make(chan struct{}), labelIDs: map[string][]int{}}
 	for id := range im.Vocab.Len() {
 		if im.Vocab.Types[id] == tokenizer.TypeControl {
@@ -276,8 +283,8 @@ type Scored struct {
 
 // FactorTopK and FactorCoverage bound the second-factor prompts of a
 // factored question as the Ollama backend does: the most likely first-factor
-// options up to 95% of its mass, at most 3; the others get a uniform second
-// factor.
+// options up to 95% of its mass, at most FactorTopK by default
+// (ScorerOptions.FactorTopK sets it); the others get a uniform second factor.
 const (
 	FactorTopK     = 3
 	FactorCoverage = 0.95
@@ -323,7 +330,7 @@ func (s *Scorer) ScoreBatch(ctx context.Context, qs []Query) ([]Scored, error) {
 			}
 		}
 		out[i].Probs = joint
-		for _, a := range topIndices(first, FactorTopK, FactorCoverage) {
+		for _, a := range topIndices(first, s.topK, FactorCoverage) {
 			seconds = append(seconds, second{i, a})
 			prompts2 = append(prompts2, q.Prompt(1, q.Factors[0][a]))
 			out[i].Calls++

@@ -35,13 +35,14 @@ func Explain(ctx context.Context, p Prior, e env.Env) (Explanation, error) {
 		x.TextView = d.TextView()
 		x.Actions = d.ActionNames()
 	}
-	op, ok := p.(*ollamaPrior)
+	sv, ok := p.(served)
 	if !ok {
 		if _, ok, err := p.Lookup(e, x.Probs); err != nil || !ok {
 			return x, fmt.Errorf("prior %s gave no answer: %v", p.Name(), err)
 		}
 		return x, nil
 	}
+	op := sv.served()
 	q, err := QuestionWith(e, op.template)
 	if err != nil {
 		return x, err

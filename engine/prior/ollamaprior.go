@@ -99,6 +99,13 @@ func newOllamaPrior(ctx context.Context, cfg config.Config, model string) (*olla
 
 func (p *ollamaPrior) Name() string { return p.name }
 
+// served is a language-model prior's service, cache and template: the
+// ollama: prior's own, and the lm: prior's (which embeds it). Warm-up and
+// explanations work on any prior that has one.
+type served interface{ served() *ollamaPrior }
+
+func (p *ollamaPrior) served() *ollamaPrior { return p }
+
 func (p *ollamaPrior) Lookup(e env.Env, out []float32) (Key, bool, error) {
 	q, err := QuestionWith(e, p.template)
 	if err != nil {

@@ -50,6 +50,12 @@ func New(ctx context.Context, cfg config.Config) (Prior, error) {
 			return nil, err // not p: a nil *ollamaPrior would be a non-nil Prior
 		}
 		return p, nil
+	case config.PriorLM:
+		p, err := newLMPrior(cfg, spec.Model)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 	return nil, fmt.Errorf("config key prior: kind %q has no implementation; want %s", spec.Kind, config.PriorKinds)
 }

@@ -42,14 +42,15 @@ type WarmReport struct {
 // the queue to drain. Only an LLM prior has a cache to fill. v must be
 // freshly Reset.
 func Warm(ctx context.Context, p Prior, v *env.Vec, opt WarmOptions) (WarmReport, error) {
-	op, ok := p.(*ollamaPrior)
+	sp, ok := p.(served)
 	if !ok {
 		name := "none"
 		if p != nil {
 			name = p.Name()
 		}
-		return WarmReport{}, fmt.Errorf("config key prior: %q needs no cache; warm an ollama:MODEL prior", name)
+		return WarmReport{}, fmt.Errorf("config key prior: %q needs no cache; warm an ollama:MODEL or lm:PATH.gguf prior", name)
 	}
+	op := sp.served()
 	if len(opt.Policies) == 0 {
 		return WarmReport{}, errors.New("prior: warm needs at least one policy")
 	}
