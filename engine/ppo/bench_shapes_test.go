@@ -23,11 +23,11 @@ func BenchmarkUpdateShapes(b *testing.B) {
 		{"pendulum", "../../configs/pendulum.toml", 0},
 		{"clevr-lago", "../../configs/clevr-lago.toml", 0.1},
 	} {
-		for _, unfused := range []bool{false, true} {
-			name := c.name
-			if unfused {
-				name += "/unfused"
-			}
+		for _, path := range []struct {
+			name string
+			path int
+		}{{"", pathFused}, {"/flat", pathFlat}, {"/unfused", pathUnfused}} {
+			name := c.name + path.name
 			b.Run(name, func(b *testing.B) {
 				cfg, err := config.Load(c.path)
 				if err != nil {
@@ -43,7 +43,7 @@ func BenchmarkUpdateShapes(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer tr.Close()
-				tr.unfused = unfused
+				tr.path = path.path
 				if err := tr.collect(context.Background()); err != nil {
 					b.Fatal(err)
 				}

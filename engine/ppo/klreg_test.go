@@ -102,3 +102,14 @@ func (r *klReg) Metrics() map[string]float64 {
 
 func exp32(x float32) float64 { return math.Exp(float64(x)) }
 func log64(x float64) float64 { return math.Log(x) }
+
+// PriorRows and Account make klReg a PriorTerm, so the trainer takes the
+// fused path with it.
+func (r *klReg) PriorRows(idx []int64, progress float64, logP, mask []float32) (int, float64, bool, error) {
+	return r.fill(idx, logP, mask), r.beta, r.forward, nil
+}
+
+func (r *klReg) Account(idx []int64, D float64, argmax []int64) {
+	r.d += D
+	r.terms++
+}

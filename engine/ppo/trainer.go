@@ -28,12 +28,13 @@ type Trainer struct {
 	Opt   *torch.Adam
 	Reg   Regularizer // nil: vanilla PPO
 
-	// flat runs Opt's clip and step over flat buffers (one shim call per
-	// minibatch instead of ~10 ops per parameter tensor); see
-	// torch.FlatAdam. unfused makes update use ClipGradNorm, Opt.Step and
-	// Opt.ZeroGrad instead, the path flat is tested against.
-	flat    *torch.FlatAdam
-	unfused bool
+	// flat lays Opt's parameters, gradients and moments out in flat
+	// buffers, so that clip + Adam is one shim call, and so is a whole
+	// minibatch on the fused path (see fused.go); path picks the path
+	// (pathFused unless a test or benchmark sets another).
+	flat *torch.FlatAdam
+	path int
+	fz   fusedScratch
 
 	GlobalStep    int64
 	Iteration     int // completed iterations
@@ -458,6 +459,8 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 	for i := range b.perm {
 		b.perm[i] = int64(i)
 	}
+	fused, priorTerm := t.fusedPath()
+	tb := torch.PPOBatch{Obs: obs, Actions: actions, OldLogp: oldLogp, Adv: advantages, Returns: returns, OldValues: values}
 	shuffler := rand.New(t.shuffle)
 	for epoch := 0; epoch < cfg.UpdateEpochs; epoch++ {
 		shuffler.Shuffle(len(b.perm), func(i, j int) { b.perm[i], b.perm[j] = b.perm[j], b.perm[i] })
@@ -468,6 +471,21 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 			at := Position{Iteration: t.Iteration + 1, Epoch: epoch + 1, Minibatch: start/t.MinibatchSize + 1}
 			s.Reset()
 			mbIdx := b.perm[start : start+t.MinibatchSize]
+			if fused {
+				fig, err := t.fusedMinibatch(at, tb, mbIdx, progress, priorTerm)
+				if err != nil {
+					return m, err
+				}
+				sum.PolicyLoss += fig.PG
+				sum.ValueLoss += fig.V
+				sum.Entropy += fig.Entropy
+				sum.ApproxKL += fig.ApproxKL
+				sum.OldApproxKL += fig.OldApproxKL
+				sum.ClipFrac += fig.ClipFrac
+				minibatches++
+				lastApproxKL = fig.ApproxKL
+				continue
+			}
 			idx := torch.FromSliceIn(s, mbIdx, []int64{int64(len(mbIdx))}, t.Dev)
 			mbObs := s.IndexSelect(obs, 0, idx)
 			mb := Minibatch{
@@ -533,7 +551,7 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 // gradients; a non-finite gradient norm is a NonFiniteError and steps
 // nothing.
 func (t *Trainer) clipStep(at Position, total float64) error {
-	if !t.unfused {
+	if t.path != pathUnfused {
 		gradNorm, err := t.flat.ClipStep(t.Cfg.MaxGradNorm)
 		if err != nil {
 			return err
