@@ -24,9 +24,9 @@ func BenchmarkUpdateShapes(b *testing.B) {
 		{"clevr-lago", "../../configs/clevr-lago.toml", 0.1},
 	} {
 		for _, path := range []struct {
-			name string
-			path int
-		}{{"", pathFused}, {"/flat", pathFlat}, {"/unfused", pathUnfused}} {
+			name          string
+			path, threads int
+		}{{"", pathFused, 0}, {"/t1", pathFused, 1}, {"/t2", pathFused, 2}, {"/flat", pathFlat, 0}, {"/unfused", pathUnfused, 0}} {
 			name := c.name + path.name
 			b.Run(name, func(b *testing.B) {
 				cfg, err := config.Load(c.path)
@@ -34,6 +34,9 @@ func BenchmarkUpdateShapes(b *testing.B) {
 					b.Fatal(err)
 				}
 				cfg.Device, cfg.Prior = "cpu", "none"
+				if path.threads > 0 {
+					cfg.TorchThreads = path.threads
+				}
 				var reg Regularizer
 				if c.beta != 0 {
 					reg = newKLReg(c.beta, 40, false)

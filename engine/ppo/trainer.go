@@ -94,11 +94,6 @@ func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
 	if err := torch.ManualSeed(uint64(cfg.Seed)); err != nil {
 		return nil, err
 	}
-	if cfg.TorchThreads > 0 {
-		if err := torch.SetNumThreads(cfg.TorchThreads); err != nil {
-			return nil, err
-		}
-	}
 	if dev.IsCUDA() && cfg.TorchDeterministic {
 		if err := torch.SetDeterministic(true); err != nil {
 			return nil, err
@@ -112,6 +107,14 @@ func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
 		return nil, fmt.Errorf("config key env_id: %w", err)
 	}
 	t := &Trainer{Cfg: cfg, Dev: dev, Vec: vec, Reg: reg, Recent: NewEpisodeWindow(100)}
+	outDim := vec.ActSpace.N
+	if vec.ActSpace.Kind == env.BoxKind {
+		outDim = vec.ActSpace.Dim()
+	}
+	if err := torch.SetNumThreads(Threads(cfg, vec.ObsDim, outDim)); err != nil {
+		t.Close()
+		return nil, err
+	}
 	t.BatchSize, t.MinibatchSize, t.NumIterations = cfg.Derived()
 	if t.Agent, err = NewAgent(vec.ObsDim, vec.ActSpace, cfg.HiddenSizes, act, cfg.LogStdInit, dev); err != nil {
 		t.Close()
