@@ -21,32 +21,10 @@
 #include <string>
 #include <vector>
 
-struct lt_adam_s {
-  std::vector<torch::Tensor> params;
-  torch::optim::Adam opt;
-  lt_adam_s(std::vector<torch::Tensor> p, torch::optim::AdamOptions o)
-      : params(p), opt(std::move(p), o) {}
-};
 
 namespace {
 
 std::atomic<int64_t> live_tensors{0};
-
-lt_error make_error(const std::string& where, const std::string& what) {
-  std::string msg = where.empty() ? what : where + ": " + what;
-  // libtorch appends a C++ backtrace on later lines; Go callers want one line.
-  char* out = static_cast<char*>(std::malloc(msg.size() + 1));
-  if (out == nullptr) return nullptr;  // cannot report; nothing better to do
-  std::memcpy(out, msg.data(), msg.size());
-  out[msg.size()] = '\0';
-  return out;
-}
-
-std::string first_line(const char* s) {
-  std::string str(s);
-  auto nl = str.find('\n');
-  return nl == std::string::npos ? str : str.substr(0, nl);
-}
 
 lt_tensor wrap(torch::Tensor t) {
   live_tensors.fetch_add(1, std::memory_order_relaxed);
@@ -112,20 +90,6 @@ const torch::Tensor& get(lt_tensor t, const char* name) {
 }
 
 }  // namespace
-
-#define LT_TRY try {
-#define LT_CATCH(where)                                                   \
-  }                                                                       \
-  catch (const c10::Error& e) {                                           \
-    return make_error(where, first_line(e.what_without_backtrace()));     \
-  }                                                                       \
-  catch (const std::exception& e) {                                       \
-    return make_error(where, first_line(e.what()));                       \
-  }                                                                       \
-  catch (...) {                                                           \
-    return make_error(where, "unknown C++ exception");                    \
-  }                                                                       \
-  return nullptr;
 
 extern "C" {
 

@@ -46,7 +46,7 @@ type Config struct {
 	TotalTimesteps     int64  `toml:"total_timesteps" default:"500000" range:"[1,)" doc:"environment steps to train for, summed over all environments"`
 	NumEnvs            int    `toml:"num_envs" default:"4" range:"[1,)" doc:"number of parallel environments"`
 	NumWorkers         int    `toml:"num_workers" default:"0" range:"[0,)" doc:"goroutines stepping the environments; 0 = one per CPU core"`
-	TorchThreads       int    `toml:"torch_threads" default:"0" range:"[0,)" doc:"libtorch intra-op threads; 0 = libtorch's default (one per core)"`
+	TorchThreads       int    `toml:"torch_threads" default:"0" range:"[0,)" doc:"libtorch intra-op threads; 0 = chosen by network size: 1 when a minibatch's forward pass is under 4M multiply-adds (small MLPs, where one thread is fastest), else one per core"`
 	CheckpointEvery    int    `toml:"checkpoint_every" default:"25" range:"[0,)" doc:"save a checkpoint every this many iterations; 0 = only at the end"`
 
 	// PPO.

@@ -375,17 +375,7 @@ func (r *Regularizer) Term(s *torch.Scope, d ppo.Dist, idx []int64, progress flo
 		r.polArg = make([]int64, B)
 	}
 	mbLogP, mask := r.mbLogP[:B*n], r.mask[:B]
-	covered := 0
-	for b, k := range idx {
-		if r.known[k] {
-			copy(mbLogP[b*n:(b+1)*n], r.logPrior[int(k)*n:(int(k)+1)*n])
-			mask[b] = 1
-			covered++
-		} else {
-			clear(mbLogP[b*n : (b+1)*n])
-			mask[b] = 0
-		}
-	}
+	covered := r.fill(idx, mbLogP, mask)
 	if covered == 0 {
 		return nil, beta, nil
 	}
@@ -394,17 +384,56 @@ func (r *Regularizer) Term(s *torch.Scope, d ppo.Dist, idx []int64, progress flo
 	m := torch.FromSliceIn(s, mask, []int64{int64(B)}, dev)
 	kl := DiscreteKL(s, d.LogProbs, logP, r.opt.Direction)
 	D := s.DivS(s.Sum(s.Mul(kl, m)), float64(covered))
-
-	// Diagnostics: how often the policy's favourite is the prior's, and
-	// the prior's entropy, over the covered samples.
-	r.m.d += s.Item(D)
-	r.m.terms++
+	dv := s.Item(D)
 	if err := torch.CopyTo(s.Argmax(d.LogProbs, 1, false), r.polArg[:B]); err != nil {
 		return nil, 0, err
 	}
+	r.Account(idx, dv, r.polArg[:B])
+	return D, beta, s.Err()
+}
+
+// The trainer runs LaGO's minibatches in one shim call (see ppo.PriorTerm).
+var _ ppo.PriorTerm = (*Regularizer)(nil)
+
+// fill copies the prior's log-probabilities of the samples idx into logP
+// [len(idx) × n] and marks the samples that have one in mask; it returns
+// how many do.
+func (r *Regularizer) fill(idx []int64, logP, mask []float32) int {
+	n, covered := r.n, 0
 	for b, k := range idx {
 		if r.known[k] {
-			if r.polArg[b] == int64(r.argmaxP[k]) {
+			copy(logP[b*n:(b+1)*n], r.logPrior[int(k)*n:(int(k)+1)*n])
+			mask[b] = 1
+			covered++
+		} else {
+			clear(logP[b*n : (b+1)*n])
+			mask[b] = 0
+		}
+	}
+	return covered
+}
+
+// PriorRows is Term's input for the trainer's fused minibatch step
+// (ppo.PriorTerm): the prior rows and mask of the samples idx, how many are
+// covered, β at this progress and the KL's direction.
+func (r *Regularizer) PriorRows(idx []int64, progress float64, logP, mask []float32) (int, float64, bool, error) {
+	beta := r.opt.Beta.At(progress)
+	r.m.beta = beta
+	if len(logP) != len(idx)*r.n || len(mask) != len(idx) {
+		return 0, beta, false, fmt.Errorf("lago: prior rows: %d log-prior and %d mask values for %d samples of %d actions", len(logP), len(mask), len(idx), r.n)
+	}
+	return r.fill(idx, logP, mask), beta, r.opt.Direction == Forward, nil
+}
+
+// Account records a minibatch's D and the diagnostics over its covered
+// samples: how often the policy's favourite (argmax, per sample) is the
+// prior's, and the prior's entropy.
+func (r *Regularizer) Account(idx []int64, D float64, argmax []int64) {
+	r.m.d += D
+	r.m.terms++
+	for b, k := range idx {
+		if r.known[k] {
+			if argmax[b] == int64(r.argmaxP[k]) {
 				r.m.agree++
 			}
 			r.m.agreeN++
@@ -412,7 +441,6 @@ func (r *Regularizer) Term(s *torch.Scope, d ppo.Dist, idx []int64, progress flo
 			r.m.entropyN++
 		}
 	}
-	return D, beta, s.Err()
 }
 
 // DiscreteKL is the per-row KL between the policy's log-probabilities logPi

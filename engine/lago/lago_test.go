@@ -537,3 +537,42 @@ func TestKindsMatchTheConfig(t *testing.T) {
 		t.Errorf("config allows kl_direction %q, lago knows %q", got, want)
 	}
 }
+
+// TestPriorRowsAreTermsInput: the fused step's input (ppo.PriorTerm) is the
+// rows and mask Term uses: the known samples' log-priors, β at progress,
+// the direction; Account adds to the metrics as Term does.
+func TestPriorRowsAreTermsInput(t *testing.T) {
+	v := fourEnvs(t)
+	fp := newFixedPrior(v, []float32{0.9, 0.1})
+	r := newReg(t, fp, 2, Options{Beta: Schedule{Kind: Constant, Start: 0.5}, Direction: Forward, Eps: 1e-3, Temperature: 1})
+	r.BeginRollout(4)
+	if err := r.Observe(0, v); err != nil {
+		t.Fatal(err)
+	}
+	logP, mask := make([]float32, 8), make([]float32, 4)
+	covered, beta, forward, err := r.PriorRows([]int64{3, 2, 1, 0}, 0.3, logP, mask)
+	if err != nil || beta != 0.5 || !forward {
+		t.Fatal(err, beta, forward)
+	}
+	want := 0
+	for b, k := range []int64{3, 2, 1, 0} {
+		if r.known[k] {
+			want++
+			if mask[b] != 1 || logP[2*b] != r.logPrior[2*k] || logP[2*b+1] != r.logPrior[2*k+1] {
+				t.Fatalf("row %d (sample %d): mask %v, log-prior %v, want 1, %v", b, k, mask[b], logP[2*b:2*b+2], r.logPrior[2*k:2*k+2])
+			}
+		} else if mask[b] != 0 || logP[2*b] != 0 || logP[2*b+1] != 0 {
+			t.Fatalf("row %d (sample %d, no prior): mask %v, log-prior %v, want zeros", b, k, mask[b], logP[2*b:2*b+2])
+		}
+	}
+	if covered != want || want != 2 {
+		t.Fatalf("covered %d, want %d (of 4, 2 known)", covered, want)
+	}
+	if _, _, _, err := r.PriorRows([]int64{0}, 0, logP, mask); err == nil {
+		t.Fatal("mis-sized rows: no error")
+	}
+	r.Account([]int64{3, 2, 1, 0}, 0.25, []int64{0, 0, 0, 0})
+	if m := r.Metrics(); m["lago_kl"] != 0.25 {
+		t.Fatalf("lago_kl %v after Account(D = 0.25), metrics %v", m["lago_kl"], m)
+	}
+}

@@ -28,6 +28,14 @@ type Trainer struct {
 	Opt   *torch.Adam
 	Reg   Regularizer // nil: vanilla PPO
 
+	// flat lays Opt's parameters, gradients and moments out in flat
+	// buffers, so that clip + Adam is one shim call, and so is a whole
+	// minibatch on the fused path (see fused.go); path picks the path
+	// (pathFused unless a test or benchmark sets another).
+	flat *torch.FlatAdam
+	path int
+	fz   fusedScratch
+
 	GlobalStep    int64
 	Iteration     int // completed iterations
 	NumIterations int
@@ -89,11 +97,6 @@ func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
 	if err := torch.ManualSeed(uint64(cfg.Seed)); err != nil {
 		return nil, err
 	}
-	if cfg.TorchThreads > 0 {
-		if err := torch.SetNumThreads(cfg.TorchThreads); err != nil {
-			return nil, err
-		}
-	}
 	if dev.IsCUDA() && cfg.TorchDeterministic {
 		if err := torch.SetDeterministic(true); err != nil {
 			return nil, err
@@ -107,6 +110,14 @@ func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
 		return nil, fmt.Errorf("config key env_id: %w", err)
 	}
 	t := &Trainer{Cfg: cfg, Dev: dev, Vec: vec, Reg: reg, Recent: NewEpisodeWindow(100)}
+	outDim := vec.ActSpace.N
+	if vec.ActSpace.Kind == env.BoxKind {
+		outDim = vec.ActSpace.Dim()
+	}
+	if err := torch.SetNumThreads(Threads(cfg, vec.ObsDim, outDim)); err != nil {
+		t.Close()
+		return nil, err
+	}
 	t.BatchSize, t.MinibatchSize, t.NumIterations = cfg.Derived()
 	if t.Agent, err = NewAgent(vec.ObsDim, vec.ActSpace, cfg.HiddenSizes, act, cfg.LogStdInit, dev); err != nil {
 		t.Close()
@@ -114,6 +125,10 @@ func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
 	}
 	// CleanRL: Adam with eps 1e-5.
 	if t.Opt, err = torch.NewAdam(t.Agent.Parameters(), torch.DefaultAdam(cfg.LearningRate, 1e-5)); err != nil {
+		t.Close()
+		return nil, err
+	}
+	if t.flat, err = torch.NewFlatAdam(t.Opt); err != nil {
 		t.Close()
 		return nil, err
 	}
@@ -169,6 +184,7 @@ func (t *Trainer) Close() {
 	if t.Vec != nil {
 		t.Vec.Close()
 	}
+	t.flat.Free()
 	t.Opt.Free()
 	if t.Agent != nil {
 		t.Agent.Free()
@@ -449,6 +465,8 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 	for i := range b.perm {
 		b.perm[i] = int64(i)
 	}
+	fused, priorTerm := t.fusedPath()
+	tb := torch.PPOBatch{Obs: obs, Actions: actions, OldLogp: oldLogp, Adv: advantages, Returns: returns, OldValues: values}
 	shuffler := rand.New(t.shuffle)
 	for epoch := 0; epoch < cfg.UpdateEpochs; epoch++ {
 		shuffler.Shuffle(len(b.perm), func(i, j int) { b.perm[i], b.perm[j] = b.perm[j], b.perm[i] })
@@ -459,6 +477,21 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 			at := Position{Iteration: t.Iteration + 1, Epoch: epoch + 1, Minibatch: start/t.MinibatchSize + 1}
 			s.Reset()
 			mbIdx := b.perm[start : start+t.MinibatchSize]
+			if fused {
+				fig, err := t.fusedMinibatch(at, tb, mbIdx, progress, priorTerm)
+				if err != nil {
+					return m, err
+				}
+				sum.PolicyLoss += fig.PG
+				sum.ValueLoss += fig.V
+				sum.Entropy += fig.Entropy
+				sum.ApproxKL += fig.ApproxKL
+				sum.OldApproxKL += fig.OldApproxKL
+				sum.ClipFrac += fig.ClipFrac
+				minibatches++
+				lastApproxKL = fig.ApproxKL
+				continue
+			}
 			idx := torch.FromSliceIn(s, mbIdx, []int64{int64(len(mbIdx))}, t.Dev)
 			mbObs := s.IndexSelect(obs, 0, idx)
 			mb := Minibatch{
@@ -497,17 +530,7 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 			if err := s.Err(); err != nil {
 				return m, err
 			}
-			gradNorm, err := torch.ClipGradNorm(t.Opt.Params(), cfg.MaxGradNorm)
-			if err != nil {
-				return m, err
-			}
-			if !finite(gradNorm) {
-				return m, &NonFiniteError{At: at, Quantity: "gradient norm", Value: gradNorm, Loss: total, Advice: t.likelyKeys("gradient norm")}
-			}
-			if err := t.Opt.Step(); err != nil {
-				return m, err
-			}
-			if err := t.Opt.ZeroGrad(); err != nil {
+			if err := t.clipStep(at, total); err != nil {
 				return m, err
 			}
 			sum.PolicyLoss += pg
@@ -528,6 +551,33 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 	m.ApproxKL, m.OldApproxKL, m.ClipFrac = sum.ApproxKL/n, sum.OldApproxKL/n, sum.ClipFrac/n
 	m.ExplainedVariance = ExplainedVariance(b.values, b.ret)
 	return m, nil
+}
+
+// clipStep clips the gradients to max_grad_norm, steps Adam and zeroes the
+// gradients; a non-finite gradient norm is a NonFiniteError and steps
+// nothing.
+func (t *Trainer) clipStep(at Position, total float64) error {
+	if t.path != pathUnfused {
+		gradNorm, err := t.flat.ClipStep(t.Cfg.MaxGradNorm)
+		if err != nil {
+			return err
+		}
+		if !finite(gradNorm) {
+			return &NonFiniteError{At: at, Quantity: "gradient norm", Value: gradNorm, Loss: total, Advice: t.likelyKeys("gradient norm")}
+		}
+		return nil
+	}
+	gradNorm, err := torch.ClipGradNorm(t.Opt.Params(), t.Cfg.MaxGradNorm)
+	if err != nil {
+		return err
+	}
+	if !finite(gradNorm) {
+		return &NonFiniteError{At: at, Quantity: "gradient norm", Value: gradNorm, Loss: total, Advice: t.likelyKeys("gradient norm")}
+	}
+	if err := t.Opt.Step(); err != nil {
+		return err
+	}
+	return t.Opt.ZeroGrad()
 }
 
 // Position names a minibatch of training: its iteration, epoch and
