@@ -5,11 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/lago-rl/lago/engine/prior/gguf"
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 func init() {
@@ -66,34 +65,13 @@ func cmdModelTiny(args []string, stdout, stderr io.Writer) error {
 	if *labels != "" {
 		extra = strings.Split(*labels, ",")
 	}
-	if err := writeFileAtomic(*out, func(w io.Writer) error {
+	// Atomic: a failed or interrupted write never leaves a truncated model
+	// where Ollama or a cached path check would take it for a good one.
+	if err := runfile.WriteAtomic(*out, 0o644, func(w io.Writer) error {
 		return gguf.WriteTinyLlama(w, extra, *seed)
 	}); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, *out)
 	return nil
-}
-
-// writeFileAtomic writes path through a temporary file in the same
-// directory, so a failed or interrupted write never leaves a truncated model
-// where Ollama or a cached path check would take it for a good one.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	// CreateTemp makes the file 0600; a model is as readable as any output.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
