@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lago-rl/lago/engine/env"
-	"github.com/lago-rl/lago/engine/policy"
 	"github.com/lago-rl/lago/engine/prior"
 )
 
@@ -145,22 +144,13 @@ func priorWarm(args []string, stdout, stderr io.Writer) error {
 	if p != nil {
 		defer p.Close()
 	}
-	v, err := env.NewVec(cfg.Env(), cfg.NumEnvs, cfg.NumWorkers, *seed)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	v.Reset()
-	opt := prior.WarmOptions{Steps: *steps, Wait: *wait, Policies: []policy.Policy{policy.Random(*seed)}}
-	if expert, err := policy.Expert(v); err == nil {
-		opt.Policies = append(opt.Policies, expert)
-	}
+	opt := prior.WarmOptions{Steps: *steps, Wait: *wait}
 	prog := newProgressLine(stderr, false)
 	opt.Progress = func(w prior.WarmProgress) {
 		prog.status(fmt.Sprintf("warm: step %d/%d  cache %d entries  queue %.0f  hit rate %.2f",
 			w.Step, w.Steps, w.Entries, w.QueueDepth, w.HitRate))
 	}
-	r, err := prior.Warm(ctx, p, v, opt)
+	r, err := prior.WarmEnv(ctx, p, cfg, *seed, opt)
 	prog.clear()
 	if err != nil {
 		return err
