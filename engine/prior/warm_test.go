@@ -147,6 +147,7 @@ var warmEnvActions []int
 func init() {
 	env.Register("Walk-log-test", func() env.Env { return &loggedWalk{log: &warmEnvActions} })
 	env.Register("Walk-noexpert-test", func() env.Env { return walkNoExpert{&walk{}} })
+	env.Register("Walk-test", func() env.Env { return &walk{} })
 }
 
 func TestWarmEnvRollsRandomThenExpert(t *testing.T) {
@@ -186,5 +187,41 @@ func TestWarmEnvRollsRandomThenExpert(t *testing.T) {
 	own := WarmOptions{Steps: 20, Policies: []policy.Policy{policy.Random(1)}}
 	if _, err := WarmEnv(context.Background(), p, cfg, 3, own); err == nil || !strings.Contains(err.Error(), "prior: WarmEnv rolls the built-in policies") {
 		t.Fatalf("WarmEnv with policies: %v", err)
+	}
+}
+
+func TestExplanationTop(t *testing.T) {
+	x := Explanation{Probs: []float32{0.1, 0.4, 0.1, 0.4}}
+	cases := []struct {
+		n    int
+		want []int
+	}{
+		{0, []int{}}, {-1, []int{}}, {1, []int{1}}, {3, []int{1, 3, 0}}, {9, []int{1, 3, 0, 2}},
+	}
+	for _, c := range cases {
+		if got := x.Top(c.n); !slices.Equal(got, c.want) {
+			t.Errorf("Top(%d) = %v, want %v (most likely first, ties in action order)", c.n, got, c.want)
+		}
+	}
+}
+
+func TestExplainFirstState(t *testing.T) {
+	cfg := config.Default()
+	cfg.EnvID, cfg.Prior = "Walk-test", "scripted:0.9"
+	// The env is seeded, then reset: the text view is walk's first state.
+	w := &walk{}
+	w.Seed(5)
+	w.Reset(make([]float32, 1))
+	x, err := ExplainFirstState(context.Background(), cfg, 5)
+	if err != nil || x.TextView != w.TextView() || x.Prior != "scripted:0.9" || x.Probs[2] < 0.9 {
+		t.Fatalf("scripted at seed 5: %+v, %v; want the text %q and the expert's action most likely", x, err, w.TextView())
+	}
+	cfg.Prior = "none"
+	if _, err := ExplainFirstState(context.Background(), cfg, 5); err == nil || !strings.Contains(err.Error(), "config key prior") {
+		t.Fatalf("prior none: %v", err)
+	}
+	cfg.EnvID = "NoSuchEnv-v0"
+	if _, err := ExplainFirstState(context.Background(), cfg, 5); err == nil || !strings.Contains(err.Error(), "NoSuchEnv-v0") {
+		t.Fatalf("unknown env: %v", err)
 	}
 }
