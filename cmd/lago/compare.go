@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -37,16 +36,9 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	if *jobs < 1 {
 		return errors.New("-jobs must be ≥ 1")
 	}
-	threads := max(1, runtime.NumCPU() / *jobs)
-	if cfg.TorchThreads == 0 {
-		cfg.TorchThreads = threads
-	}
-	if cfg.NumWorkers == 0 {
-		cfg.NumWorkers = threads
-	}
 	dir := *out
 	if dir == "" {
-		dir = filepath.Join("runs", "compare-"+cfg.EnvID)
+		dir = compare.DefaultDir(cfg)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -76,9 +68,7 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprint(stdout, compare.Markdown(opt, rows))
-	fmt.Fprintf(stdout, "\nwritten: %s\n", strings.Join([]string{
-		filepath.Join(dir, "summary.md"), filepath.Join(dir, "summary.json"), filepath.Join(dir, "success.png"),
-	}, ", "))
+	fmt.Fprintf(stdout, "\nwritten: %s\n", strings.Join(compare.Outputs(dir), ", "))
 	return nil
 }
 

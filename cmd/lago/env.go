@@ -6,12 +6,11 @@ import (
 	"image"
 	"image/png"
 	"io"
-	"math/rand/v2"
-	"os"
 	"strings"
 
-	"github.com/lago-rl/lago/engine/clevr"
 	"github.com/lago-rl/lago/engine/env"
+	"github.com/lago-rl/lago/engine/policy"
+	"github.com/lago-rl/lago/engine/runfile"
 )
 
 func init() {
@@ -52,6 +51,10 @@ func cmdEnv(args []string, stdout, stderr io.Writer) error {
 	if *keys < 0 {
 		return fmt.Errorf("-keys %d: want 0 or more (0: do not count keys)", *keys)
 	}
+	b, err := policy.ParseBuiltin(*policyName)
+	if err != nil {
+		return err
+	}
 	if id, ok := envAliases[strings.ToLower(name)]; ok {
 		name = id
 	}
@@ -63,33 +66,17 @@ func cmdEnv(args []string, stdout, stderr io.Writer) error {
 		defer c.Close()
 	}
 
-	r := rand.New(rand.NewPCG(*seed, 0x5eed))
-	act := make([]float32, e.ActionSpace().Dim())
-	var policy func()
-	switch *policyName {
-	case "random":
-		policy = func() { e.ActionSpace().Sample(r, act) }
-	case "expert":
-		x, ok := e.(env.Expert)
-		if !ok {
-			return fmt.Errorf("%s has no scripted expert", name)
-		}
-		policy = func() { x.ExpertAction(act) }
-	default:
-		return fmt.Errorf("-policy %q: want random or expert", *policyName)
-	}
-
-	e.Seed(*seed)
-	obs := make([]float32, e.ObservationSpace().Dim())
-	e.Reset(obs)
 	if *keys > 0 {
-		return countKeys(e, *keys, policy, act, obs, stdout)
-	}
-	for range *steps {
-		policy()
-		if e.Step(act, obs).Terminated {
-			break
+		c, err := policy.CountKeys(e, b, *seed, *keys)
+		if err != nil {
+			return err
 		}
+		_, err = fmt.Fprintf(stdout, "%d steps, %d episodes (%d successes): %d distinct state keys (%.1f%% of steps)\n",
+			c.Steps, c.Episodes, c.Successes, c.Keys, 100*float64(c.Keys)/float64(c.Steps))
+		return err
+	}
+	if err := policy.Walk(e, b, *seed, *steps); err != nil {
+		return err
 	}
 	if *render != "" {
 		rd, ok := e.(interface{ Render() *image.RGBA })
@@ -110,44 +97,11 @@ func cmdEnv(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// countKeys acts n steps and reports how many distinct state keys the
-// states acted on have: the number of LLM-prior queries an uncached run of
-// that many steps would make.
-func countKeys(e env.Env, n int, policy func(), act, obs []float32, stdout io.Writer) error {
-	d, ok := e.(env.Describer)
-	if !ok {
-		return fmt.Errorf("%s has no text view (it does not implement env.Describer)", e.Spec().ID)
-	}
-	limit := e.Spec().MaxEpisodeSteps
-	seen := make(map[string]struct{})
-	episodes, successes, elapsed := 0, 0, 0
-	for range n {
-		seen[clevr.StateKey(d.TextView())] = struct{}{}
-		policy()
-		tr := e.Step(act, obs)
-		elapsed++
-		if tr.Terminated || (limit > 0 && elapsed >= limit) {
-			episodes++
-			if tr.Success {
-				successes++
-			}
-			e.Reset(obs)
-			elapsed = 0
-		}
-	}
-	_, err := fmt.Fprintf(stdout, "%d steps, %d episodes (%d successes): %d distinct state keys (%.1f%% of steps)\n",
-		n, episodes, successes, len(seen), 100*float64(len(seen))/float64(n))
-	return err
-}
-
 func writePNG(path string, img image.Image) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return f.Close()
+	return runfile.WriteAtomic(path, 0o644, func(w io.Writer) error {
+		if err := png.Encode(w, img); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		return nil
+	})
 }

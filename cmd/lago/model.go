@@ -65,6 +65,8 @@ func cmdModelTiny(args []string, stdout, stderr io.Writer) error {
 	if *labels != "" {
 		extra = strings.Split(*labels, ",")
 	}
+	// Atomic: a failed or interrupted write never leaves a truncated model
+	// where Ollama or a cached path check would take it for a good one.
 	if err := runfile.WriteAtomic(*out, 0o644, func(w io.Writer) error {
 		return gguf.WriteTinyLlama(w, extra, *seed)
 	}); err != nil {

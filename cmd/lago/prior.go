@@ -7,11 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 	"time"
 
-	"github.com/lago-rl/lago/engine/env"
-	"github.com/lago-rl/lago/engine/policy"
 	"github.com/lago-rl/lago/engine/prior"
 )
 
@@ -73,21 +70,7 @@ func priorShow(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e, err := env.Make(cfg.Env())
-	if err != nil {
-		return err
-	}
-	e.Seed(*seed)
-	e.Reset(make([]float32, e.ObservationSpace().Dim()))
-	ctx := context.Background()
-	p, err := prior.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if p != nil {
-		defer p.Close()
-	}
-	x, err := prior.Explain(ctx, p, e)
+	x, err := prior.ExplainFirstState(context.Background(), cfg, *seed)
 	if err != nil {
 		return err
 	}
@@ -108,14 +91,8 @@ func priorShow(args []string, stdout, stderr io.Writer) error {
 	if x.Mode != "" {
 		fmt.Fprintf(stdout, "\nscored by %s in %d request(s)\n", x.Mode, x.Calls)
 	}
-	n := len(x.Probs)
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return x.Probs[order[a]] > x.Probs[order[b]] })
 	fmt.Fprintf(stdout, "\n-- most likely actions --\n")
-	for _, i := range order[:max(0, min(*top, n))] {
+	for _, i := range x.Top(*top) {
 		name := fmt.Sprint(i)
 		if i < len(x.Actions) {
 			name = x.Actions[i]
@@ -145,22 +122,13 @@ func priorWarm(args []string, stdout, stderr io.Writer) error {
 	if p != nil {
 		defer p.Close()
 	}
-	v, err := env.NewVec(cfg.Env(), cfg.NumEnvs, cfg.NumWorkers, *seed)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	v.Reset()
-	opt := prior.WarmOptions{Steps: *steps, Wait: *wait, Policies: []policy.Policy{policy.Random(*seed)}}
-	if expert, err := policy.Expert(v); err == nil {
-		opt.Policies = append(opt.Policies, expert)
-	}
+	opt := prior.WarmOptions{Steps: *steps, Wait: *wait}
 	prog := newProgressLine(stderr, false)
 	opt.Progress = func(w prior.WarmProgress) {
 		prog.status(fmt.Sprintf("warm: step %d/%d  cache %d entries  queue %.0f  hit rate %.2f",
 			w.Step, w.Steps, w.Entries, w.QueueDepth, w.HitRate))
 	}
-	r, err := prior.Warm(ctx, p, v, opt)
+	r, err := prior.WarmEnv(ctx, p, cfg, *seed, opt)
 	prog.clear()
 	if err != nil {
 		return err

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -75,7 +74,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "interrupted; checkpoint written. Resume with: lago train -resume %s\n", opt.Dir)
 		return nil
 	case errors.Is(err, run.ErrAborted):
-		if _, serr := os.Stat(filepath.Join(opt.Dir, runfile.CheckpointFile)); serr != nil {
+		if !run.HasCheckpoint(opt.Dir) {
 			return fmt.Errorf("aborted before the first checkpoint; start the run again")
 		}
 		return fmt.Errorf("aborted mid-iteration; the last checkpoint is kept. Resume with: lago train -resume %s", opt.Dir)

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -39,7 +40,7 @@ type Options struct {
 	Seeds  int
 	Steps  int64 // total_timesteps of each run; 0 keeps the config's
 	Out    string
-	Jobs   int    // runs at once
+	Jobs   int    // runs at once; each gets cores/Jobs libtorch and env threads where Base leaves them 0
 	Exe    string // the lago binary that runs each child
 	// Status receives a one-line summary of all runs' progress, about once
 	// a second (nil: none).
@@ -112,6 +113,38 @@ func expName(prior string) string {
 	return prior
 }
 
+// DefaultDir is where a comparison of cfg's env goes when no directory is
+// given: runs/compare-ENV.
+func DefaultDir(cfg config.Config) string {
+	return filepath.Join("runs", "compare-"+cfg.EnvID)
+}
+
+// The summary files Run writes into Options.Out.
+const (
+	SummaryMarkdown = "summary.md"
+	SummaryJSON     = "summary.json"
+	CurvesBase      = "success" // success.png and success.svg
+)
+
+// Outputs lists the summary files Run writes into out: the two tables and
+// the curves as PNG.
+func Outputs(out string) []string {
+	return []string{filepath.Join(out, SummaryMarkdown), filepath.Join(out, SummaryJSON), filepath.Join(out, CurvesBase+".png")}
+}
+
+// shareCores gives each of jobs runs at once its part of cpus cores, for
+// libtorch and for its env workers, where cfg leaves them automatic (0).
+func shareCores(cfg config.Config, jobs, cpus int) config.Config {
+	threads := max(1, cpus/jobs)
+	if cfg.TorchThreads == 0 {
+		cfg.TorchThreads = threads
+	}
+	if cfg.NumWorkers == 0 {
+		cfg.NumWorkers = threads
+	}
+	return cfg
+}
+
 // Run runs (or resumes, or skips) every job, then writes the summary files
 // into opt.Out: summary.md, summary.json, success.png and .svg.
 func Run(ctx context.Context, opt Options) ([]Row, error) {
@@ -121,6 +154,7 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 	if opt.Jobs < 1 {
 		opt.Jobs = 1
 	}
+	opt.Base = shareCores(opt.Base, opt.Jobs, runtime.NumCPU())
 	// Once here rather than in every child.
 	if !slices.Contains(env.IDs(), opt.Base.EnvID) {
 		return nil, fmt.Errorf("config key env_id: unknown env_id %q; known: %s", opt.Base.EnvID, strings.Join(env.IDs(), ", "))
@@ -426,13 +460,13 @@ func summarise(opt Options, jobs []job) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := runfile.WriteFileAtomic(filepath.Join(opt.Out, "summary.json"), append(js, '\n')); err != nil {
+	if err := runfile.WriteFileAtomic(filepath.Join(opt.Out, SummaryJSON), append(js, '\n')); err != nil {
 		return nil, fmt.Errorf("compare: %w", err)
 	}
-	if err := runfile.WriteFileAtomic(filepath.Join(opt.Out, "summary.md"), []byte(Markdown(opt, rows))); err != nil {
+	if err := runfile.WriteFileAtomic(filepath.Join(opt.Out, SummaryMarkdown), []byte(Markdown(opt, rows))); err != nil {
 		return nil, fmt.Errorf("compare: %w", err)
 	}
-	_, err = plot.LearningCurves(curves, filepath.Join(opt.Out, "success"), plot.Options{
+	_, err = plot.LearningCurves(curves, filepath.Join(opt.Out, CurvesBase), plot.Options{
 		Title:  fmt.Sprintf("%s: success by prior (mean, 95%% CI over %s)", opt.Base.EnvID, seeds(opt.Seeds)),
 		Panels: []plot.Panel{{Metric: "episodic_success", YLabel: "success rate"}, {Metric: "episodic_return", YLabel: "return"}},
 		Band:   plot.CI95,

@@ -12,6 +12,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -369,5 +371,58 @@ func writeCheckpoint(t *testing.T, path, state string) {
 	binary.Write(&b, binary.LittleEndian, crc32.ChecksumIEEE(b.Bytes()))
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestShareCores(t *testing.T) {
+	cases := []struct {
+		name                   string
+		torch, workers         int // in the config
+		jobs, cpus             int
+		wantTorch, wantWorkers int
+	}{
+		{"automatic", 0, 0, 4, 16, 4, 4},
+		{"more jobs than cores", 0, 0, 32, 16, 1, 1},
+		{"uneven", 0, 0, 3, 16, 5, 5},
+		{"torch set", 2, 0, 4, 16, 2, 4},
+		{"workers set", 0, 7, 4, 16, 4, 7},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.TorchThreads, cfg.NumWorkers = c.torch, c.workers
+			got := shareCores(cfg, c.jobs, c.cpus)
+			if got.TorchThreads != c.wantTorch || got.NumWorkers != c.wantWorkers {
+				t.Fatalf("torch_threads %d, num_workers %d; want %d, %d", got.TorchThreads, got.NumWorkers, c.wantTorch, c.wantWorkers)
+			}
+		})
+	}
+}
+
+// Run itself shares the cores: a child's config file (written before the
+// child starts, which fails here) holds its part.
+func TestRunSharesCores(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "cmp")
+	opt := Options{Base: config.Default(), Priors: []string{"none"}, Seeds: 1, Out: out, Exe: "/nonexistent/lago", Jobs: 1}
+	opt.Base.TorchThreads, opt.Base.NumWorkers = 0, 0
+	if _, err := Run(context.Background(), opt); err == nil {
+		t.Fatal("a comparison with no lago binary succeeded")
+	}
+	cfg, err := config.Load(filepath.Join(out, "configs", "none-seed-"+fmt.Sprint(opt.Base.Seed)+".toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := max(1, runtime.NumCPU()); cfg.TorchThreads != want || cfg.NumWorkers != want {
+		t.Fatalf("child config: torch_threads %d, num_workers %d; want %d each", cfg.TorchThreads, cfg.NumWorkers, want)
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	want := []string{filepath.Join("d", "summary.md"), filepath.Join("d", "summary.json"), filepath.Join("d", "success.png")}
+	if got := Outputs("d"); !slices.Equal(got, want) {
+		t.Fatalf("Outputs: %q, want %q", got, want)
+	}
+	if got := DefaultDir(config.Config{EnvID: "CartPole-v1"}); got != filepath.Join("runs", "compare-CartPole-v1") {
+		t.Fatalf("DefaultDir: %q", got)
 	}
 }

@@ -3,7 +3,9 @@ package prior
 import (
 	"context"
 	"fmt"
+	"sort"
 
+	"github.com/lago-rl/lago/engine/config"
 	"github.com/lago-rl/lago/engine/env"
 )
 
@@ -17,6 +19,40 @@ type Explanation struct {
 	Mode     string    `json:"mode,omitempty"`
 	Actions  []string  `json:"actions,omitempty"`
 	Probs    []float32 `json:"probs"`
+}
+
+// Top returns the indices of the n most likely actions (all of them when n
+// is larger, none when n <= 0), most likely first, ties in action order.
+func (x Explanation) Top(n int) []int {
+	order := make([]int, len(x.Probs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return x.Probs[order[a]] > x.Probs[order[b]] })
+	return order[:max(0, min(n, len(order)))]
+}
+
+// ExplainFirstState explains the prior cfg names at the first state of
+// cfg's env seeded with seed: it makes the env, resets it, builds the
+// prior (New) and calls Explain.
+func ExplainFirstState(ctx context.Context, cfg config.Config, seed uint64) (Explanation, error) {
+	e, err := env.Make(cfg.Env())
+	if err != nil {
+		return Explanation{}, err
+	}
+	if c, ok := e.(interface{ Close() }); ok {
+		defer c.Close()
+	}
+	e.Seed(seed)
+	e.Reset(make([]float32, e.ObservationSpace().Dim()))
+	p, err := New(ctx, cfg)
+	if err != nil {
+		return Explanation{}, err
+	}
+	if p != nil {
+		defer p.Close()
+	}
+	return Explain(ctx, p, e)
 }
 
 // Explain gives p's distribution for e's current state. An LLM prior asks

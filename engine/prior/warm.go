@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lago-rl/lago/engine/config"
 	"github.com/lago-rl/lago/engine/env"
 	"github.com/lago-rl/lago/engine/policy"
 )
@@ -89,4 +90,27 @@ func Warm(ctx context.Context, p Prior, v *env.Vec, opt WarmOptions) (WarmReport
 		return WarmReport{}, err
 	}
 	return WarmReport{Usage: op.service.Usage(), CachePath: op.cache.Path(), Entries: op.cache.Len(), Drained: err == nil}, nil
+}
+
+// WarmEnv warms p on cfg's env (cfg.Env()): it builds cfg.NumEnvs envs
+// seeded from seed and stepped by cfg.NumWorkers workers, and rolls the
+// random policy (seeded with seed) and, where the env has one, its scripted
+// expert, in turn: the states an agent visits early in training and those
+// it visits once it acts well. WarmEnv chooses the policies, so
+// opt.Policies must be empty.
+func WarmEnv(ctx context.Context, p Prior, cfg config.Config, seed uint64, opt WarmOptions) (WarmReport, error) {
+	if len(opt.Policies) > 0 {
+		return WarmReport{}, errors.New("prior: WarmEnv rolls the built-in policies; give Warm your own")
+	}
+	v, err := env.NewVec(cfg.Env(), cfg.NumEnvs, cfg.NumWorkers, seed)
+	if err != nil {
+		return WarmReport{}, err
+	}
+	defer v.Close()
+	v.Reset()
+	opt.Policies = []policy.Policy{policy.Random(seed)}
+	if expert, err := policy.Expert(v); err == nil {
+		opt.Policies = append(opt.Policies, expert)
+	}
+	return Warm(ctx, p, v, opt)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +122,106 @@ func TestWarmFillsTheCache(t *testing.T) {
 	if _, err := Warm(context.Background(), scripted, v, WarmOptions{Steps: 1, Policies: []policy.Policy{right}}); err == nil ||
 		!strings.Contains(err.Error(), "needs no cache") {
 		t.Fatalf("warming a uniform prior: %v", err)
+	}
+}
+
+// loggedWalk is walk recording every action it is given, and walkNoExpert
+// is walk without its expert: the envs of WarmEnv's test.
+type loggedWalk struct {
+	walk
+	log *[]int
+}
+
+func (w *loggedWalk) Step(a []float32, obs []float32) env.Transition {
+	*w.log = append(*w.log, int(a[0]))
+	return w.walk.Step(a, obs)
+}
+
+type walkNoExpert struct{ env.Env }
+
+func (w walkNoExpert) TextView() string      { return w.Env.(env.Describer).TextView() }
+func (w walkNoExpert) ActionNames() []string { return w.Env.(env.Describer).ActionNames() }
+
+var warmEnvActions []int
+
+func init() {
+	env.Register("Walk-log-test", func() env.Env { return &loggedWalk{log: &warmEnvActions} })
+	env.Register("Walk-noexpert-test", func() env.Env { return walkNoExpert{&walk{}} })
+	env.Register("Walk-test", func() env.Env { return &walk{} })
+}
+
+func TestWarmEnvRollsRandomThenExpert(t *testing.T) {
+	f := newFakeOllama(t)
+	cfg := fakePriorConfig(t, f)
+	cfg.EnvID, cfg.NumEnvs, cfg.NumWorkers = "Walk-log-test", 2, 1
+	p, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	warmEnvActions = nil
+	// Blocks of 50 Vec steps (100 env steps): random, then the expert.
+	r, err := WarmEnv(context.Background(), p, cfg, 3, WarmOptions{Steps: 200, Wait: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Drained || r.Usage.Lookups != 200 || r.Entries < 1 || r.Entries > 8 {
+		t.Fatalf("warm: %+v", r)
+	}
+	if len(warmEnvActions) != 200 {
+		t.Fatalf("%d actions, want 200", len(warmEnvActions))
+	}
+	random, expert := warmEnvActions[:100], warmEnvActions[100:]
+	if !slices.ContainsFunc(random, func(a int) bool { return a != 2 }) {
+		t.Errorf("the first block is all right steps: not the random policy")
+	}
+	if slices.ContainsFunc(expert, func(a int) bool { return a != 2 }) {
+		t.Errorf("the second block has %v: not the expert's right steps", expert)
+	}
+
+	// No expert: the random policy alone; and the policies are WarmEnv's.
+	cfg.EnvID = "Walk-noexpert-test"
+	if r, err := WarmEnv(context.Background(), p, cfg, 3, WarmOptions{Steps: 20, Wait: 10 * time.Second}); err != nil || r.Usage.Lookups != 200+20 {
+		t.Fatalf("warm without an expert: %+v, %v", r, err)
+	}
+	own := WarmOptions{Steps: 20, Policies: []policy.Policy{policy.Random(1)}}
+	if _, err := WarmEnv(context.Background(), p, cfg, 3, own); err == nil || !strings.Contains(err.Error(), "prior: WarmEnv rolls the built-in policies") {
+		t.Fatalf("WarmEnv with policies: %v", err)
+	}
+}
+
+func TestExplanationTop(t *testing.T) {
+	x := Explanation{Probs: []float32{0.1, 0.4, 0.1, 0.4}}
+	cases := []struct {
+		n    int
+		want []int
+	}{
+		{0, []int{}}, {-1, []int{}}, {1, []int{1}}, {3, []int{1, 3, 0}}, {9, []int{1, 3, 0, 2}},
+	}
+	for _, c := range cases {
+		if got := x.Top(c.n); !slices.Equal(got, c.want) {
+			t.Errorf("Top(%d) = %v, want %v (most likely first, ties in action order)", c.n, got, c.want)
+		}
+	}
+}
+
+func TestExplainFirstState(t *testing.T) {
+	cfg := config.Default()
+	cfg.EnvID, cfg.Prior = "Walk-test", "scripted:0.9"
+	// The env is seeded, then reset: the text view is walk's first state.
+	w := &walk{}
+	w.Seed(5)
+	w.Reset(make([]float32, 1))
+	x, err := ExplainFirstState(context.Background(), cfg, 5)
+	if err != nil || x.TextView != w.TextView() || x.Prior != "scripted:0.9" || x.Probs[2] < 0.9 {
+		t.Fatalf("scripted at seed 5: %+v, %v; want the text %q and the expert's action most likely", x, err, w.TextView())
+	}
+	cfg.Prior = "none"
+	if _, err := ExplainFirstState(context.Background(), cfg, 5); err == nil || !strings.Contains(err.Error(), "config key prior") {
+		t.Fatalf("prior none: %v", err)
+	}
+	cfg.EnvID = "NoSuchEnv-v0"
+	if _, err := ExplainFirstState(context.Background(), cfg, 5); err == nil || !strings.Contains(err.Error(), "NoSuchEnv-v0") {
+		t.Fatalf("unknown env: %v", err)
 	}
 }

@@ -164,6 +164,12 @@ func TestAbortKeepsLastCheckpoint(t *testing.T) {
 	if _, err := Train(stop, tinyConfig(), opt); !errors.Is(err, ErrAborted) {
 		t.Fatalf("aborted run: %v, want ErrAborted", err)
 	}
+	if !HasCheckpoint(dir) {
+		t.Fatal("HasCheckpoint: false for a run checkpointed after iteration 2")
+	}
+	if HasCheckpoint(t.TempDir()) {
+		t.Fatal("HasCheckpoint: true for an empty directory")
+	}
 	var first int
 	if _, err := resume(dir, Options{MaxIterations: 1, Progress: func(p runfile.Progress) { first = p.Iteration }}); !errors.Is(err, ErrInterrupted) {
 		t.Fatal(err)

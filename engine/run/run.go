@@ -62,6 +62,13 @@ func LoadConfig(dir string) (config.Config, error) {
 	return config.Load(filepath.Join(dir, runfile.ConfigFile))
 }
 
+// HasCheckpoint reports whether the run directory dir holds a checkpoint,
+// so that `lago train -resume dir` can continue it.
+func HasCheckpoint(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, runfile.CheckpointFile))
+	return err == nil
+}
+
 // Train runs (or, with opt.Resume, continues) the training of cfg in opt.Dir.
 // The directory is locked for the whole call (runfile.Acquire). A new run's
 // directory is made only once the trainer and the prior are up, so a start
