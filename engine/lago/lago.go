@@ -215,16 +215,22 @@ func FromConfig(ctx context.Context, cfg config.Config) (ppo.Regularizer, func()
 		p.Close()
 		return nil, nil, fmt.Errorf("config key env_id: %w", err)
 	}
-	if e.ActionSpace().Kind != env.DiscreteKind {
-		p.Close()
-		return nil, nil, fmt.Errorf("prior = %q on %s: LaGO's prior over continuous actions needs the env's latent actions (a Gaussian per latent action), which %s does not define; use a discrete-action env or prior = \"none\"", cfg.Prior, cfg.EnvID, cfg.EnvID)
+	if c, ok := e.(interface{ Close() }); ok {
+		defer c.Close() // only its spaces and skills are needed
 	}
 	opt, err := OptionsFrom(cfg)
 	if err != nil {
 		p.Close()
 		return nil, nil, err
 	}
-	r, err := New(p, e.ActionSpace().N, opt)
+	var r ppo.Regularizer
+	if as := e.ActionSpace(); as.Kind == env.DiscreteKind {
+		r, err = New(p, as.N, opt)
+	} else if sk, ok := e.(env.Skilled); ok {
+		r, err = NewContinuous(p, sk.NumSkills(), as.Dim(), opt)
+	} else {
+		err = fmt.Errorf("prior = %q on %s: LaGO's prior over continuous actions is a mixture over the env's latent skills (a Gaussian per skill), which %s does not declare; use an env with skills (MetaWorld-<task>-v3), a discrete-action env, or prior = \"none\"", cfg.Prior, cfg.EnvID, cfg.EnvID)
+	}
 	if err != nil {
 		p.Close()
 		return nil, nil, err

@@ -156,6 +156,10 @@ func checkMemory(cfg config.Config, withPrior bool) error {
 	f := config.Footprint{ObsDim: e.ObservationSpace().Dim(), ActDim: act.Dim()}
 	if withPrior && act.Kind == env.DiscreteKind {
 		f.PriorActions = act.N
+	} else if sk, ok := e.(env.Skilled); withPrior && ok {
+		// engine/lago's Continuous: per sample, each skill's weight, mean
+		// and log σ, as many float32s as a discrete row of this size.
+		f.PriorActions = sk.NumSkills() * (act.Dim() + 2)
 	}
 	return cfg.CheckMemory(f)
 }

@@ -31,6 +31,9 @@ func (s *scripted) Lookup(e env.Env, out []float32) (Key, bool, error) {
 	if s.q == 0 {
 		return Key{}, true, nil
 	}
+	if sk, ok := e.(env.Skilled); ok && e.ActionSpace().Kind != env.DiscreteKind {
+		return s.lookupSkill(e, sk, out)
+	}
 	a := make([]float32, e.ActionSpace().Dim())
 	if s.wrong {
 		w, ok := e.(env.WrongExpert)
