@@ -10,6 +10,10 @@
 //	lago prior show|warm|stats         the LLM prior: one state, pre-filling, the cache
 //	lago env clevr -render out.png     look at an environment
 //	lago model tiny -out FILE          a tiny random-weight model for Ollama tests
+//	lago lm train|convert|push|check   the language-model engine (stage 1)
+//	lago demos [dataset|ceiling|agreement]
+//	                                   offline demonstrations and the guidance dataset
+//	lago bench [-reference]            the throughput suite, with the PyTorch reference
 //	lago config -list                  every configuration key with its default
 package main
 

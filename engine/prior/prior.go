@@ -1,6 +1,8 @@
-// Package prior gives LaGO its prior over a discrete-action env's actions:
-// scripted priors of controlled quality, and an LLM served by Ollama behind
-// an asynchronous service and a persistent cache.
+// Package prior gives LaGO its prior for an env's state: a distribution over
+// a discrete-action env's actions, or over a continuous env's latent skills
+// (env.Skilled). Its backends: scripted priors of controlled quality, an LLM
+// served by Ollama, and lago's own llama engine in-process (lm:), the last
+// two behind an asynchronous service and a persistent cache.
 package prior
 
 import (
@@ -11,8 +13,8 @@ import (
 	"github.com/lago-rl/lago/engine/env"
 )
 
-// Prior gives a distribution over a discrete-action env's actions for its
-// current state. LaGO's regulariser pulls the policy towards it.
+// Prior gives a distribution over a discrete-action env's actions (or a
+// skilled continuous env's skills) for its current state. LaGO's regulariser pulls the policy towards it.
 type Prior interface {
 	// Name is the prior's spec, e.g. "scripted:0.9" or "ollama:tiny".
 	Name() string
