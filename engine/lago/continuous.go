@@ -172,39 +172,9 @@ func (r *Continuous) store(idx int, raw []float32) error {
 // waiting for them up to prior_wait (or until ctx is cancelled), and counts
 // the rollout's coverage.
 func (r *Continuous) EndRollout(ctx context.Context) error {
-	var missing []prior.Key
-	for i, ok := range r.known {
-		if !ok {
-			missing = append(missing, r.keys[i])
-		}
-	}
-	if len(missing) > 0 && r.opt.Wait > 0 {
-		wctx, cancel := context.WithTimeout(ctx, r.opt.Wait)
-		err := r.prior.Wait(wctx, missing)
-		cancel()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-	}
-	raw := make([]float32, r.z)
-	for i, ok := range r.known {
-		if !ok && r.prior.Get(r.keys[i], raw) {
-			if err := r.store(i, raw); err != nil {
-				return err
-			}
-		}
-	}
-	covered := 0
-	for _, ok := range r.known {
-		if ok {
-			covered++
-		}
-	}
+	covered, err := pickUpLatePriors(ctx, r.prior, r.opt.Wait, r.known, r.keys, make([]float32, r.z), r.store)
 	r.m.covered, r.m.samples = covered, len(r.known)
-	return nil
+	return err
 }
 
 // Term is β·D's D on a minibatch: the mean over its samples that have a

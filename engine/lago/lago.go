@@ -337,38 +337,9 @@ func (r *Regularizer) store(idx int, raw []float32) error {
 // for them up to prior_wait (or until ctx is cancelled), and counts the
 // rollout's coverage.
 func (r *Regularizer) EndRollout(ctx context.Context) error {
-	var missing []prior.Key
-	for i, ok := range r.known {
-		if !ok {
-			missing = append(missing, r.keys[i])
-		}
-	}
-	if len(missing) > 0 && r.opt.Wait > 0 {
-		wctx, cancel := context.WithTimeout(ctx, r.opt.Wait)
-		err := r.prior.Wait(wctx, missing)
-		cancel()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-	}
-	for i, ok := range r.known {
-		if !ok && r.prior.Get(r.keys[i], r.raw) {
-			if err := r.store(i, r.raw); err != nil {
-				return err
-			}
-		}
-	}
-	covered := 0
-	for _, ok := range r.known {
-		if ok {
-			covered++
-		}
-	}
+	covered, err := pickUpLatePriors(ctx, r.prior, r.opt.Wait, r.known, r.keys, r.raw, r.store)
 	r.m.covered, r.m.samples = covered, len(r.known)
-	return nil
+	return err
 }
 
 // Term is β·D's D on a minibatch: the mean KL over its samples that have a
@@ -453,6 +424,44 @@ func (r *Regularizer) Account(idx []int64, D float64, argmax []int64) {
 			r.m.entropyN++
 		}
 	}
+}
+
+// pickUpLatePriors is the end of a rollout for both regularisers: it waits
+// up to wait (or until ctx is cancelled) for the samples whose prior has not
+// arrived, stores those that did (through raw, one prior row), and returns
+// how many samples have a prior.
+func pickUpLatePriors(ctx context.Context, p prior.Prior, wait time.Duration, known []bool, keys []prior.Key,
+	raw []float32, store func(idx int, raw []float32) error) (int, error) {
+	var missing []prior.Key
+	for i, ok := range known {
+		if !ok {
+			missing = append(missing, keys[i])
+		}
+	}
+	if len(missing) > 0 && wait > 0 {
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		err := p.Wait(wctx, missing)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return 0, err
+		}
+	}
+	covered := 0
+	for i, ok := range known {
+		if !ok && p.Get(keys[i], raw) {
+			if err := store(i, raw); err != nil {
+				return covered, err
+			}
+			ok = true
+		}
+		if ok {
+			covered++
+		}
+	}
+	return covered, nil
 }
 
 // DiscreteKL is the per-row KL between the policy's log-probabilities logPi
