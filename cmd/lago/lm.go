@@ -255,10 +255,11 @@ func cmdLMPush(args []string, stdout, stderr io.Writer) error {
 }
 
 // defaultCheckTolerance allows for how Ollama's kernels round: against the
-// pinned CPU build, a plain float32 forward was measured up to 4e-3 nats off
-// on 641-token prompts (f16 K/V cache and flash attention); AVX2 and GPU
-// builds round differently again.
-const defaultCheckTolerance = 5e-3
+// pinned CPU build, lago's plain float32 forward was measured up to 1.3e-2
+// nats off (median 4e-4) on a trained model (f16 K/V cache and flash
+// attention; engine/lm's TestOllamaParity); AVX2 and GPU builds round
+// differently again. Tokenizer or layout errors are O(1) nats.
+const defaultCheckTolerance = 2e-2
 
 func cmdLMCheck(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("lm check", stderr)
