@@ -153,7 +153,7 @@ func TestDistTrainBitIdentical(t *testing.T) {
 // names the lost rank; the survivor exits non-zero.
 func TestDistLostRank(t *testing.T) {
 	if testing.Short() {
-		t.Skip("several seconds of timeouts")
+		t.Skip("-short: waits out several seconds of collective timeouts; run without -short")
 	}
 	const timeout = 3 * time.Second
 	for _, c := range []struct {
@@ -211,7 +211,7 @@ func TestDistLostRank(t *testing.T) {
 // naming rank 2 as alive but not in the collective.
 func TestDistStalledRank(t *testing.T) {
 	if testing.Short() {
-		t.Skip("several seconds of timeouts")
+		t.Skip("-short: waits out several seconds of collective timeouts; run without -short")
 	}
 	const timeout = 3 * time.Second
 	ranks := startRanks(t, "loop", 3, timeout, "LAGO_DIST_STALL_RANK=2")

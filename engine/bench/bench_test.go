@@ -41,7 +41,7 @@ func TestCartPoleUpdateWithoutPyTorch(t *testing.T) {
 // scripted prior on CLEVR states.
 func TestScriptedPrior(t *testing.T) {
 	if testing.Short() {
-		t.Skip("steps CLEVR-Robot (MuJoCo)")
+		t.Skip("-short: steps CLEVR-Robot in MuJoCo for seconds; run without -short")
 	}
 	rep, err := Run(context.Background(), Options{ConfigDir: "../../configs", Filter: regexp.MustCompile("^prior/scripted$"), Duration: 100 * time.Millisecond})
 	if err != nil {

@@ -543,7 +543,7 @@ func TestTextEncoding(t *testing.T) {
 
 func TestLevelExperts(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the hard expert simulates up to 40 pushes per step")
+		t.Skip("-short: the hard expert simulates up to 40 pushes per step (about a minute); run without -short")
 	}
 	for _, tt := range []struct {
 		opt      Options
