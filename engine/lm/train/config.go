@@ -30,7 +30,8 @@ import (
 type Config struct {
 	// Data.
 	Data            string  `toml:"data" doc:"JSON-lines file of {\"prompt\": ..., \"answer\": ...} pairs (required)"`
-	HeldoutFraction float64 `toml:"heldout_fraction" doc:"fraction of the pairs held out for evaluation, in (0, 0.5]"`
+	HeldoutFraction float64 `toml:"heldout_fraction" doc:"fraction of the pairs held out for evaluation, in (0, 0.5]; unused with heldout_data"`
+	HeldoutData     string  `toml:"heldout_data" doc:"JSON-lines file of held-out pairs (e.g. lago demos dataset's heldout.jsonl, split by episode); then every pair of data trains; empty: hold out heldout_fraction of data's pairs at random"`
 	Init            string  `toml:"init" doc:"GGUF llama model to continue training (its shape and vocabulary win over the shape keys); empty: a new model"`
 
 	// Run.
@@ -194,7 +195,7 @@ func (c Config) Validate() error {
 	if c.Data == "" {
 		bad("data", "required: a JSON-lines file of prompt/answer pairs")
 	}
-	if !(c.HeldoutFraction > 0 && c.HeldoutFraction <= 0.5) {
+	if c.HeldoutData == "" && !(c.HeldoutFraction > 0 && c.HeldoutFraction <= 0.5) {
 		bad("heldout_fraction", "%v, want a value in (0, 0.5]", c.HeldoutFraction)
 	}
 	if c.Seed < 0 {

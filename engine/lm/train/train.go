@@ -104,6 +104,20 @@ type checkpointMeta struct {
 
 var checkpointMagic = []byte("LAGOLM1\n")
 
+// heldOut splits the data: the held-out file's pairs when heldout_data names
+// one (a split made elsewhere, e.g. by episode), else a seeded random
+// fraction of data's pairs.
+func heldOut(cfg Config, pairs []Pair) (trainSet, heldout []Pair, err error) {
+	if cfg.HeldoutData == "" {
+		trainSet, heldout = Split(pairs, cfg.HeldoutFraction, uint64(cfg.Seed))
+		return trainSet, heldout, nil
+	}
+	if heldout, err = LoadPairs(cfg.HeldoutData); err != nil {
+		return nil, nil, fmt.Errorf("config key heldout_data: %w", err)
+	}
+	return pairs, heldout, nil
+}
+
 // New prepares a run: the data split and tokenized, the model new (from the
 // seed or the init GGUF) or, with opt.Resume, as the checkpoint left it.
 func New(cfg Config, opt Options) (*Trainer, error) {
@@ -118,7 +132,10 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	trainPairs, heldPairs := Split(pairs, cfg.HeldoutFraction, uint64(cfg.Seed))
+	trainPairs, heldPairs, err := heldOut(cfg, pairs)
+	if err != nil {
+		return nil, err
+	}
 	t := &Trainer{cfg: cfg, device: dev, epochs: map[int][]int{}, lastEval: [2]float64{math.NaN(), math.NaN()}}
 	var meta *checkpointMeta
 	var state []byte
@@ -143,7 +160,11 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 		}
 		t.model, t.vocab = im.Model, im.Vocab
 	} else {
-		t.vocab = tokenizer.Build(Texts(pairs))
+		seen := pairs // every text the model will read: the data, and a separate held-out file's
+		if cfg.HeldoutData != "" {
+			seen = append(pairs[:len(pairs):len(pairs)], heldPairs...)
+		}
+		t.vocab = tokenizer.Build(Texts(seen))
 		if t.model, err = lm.New(cfg.Shape(t.vocab.Len()), uint64(cfg.Seed), torch.Float32, dev); err != nil {
 			return nil, err
 		}

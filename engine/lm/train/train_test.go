@@ -248,3 +248,34 @@ func TestSameSeedSameRun(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldoutDataFile: with heldout_data the held-out set is that file's
+// pairs (a split made elsewhere, by episode) and every pair of data trains;
+// a missing file names the key.
+func TestHeldoutDataFile(t *testing.T) {
+	pairs, err := LetterAfter(300, 4, 9, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smallConfig(t)
+	c.Data = writePairs(t, pairs[:250])
+	c.HeldoutData = writePairs(t, pairs[250:])
+	c.HeldoutFraction = 0 // unused with heldout_data
+	tr, err := New(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, h := tr.Sizes()
+	tr.Free()
+	if n != 250 || h != 50 {
+		t.Fatalf("sizes train %d, held out %d; want 250 and 50", n, h)
+	}
+	c.HeldoutData = filepath.Join(t.TempDir(), "missing.jsonl")
+	if _, err := New(c, Options{}); err == nil || !strings.Contains(err.Error(), "config key heldout_data") {
+		t.Fatalf("missing held-out file: %v; want an error naming heldout_data", err)
+	}
+	c.HeldoutData = ""
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "heldout_fraction") {
+		t.Fatalf("no held-out file and fraction 0: %v; want an error naming heldout_fraction", err)
+	}
+}
