@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/lago-rl/lago/bindings/torch"
 	"github.com/lago-rl/lago/engine/env"
@@ -85,24 +83,7 @@ func (r *Continuous) BeginRollout(samples int) error {
 // up the weights, env i's as sample first+i, split over goroutines as the
 // discrete Observe is.
 func (r *Continuous) Observe(first int, v *env.Vec) error {
-	workers := min(runtime.GOMAXPROCS(0), v.NumEnvs)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			raw := make([]float32, r.z)
-			for i := w * v.NumEnvs / workers; i < (w+1)*v.NumEnvs/workers; i++ {
-				if err := r.observe(first+i, v.Env(i), raw); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return overEnvs(v, r.z, func(i int, raw []float32) error { return r.observe(first+i, v.Env(i), raw) })
 }
 
 func (r *Continuous) observe(idx int, e env.Env, raw []float32) error {

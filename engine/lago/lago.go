@@ -265,6 +265,25 @@ func (r *Regularizer) BeginRollout(samples int) error {
 // simulates the expert's lookahead, which costs more than the env step
 // itself.
 func (r *Regularizer) Observe(first int, v *env.Vec) error {
+	return overEnvs(v, r.n, func(i int, raw []float32) error {
+		idx := first + i
+		k, ok, err := r.prior.Lookup(v.Env(i), raw)
+		if err != nil {
+			return err
+		}
+		r.keys[idx] = k
+		if ok {
+			return r.store(idx, raw)
+		}
+		return nil
+	})
+}
+
+// overEnvs calls fn for every env of v, split over up to GOMAXPROCS
+// goroutines, each with its own scratch row of rowLen floats; a goroutine
+// stops at its first error. Both regularisers' Observe use it: a scripted
+// prior simulates the expert, which costs more than the env step itself.
+func overEnvs(v *env.Vec, rowLen int, fn func(i int, raw []float32) error) error {
 	workers := min(runtime.GOMAXPROCS(0), v.NumEnvs)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -272,17 +291,9 @@ func (r *Regularizer) Observe(first int, v *env.Vec) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			raw := make([]float32, r.n)
+			raw := make([]float32, rowLen)
 			for i := w * v.NumEnvs / workers; i < (w+1)*v.NumEnvs/workers; i++ {
-				idx := first + i
-				k, ok, err := r.prior.Lookup(v.Env(i), raw)
-				if err == nil {
-					r.keys[idx] = k
-					if ok {
-						err = r.store(idx, raw)
-					}
-				}
-				if err != nil {
+				if err := fn(i, raw); err != nil {
 					errs[w] = err
 					return
 				}
