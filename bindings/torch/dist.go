@@ -170,9 +170,9 @@ func (g *Group) handle() (C.lt_dist, error) {
 	return g.h, nil
 }
 
-// Broadcast copies root's tensors into every rank's, in place, as one flat
-// buffer: Broadcast(params, 0) gives every rank rank 0's initial parameters.
-func (g *Group) Broadcast(ts []*Tensor, root int) error {
+// onTensors runs one collective over the handles of ts, keeping ts alive
+// until the shim call returns.
+func (g *Group) onTensors(ts []*Tensor, call func(h C.lt_dist, first *C.lt_tensor, n C.int) C.lt_error) error {
 	h, err := g.handle()
 	if err != nil {
 		return err
@@ -181,25 +181,25 @@ func (g *Group) Broadcast(ts []*Tensor, root int) error {
 	if err != nil {
 		return err
 	}
-	err = goError(C.lt_dist_broadcast(h, firstHandle(hs), C.int(len(hs)), C.int(root)))
+	err = goError(call(h, firstHandle(hs), C.int(len(hs))))
 	runtime.KeepAlive(ts)
 	return err
+}
+
+// Broadcast copies root's tensors into every rank's, in place, as one flat
+// buffer: Broadcast(params, 0) gives every rank rank 0's initial parameters.
+func (g *Group) Broadcast(ts []*Tensor, root int) error {
+	return g.onTensors(ts, func(h C.lt_dist, first *C.lt_tensor, n C.int) C.lt_error {
+		return C.lt_dist_broadcast(h, first, n, C.int(root))
+	})
 }
 
 // AllReduce reduces the tensors element-wise over all ranks, in place, as
 // one flat buffer and one collective.
 func (g *Group) AllReduce(ts []*Tensor, op ReduceOp) error {
-	h, err := g.handle()
-	if err != nil {
-		return err
-	}
-	hs, err := handlesOf(ts)
-	if err != nil {
-		return err
-	}
-	err = goError(C.lt_dist_allreduce(h, firstHandle(hs), C.int(len(hs)), C.int(op)))
-	runtime.KeepAlive(ts)
-	return err
+	return g.onTensors(ts, func(h C.lt_dist, first *C.lt_tensor, n C.int) C.lt_error {
+		return C.lt_dist_allreduce(h, first, n, C.int(op))
+	})
 }
 
 // AllReduceGrads reduces the gradients of params over all ranks in one
@@ -207,17 +207,9 @@ func (g *Group) AllReduce(ts []*Tensor, op ReduceOp) error {
 // the optimiser's Step is data-parallel SGD. Every parameter needs a
 // gradient.
 func (g *Group) AllReduceGrads(params []*Tensor, op ReduceOp) error {
-	h, err := g.handle()
-	if err != nil {
-		return err
-	}
-	hs, err := handlesOf(params)
-	if err != nil {
-		return err
-	}
-	err = goError(C.lt_dist_allreduce_grads(h, firstHandle(hs), C.int(len(hs)), C.int(op)))
-	runtime.KeepAlive(params)
-	return err
+	return g.onTensors(params, func(h C.lt_dist, first *C.lt_tensor, n C.int) C.lt_error {
+		return C.lt_dist_allreduce_grads(h, first, n, C.int(op))
+	})
 }
 
 // AllReduceFloat64 reduces v over all ranks, in place: global statistics
