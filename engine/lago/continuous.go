@@ -263,3 +263,9 @@ func (r *Continuous) Metrics() map[string]float64 {
 	r.m = metrics{}
 	return out
 }
+
+// Covered counts the samples of idx that have skill weights, over which
+// Term's D is a mean (ppo.Coverage).
+func (r *Continuous) Covered(idx []int64) int { return knownAmong(r.known, idx) }
+
+var _ ppo.Coverage = (*Continuous)(nil)

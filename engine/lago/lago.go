@@ -508,3 +508,20 @@ func (r *Regularizer) Metrics() map[string]float64 {
 	r.m = metrics{}
 	return out
 }
+
+// Covered counts the samples of idx that have a prior: Term's D is the mean
+// KL over them, which data-parallel training makes a mean over all ranks'
+// covered samples (ppo.Coverage).
+func (r *Regularizer) Covered(idx []int64) int { return knownAmong(r.known, idx) }
+
+var _ ppo.Coverage = (*Regularizer)(nil)
+
+func knownAmong(known []bool, idx []int64) int {
+	n := 0
+	for _, k := range idx {
+		if known[k] {
+			n++
+		}
+	}
+	return n
+}

@@ -95,23 +95,9 @@ func assemble(state, nets []byte) []byte {
 
 // Restore loads a Checkpoint into a trainer built from the same config.
 func (t *Trainer) Restore(data []byte) error {
-	js, nets, err := splitCheckpoint(data)
+	st, err := t.restoreNets(data)
 	if err != nil {
 		return err
-	}
-	var st checkpointState
-	if err := json.Unmarshal(js, &st); err != nil {
-		return fmt.Errorf("%w: state: %v", ErrCorruptCheckpoint, err)
-	}
-	if st.EnvID != t.Cfg.EnvID || st.NumIterations != t.NumIterations {
-		return fmt.Errorf("checkpoint is of %s with %d iterations, the config of %s with %d: resume with the run's own config.toml",
-			st.EnvID, st.NumIterations, t.Cfg.EnvID, t.NumIterations)
-	}
-	if err := torch.LoadState(nets, t.Agent.Parameters(), t.Opt); err != nil {
-		return fmt.Errorf("networks: %w", err)
-	}
-	if err := t.checkFinite(); err != nil {
-		return fmt.Errorf("ppo: cannot resume: %w", err)
 	}
 	if err := t.shuffle.UnmarshalBinary(st.Shuffle); err != nil {
 		return fmt.Errorf("%w: shuffle RNG: %v", ErrCorruptCheckpoint, err)
@@ -136,6 +122,30 @@ func (t *Trainer) Restore(data []byte) error {
 		t.Recent.Add(e)
 	}
 	return nil
+}
+
+// restoreNets checks that data is a checkpoint of this trainer's config and
+// loads its networks and Adam's state; it returns the rest of its state.
+func (t *Trainer) restoreNets(data []byte) (checkpointState, error) {
+	var st checkpointState
+	js, nets, err := splitCheckpoint(data)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(js, &st); err != nil {
+		return st, fmt.Errorf("%w: state: %v", ErrCorruptCheckpoint, err)
+	}
+	if st.EnvID != t.Cfg.EnvID || st.NumIterations != t.NumIterations {
+		return st, fmt.Errorf("checkpoint is of %s with %d iterations, the config of %s with %d: resume with the run's own config.toml",
+			st.EnvID, st.NumIterations, t.Cfg.EnvID, t.NumIterations)
+	}
+	if err := torch.LoadState(nets, t.Agent.Parameters(), t.Opt); err != nil {
+		return st, fmt.Errorf("networks: %w", err)
+	}
+	if err := t.checkFinite(); err != nil {
+		return st, fmt.Errorf("ppo: cannot resume: %w", err)
+	}
+	return st, nil
 }
 
 // checkFinite reports a parameter holding NaN or ±Inf.

@@ -49,6 +49,10 @@ type Trainer struct {
 	// aborted is the error that stopped an iteration part-way; the trainer
 	// then holds no consistent state to iterate on or checkpoint.
 	aborted error
+
+	// dist is the data-parallel group this trainer is a rank of (nil: a
+	// single process; see dist.go).
+	dist *distState
 }
 
 // rollout is the storage of one iteration, step-major ([T*N] rows).
@@ -83,6 +87,13 @@ type Episode struct {
 
 // New builds the envs, networks and optimiser of cfg. reg may be nil.
 func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
+	return newRankTrainer(cfg, reg, nil, 0)
+}
+
+// newRankTrainer is New for one rank of a group (dist nil: a single process),
+// with cfg already the rank's share (RankConfig), on cores CPU cores (0:
+// all) when num_workers or torch_threads is 0.
+func newRankTrainer(cfg config.Config, reg Regularizer, dist *distState, cores int) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -105,16 +116,24 @@ func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
 	if err := checkMemory(cfg, reg != nil); err != nil {
 		return nil, err
 	}
-	vec, err := env.NewVec(cfg.Env(), cfg.NumEnvs, cfg.NumWorkers, uint64(cfg.Seed))
+	workers := cfg.NumWorkers
+	if workers == 0 && cores > 0 {
+		workers = cores
+	}
+	vec, err := env.NewVec(cfg.Env(), cfg.NumEnvs, workers, uint64(cfg.Seed))
 	if err != nil {
 		return nil, fmt.Errorf("config key env_id: %w", err)
 	}
-	t := &Trainer{Cfg: cfg, Dev: dev, Vec: vec, Reg: reg, Recent: NewEpisodeWindow(100)}
+	t := &Trainer{Cfg: cfg, Dev: dev, Vec: vec, Reg: reg, Recent: NewEpisodeWindow(100), dist: dist}
 	outDim := vec.ActSpace.N
 	if vec.ActSpace.Kind == env.BoxKind {
 		outDim = vec.ActSpace.Dim()
 	}
-	if err := torch.SetNumThreads(Threads(cfg, vec.ObsDim, outDim)); err != nil {
+	threads := Threads(cfg, vec.ObsDim, outDim)
+	if cfg.TorchThreads == 0 && cores > 0 {
+		threads = min(threads, cores)
+	}
+	if err := torch.SetNumThreads(threads); err != nil {
 		t.Close()
 		return nil, err
 	}
@@ -122,6 +141,16 @@ func New(cfg config.Config, reg Regularizer) (*Trainer, error) {
 	if t.Agent, err = NewAgent(vec.ObsDim, vec.ActSpace, cfg.HiddenSizes, act, cfg.LogStdInit, dev); err != nil {
 		t.Close()
 		return nil, err
+	}
+	if dist != nil {
+		// Every rank starts from rank 0's parameters (Adam's moments start
+		// at zero everywhere), and takes the op-by-op minibatch path, which
+		// has a place for the gradient all-reduce.
+		if err := dist.g.Broadcast(t.Agent.Parameters(), 0); err != nil {
+			t.Close()
+			return nil, fmt.Errorf("ppo: broadcasting rank 0's initial parameters: %w", err)
+		}
+		t.path = pathFlat
 	}
 	// CleanRL: Adam with eps 1e-5.
 	if t.Opt, err = torch.NewAdam(t.Agent.Parameters(), torch.DefaultAdam(cfg.LearningRate, 1e-5)); err != nil {
@@ -277,15 +306,20 @@ func (t *Trainer) iterate(ctx context.Context) (Metrics, error) {
 		}
 		return Metrics{}, fmt.Errorf("update: %w", err)
 	}
+	m.Episodes = append([]Episode(nil), t.buf.episodes...)
+	if t.Reg != nil {
+		m.Regularizer = t.Reg.Metrics()
+	}
+	if t.dist != nil {
+		if err := t.gatherMetrics(&m, m.Episodes, m.Regularizer); err != nil {
+			return Metrics{}, err
+		}
+	}
 	t.Iteration++
 	m.Iteration = t.Iteration
 	m.GlobalStep = t.GlobalStep
 	m.LearningRate = lr
-	m.Episodes = append([]Episode(nil), t.buf.episodes...)
-	m.SPS = float64(t.BatchSize) / time.Since(start).Seconds()
-	if t.Reg != nil {
-		m.Regularizer = t.Reg.Metrics()
-	}
+	m.SPS = float64(t.GlobalBatch()) / time.Since(start).Seconds()
 	return m, nil
 }
 
@@ -347,7 +381,7 @@ func (t *Trainer) collect(ctx context.Context) error {
 
 		v.Step(b.envAct)
 		t.Norm.ObserveStep(v, true)
-		t.GlobalStep += int64(n)
+		t.GlobalStep += int64(n * t.World())
 		copy(b.rewards[row:row+n], v.Rewards)
 		truncated := false
 		for i := 0; i < n; i++ {
@@ -356,7 +390,9 @@ func (t *Trainer) collect(ctx context.Context) error {
 			if b.ends[row+i] {
 				ep := Episode{Return: v.EpisodeReturn[i], Length: v.EpisodeLength[i], Success: v.EpisodeSuccess[i], Level: v.EpisodeLevel[i]}
 				b.episodes = append(b.episodes, ep)
-				t.Recent.Add(ep)
+				if t.dist == nil {
+					t.Recent.Add(ep) // a group's ranks add every rank's episodes (gatherMetrics)
+				}
 			}
 		}
 		if truncated {
@@ -472,8 +508,18 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 	fused, priorTerm := t.fusedPath()
 	tb := torch.PPOBatch{Obs: obs, Actions: actions, OldLogp: oldLogp, Adv: advantages, Returns: returns, OldValues: values}
 	shuffler := rand.New(t.shuffle)
+	var stats []mbStats // a group's figures of each minibatch of the epoch
+	if t.dist != nil {
+		stats = make([]mbStats, t.BatchSize/t.MinibatchSize)
+		coefs.NormAdv = false // normalised here with the whole minibatch's mean and std
+	}
 	for epoch := 0; epoch < cfg.UpdateEpochs; epoch++ {
 		shuffler.Shuffle(len(b.perm), func(i, j int) { b.perm[i], b.perm[j] = b.perm[j], b.perm[i] })
+		if stats != nil {
+			if err := t.epochStats(b.perm, stats); err != nil {
+				return m, err
+			}
+		}
 		for start := 0; start < t.BatchSize; start += t.MinibatchSize {
 			if err := ctx.Err(); err != nil {
 				return m, err
@@ -517,6 +563,15 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 					return RegTerm{D: D, Beta: beta}, nil
 				}
 			}
+			if stats != nil {
+				st := stats[start/t.MinibatchSize]
+				if cfg.NormAdv {
+					mb.Adv = s.DivS(s.SubS(mb.Adv, st.mean), st.std+1e-8)
+				}
+				if term != nil {
+					term = t.distTerm(s, term, mbIdx, st)
+				}
+			}
 			parts, err := Loss(s, coefs, mb, term)
 			if err != nil {
 				return m, err
@@ -534,6 +589,11 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 			if err := s.Err(); err != nil {
 				return m, err
 			}
+			if t.dist != nil {
+				if err := t.allReduceGrads(at); err != nil {
+					return m, err
+				}
+			}
 			if err := t.clipStep(at, total); err != nil {
 				return m, err
 			}
@@ -545,6 +605,13 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 			sum.ClipFrac += clipFrac
 			minibatches++
 			lastApproxKL = approxKL
+		}
+		if cfg.TargetKL > 0 && t.dist != nil {
+			// Every rank must stop after the same minibatch: they judge the
+			// ranks' mean, the KL of the whole minibatch.
+			if err := t.meanOverRanks("approx_kl for target_kl", &lastApproxKL); err != nil {
+				return m, err
+			}
 		}
 		if cfg.TargetKL > 0 && lastApproxKL > cfg.TargetKL {
 			break
