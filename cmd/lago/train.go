@@ -23,6 +23,8 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags(runfile.TrainCommand, stderr)
 	var a runfile.TrainArgs
 	a.Register(fs)
+	var dist distFlags
+	dist.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -33,6 +35,9 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if err := a.Check(given); err != nil {
 		return err
+	}
+	if dist.nproc > 1 {
+		return dist.launch(a, stdout, stderr)
 	}
 	prog := newProgressLine(stderr, a.Quiet)
 	log, err := newLogger(a.LogFormat, prog)
@@ -55,6 +60,18 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 			opt.Dir = run.DefaultDir(cfg, time.Now())
 		}
 	}
+	group, cores, gerr := dist.join(cfg, err)
+	if gerr != nil {
+		return gerr
+	}
+	if group != nil {
+		defer group.Close()
+		opt.Group, opt.Cores = group, cores
+		if group.Rank() != 0 {
+			err = nil // it trains rank 0's config
+			opt.Progress = nil
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -71,7 +88,9 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	prog.clear()
 	switch {
 	case errors.Is(err, run.ErrInterrupted):
-		fmt.Fprintf(stdout, "interrupted; checkpoint written. Resume with: lago train -resume %s\n", opt.Dir)
+		if group == nil || group.Rank() == 0 {
+			fmt.Fprintf(stdout, "interrupted; checkpoint written. Resume with: lago train -resume %s\n", opt.Dir)
+		}
 		return nil
 	case errors.Is(err, run.ErrAborted):
 		if !run.HasCheckpoint(opt.Dir) {
@@ -81,7 +100,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	case err != nil:
 		return err
 	}
-	if !a.ProgressJSON {
+	if !a.ProgressJSON && (group == nil || group.Rank() == 0) {
 		line := fmt.Sprintf("run %s: %d steps, final return %.2f, success %.2f (last %d episodes)",
 			opt.Dir, sum.GlobalStep, sum.FinalReturn, sum.FinalSuccess, sum.FinalEpisodes)
 		if sum.PriorCoverage != nil {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"math"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/lago-rl/lago/bindings/torch"
 	"github.com/lago-rl/lago/engine/config"
 	_ "github.com/lago-rl/lago/engine/envs" // every env id resolves
 	"github.com/lago-rl/lago/engine/lago"
@@ -50,6 +52,13 @@ type Options struct {
 	// MaxIterations stops after this many iterations in this call (0: run to
 	// the end), writing a checkpoint as an interruption would.
 	MaxIterations int
+	// Group makes this process one rank of a data-parallel run (nil: a
+	// single process; see dist.go). Only rank 0 touches Dir; the other ranks
+	// take rank 0's config (cfg and Resume are ignored there).
+	Group *torch.Group
+	// Cores is the CPU cores this process may use when num_workers or
+	// torch_threads is 0 (0: all): ranks sharing a machine split it.
+	Cores int
 }
 
 // DefaultDir is runs/NAME-SEED-TIME.
@@ -75,33 +84,67 @@ func HasCheckpoint(dir string) bool {
 // that fails (unknown env, unusable device or prior cache) leaves none.
 // All torch work happens on the calling goroutine, locked to its OS thread.
 func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary, error) {
-	// Before anything is made: a refused run leaves no directory.
-	if err := cfg.CheckTrainable(); err != nil {
-		return runfile.Summary{}, err
+	g := opt.Group
+	if g != nil && g.Size() <= 1 {
+		g = nil
 	}
+	lead := g == nil || g.Rank() == 0 // owns the run directory
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	log := opt.Log
+	if g != nil {
+		log = log.With().Int("rank", g.Rank()).Logger()
+	}
 	abort := opt.Abort
 	if abort == nil {
 		abort = context.Background()
 	}
 	ckpt := filepath.Join(opt.Dir, runfile.CheckpointFile)
 	metricsPath := filepath.Join(opt.Dir, runfile.MetricsFile)
-	// The lock is taken as soon as the directory exists, so that a second
-	// process is told who holds it before anything else.
 	var lock *runfile.Lock
 	defer func() { lock.Release() }()
-	if _, err := os.Stat(opt.Dir); err == nil {
-		if lock, err = runfile.Acquire(opt.Dir); err != nil {
-			return runfile.Summary{}, err
+	var ckptData []byte // rank 0's checkpoint, for the other ranks
+	prepare := func() error {
+		// Before anything is made: a refused run leaves no directory.
+		if err := cfg.CheckTrainable(); err != nil {
+			return err
+		}
+		// The lock is taken as soon as the directory exists, so that a
+		// second process is told who holds it before anything else.
+		if _, err := os.Stat(opt.Dir); err == nil {
+			if lock, err = runfile.Acquire(opt.Dir); err != nil {
+				return err
+			}
+		}
+		if !opt.Resume {
+			return refuseExisting(opt.Dir)
+		}
+		if _, err := os.Stat(ckpt); err != nil {
+			return fmt.Errorf("run: cannot resume %s: %w (a run killed before its first checkpoint cannot be resumed; start it again)", opt.Dir, err)
+		}
+		if g != nil {
+			var err error
+			if ckptData, err = os.ReadFile(ckpt); err != nil {
+				return fmt.Errorf("run: %w", err)
+			}
+		}
+		return nil
+	}
+	var err error
+	if lead {
+		err = prepare()
+	}
+	if g != nil {
+		var text []byte
+		if err == nil {
+			text, err = cfg.Encode()
+		}
+		cfg, opt.Resume, ckptData, err = shareStart(g, startMessage{Config: string(text), Resume: opt.Resume, Checkpoint: ckptData}, err)
+		if err == nil && opt.Resume && len(ckptData) == 0 {
+			err = errNoCheckpointSent
 		}
 	}
-	if opt.Resume {
-		if _, err := os.Stat(ckpt); err != nil {
-			return runfile.Summary{}, fmt.Errorf("run: cannot resume %s: %w (a run killed before its first checkpoint cannot be resumed; start it again)", opt.Dir, err)
-		}
-	} else if err := refuseExisting(opt.Dir); err != nil {
+	if err != nil {
 		return runfile.Summary{}, err
 	}
 
@@ -114,15 +157,27 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary
 		defer closePrior()
 		reg = r
 	}
-	t, err := ppo.New(cfg, reg)
+	t, err := ppo.NewRank(cfg, reg, ppo.RankOptions{Group: g, Cores: opt.Cores})
 	if err != nil {
 		return runfile.Summary{}, err
 	}
 	defer t.Close()
 	watch := newPriorWatch(cfg, reg, log)
 
-	if opt.Resume {
-		if err := t.LoadCheckpoint(ckpt); err != nil {
+	if opt.Resume && !lead {
+		if err := t.RestoreShared(ckptData); err != nil {
+			return runfile.Summary{}, fmt.Errorf("run: rank 0's checkpoint: %w", err)
+		}
+		if t.Done() {
+			return runfile.Summary{}, nil
+		}
+	} else if opt.Resume {
+		if g == nil {
+			err = t.LoadCheckpoint(ckpt)
+		} else if err = t.Restore(ckptData); err != nil {
+			err = fmt.Errorf("checkpoint %s: %w", ckpt, err)
+		}
+		if err != nil {
 			return runfile.Summary{}, err
 		}
 		if t.Done() {
@@ -141,34 +196,45 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary
 			return finish(t, opt, lastTime, watch)
 		}
 		log.Info().Str("dir", opt.Dir).Int64("global_step", t.GlobalStep).Int("iteration", t.Iteration).Msg("resumed")
+	} else if !lead {
+		// Rank 0 makes the directory.
 	} else if lock, err = newRunDir(opt.Dir, cfg, lock); err != nil {
 		return runfile.Summary{}, err
 	}
 
 	// A new run starts its metrics afresh: lines left by a run killed
 	// before its first checkpoint describe nothing that can be resumed.
-	flags := os.O_CREATE | os.O_WRONLY | os.O_APPEND
-	if !opt.Resume {
-		flags |= os.O_TRUNC
+	metrics := bufio.NewWriter(io.Discard) // ranks other than 0 write none
+	if lead {
+		flags := os.O_CREATE | os.O_WRONLY | os.O_APPEND
+		if !opt.Resume {
+			flags |= os.O_TRUNC
+		}
+		mf, err := os.OpenFile(metricsPath, flags, 0o644)
+		if err != nil {
+			return runfile.Summary{}, fmt.Errorf("run: %w", err)
+		}
+		defer mf.Close()
+		metrics = bufio.NewWriter(mf)
 	}
-	mf, err := os.OpenFile(metricsPath, flags, 0o644)
-	if err != nil {
-		return runfile.Summary{}, fmt.Errorf("run: %w", err)
-	}
-	defer mf.Close()
-	metrics := bufio.NewWriter(mf)
 	defer metrics.Flush()
 
 	log.Info().Str("dir", opt.Dir).Str("env", cfg.EnvID).Str("device", t.Dev.String()).
 		Int64("total_timesteps", cfg.TotalTimesteps).Int("iterations", t.NumIterations).
-		Int("batch", t.BatchSize).Str("regularizer", regName(reg)).Msg("training")
+		Int("batch", t.GlobalBatch()).Int("ranks", t.World()).Str("regularizer", regName(reg)).Msg("training")
 	start, startStep := time.Now(), t.GlobalStep
 	ran := 0
 	for !t.Done() {
 		if abort.Err() != nil {
 			return runfile.Summary{}, ErrAborted
 		}
-		if ctx.Err() != nil || (opt.MaxIterations > 0 && ran >= opt.MaxIterations) {
+		stop := ctx.Err() != nil || (opt.MaxIterations > 0 && ran >= opt.MaxIterations)
+		if g != nil {
+			if stop, err = agreeStop(g, stop); err != nil {
+				return runfile.Summary{}, err
+			}
+		}
+		if stop {
 			if err := checkpoint(t, opt.Dir, metrics); err != nil {
 				return runfile.Summary{}, err
 			}
@@ -196,9 +262,11 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary
 		if err := metrics.Flush(); err != nil {
 			return runfile.Summary{}, fmt.Errorf("run: %w", err)
 		}
-		watch.observe(m.Regularizer)
-		if opt.Progress != nil {
-			opt.Progress(progressOf(t, start, startStep))
+		if lead {
+			watch.observe(m.Regularizer)
+			if opt.Progress != nil {
+				opt.Progress(progressOf(t, start, startStep))
+			}
 		}
 		if cfg.CheckpointEvery > 0 && t.Iteration%cfg.CheckpointEvery == 0 && !t.Done() {
 			if err := checkpoint(t, opt.Dir, metrics); err != nil {
@@ -280,6 +348,14 @@ func regName(r ppo.Regularizer) string {
 }
 
 func checkpoint(t *ppo.Trainer, dir string, metrics *bufio.Writer) error {
+	// Rank 0's checkpoint stands for every rank of a group: they must hold
+	// the same parameters (a collective: every rank calls it).
+	if err := t.CheckReplicas(); err != nil {
+		return err
+	}
+	if t.Rank() != 0 {
+		return nil
+	}
 	// Metrics first: a checkpoint must never be ahead of the metrics it covers.
 	if err := metrics.Flush(); err != nil {
 		return fmt.Errorf("run: %w", err)
@@ -298,6 +374,9 @@ func finish(t *ppo.Trainer, opt Options, wall float64, watch *priorWatch) (runfi
 	// The same final episodes, by level (the checkpoint keeps their levels,
 	// so a resumed run's figures are those of an uninterrupted one).
 	sum.FinalSuccessByLevel, sum.FinalEpisodesByLevel = ppo.SuccessByLevel(t.Recent.Last(runfile.EpisodeWindow))
+	if t.Rank() != 0 {
+		return sum, nil // rank 0 writes the summary of the group's episodes
+	}
 	if err := runfile.WriteSummary(opt.Dir, sum); err != nil {
 		return sum, err
 	}
@@ -311,7 +390,7 @@ func finish(t *ppo.Trainer, opt Options, wall float64, watch *priorWatch) (runfi
 }
 
 func progressOf(t *ppo.Trainer, start time.Time, startStep int64) runfile.Progress {
-	p := runfile.Progress{Step: t.GlobalStep, Total: int64(t.NumIterations * t.BatchSize), Iteration: t.Iteration, Window: runfile.EpisodeWindow}
+	p := runfile.Progress{Step: t.GlobalStep, Total: int64(t.NumIterations * t.GlobalBatch()), Iteration: t.Iteration, Window: runfile.EpisodeWindow}
 	if el := time.Since(start).Seconds(); el > 0 {
 		p.SPS = float64(t.GlobalStep-startStep) / el
 		if p.SPS > 0 {

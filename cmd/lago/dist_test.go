@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lago-rl/lago/bindings/torch"
+	"github.com/lago-rl/lago/engine/runfile"
+)
+
+// TestTrainDataParallel runs `lago train` as a group of ranks on this
+// machine: -nproc 2 trains, stops on Ctrl-C at one iteration on both ranks
+// with rank 0's checkpoint, resumes as a group and finishes; a rank that is
+// killed or frozen mid-run makes the other exit non-zero within the
+// timeout, naming it; a group that cannot form names the missing rank.
+func TestTrainDataParallel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the lago binary and runs 2-rank trainings; skipped in -short mode")
+	}
+	if !slices.Contains(torch.DistBackends(), "gloo") {
+		t.Skip("the shim was built without c10d/Gloo")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "lago")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	small := []string{"-set", "device=cpu", "-set", "num_envs=4", "-set", "num_steps=64", "-set", "num_workers=1"}
+
+	t.Run("nproc-interrupt-resume", func(t *testing.T) {
+		runDir := filepath.Join(dir, "run")
+		cmd := exec.Command(bin, append([]string{"train", "-nproc", "2", "-out", runDir, "-set", "total_timesteps=40960",
+			"-set", "checkpoint_every=1000"}, small...)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		metrics := filepath.Join(runDir, runfile.MetricsFile)
+		deadline := time.Now().Add(60 * time.Second)
+		for countLines(metrics) < 3 {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("no metrics after 60 s: %s", stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("interrupted group exited with %v:\n%s", err, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "[rank 0] interrupted; checkpoint written") {
+			t.Fatalf("no resume hint from rank 0 in %q", stdout.String())
+		}
+		for _, want := range []string{"[rank 0] ", "[rank 1] ", "ranks=2"} {
+			if !strings.Contains(stderr.String(), want) {
+				t.Errorf("the ranks' logs lack %q:\n%s", want, stderr.String())
+			}
+		}
+		entries, _ := os.ReadDir(runDir)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if want := []string{runfile.CheckpointFile, runfile.ConfigFile, "lock", runfile.MetricsFile}; !slices.Equal(names, want) {
+			t.Errorf("run dir holds %v, want %v (rank 0's files only)", names, want)
+		}
+		stopped := countLines(metrics)
+		out, err := exec.Command(bin, "train", "-nproc", "2", "-resume", runDir, "-quiet").CombinedOutput()
+		if err != nil {
+			t.Fatalf("resume: %v\n%s", err, out)
+		}
+		sum, err := runfile.ReadSummary(runDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.GlobalStep != 40960 || sum.Iterations != 160 || countLines(metrics) != 160 || stopped >= 160 {
+			t.Errorf("resumed group: step %d, %d iterations, %d metrics lines (stopped at %d); want 40960, 160, 160",
+				sum.GlobalStep, sum.Iterations, countLines(metrics), stopped)
+		}
+		data, _ := os.ReadFile(metrics)
+		for i, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+			var m runfile.Metrics
+			if err := json.Unmarshal(line, &m); err != nil || m.Iteration != i+1 || m.GlobalStep != int64(256*(i+1)) {
+				t.Fatalf("metrics line %d: iteration %d, global step %d (%v); want %d, %d", i+1, m.Iteration, m.GlobalStep, err, i+1, 256*(i+1))
+			}
+		}
+	})
+
+	// rank starts one rank of a 2-rank group meeting at store.
+	rank := func(r int, store, out string, timeout string) (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(bin, append([]string{"train", "-quiet", "-out", out, "-set", "total_timesteps=10000000",
+			"-rank", string(rune('0' + r)), "-world-size", "2", "-dist-store", store, "-dist-timeout", timeout}, small...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, &stderr
+	}
+	for _, c := range []struct {
+		name   string
+		signal syscall.Signal
+	}{{"killed-rank", syscall.SIGKILL}, {"frozen-rank", syscall.SIGSTOP}} {
+		t.Run(c.name, func(t *testing.T) {
+			const timeout = 4 * time.Second
+			sub := t.TempDir()
+			store, runDir := filepath.Join(sub, "store"), filepath.Join(sub, "run")
+			r0, stderr0 := rank(0, store, runDir, timeout.String())
+			r1, _ := rank(1, store, runDir, timeout.String())
+			defer r1.Process.Kill()
+			defer r0.Process.Kill()
+			deadline := time.Now().Add(60 * time.Second)
+			for countLines(filepath.Join(runDir, runfile.MetricsFile)) < 2 {
+				if time.Now().After(deadline) {
+					t.Fatalf("no metrics after 60 s: %s", stderr0.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err := r1.Process.Signal(c.signal); err != nil {
+				t.Fatal(err)
+			}
+			sent := time.Now()
+			err := r0.Wait()
+			took := time.Since(sent)
+			t.Logf("rank 0 exited %v after %v: %s", err, took.Round(time.Millisecond), lastLine(stderr0.String()))
+			if err == nil {
+				t.Fatal("rank 0 exited 0 after losing rank 1")
+			}
+			if !strings.Contains(stderr0.String(), "lost rank(s) 1") {
+				t.Errorf("rank 0's error does not name rank 1: %s", stderr0.String())
+			}
+			if took > timeout+2*time.Second {
+				t.Errorf("rank 0 took %v to fail; timeout %v", took, timeout)
+			}
+		})
+	}
+
+	t.Run("rendezvous-missing-rank", func(t *testing.T) {
+		sub := t.TempDir()
+		r0, stderr0 := rank(0, filepath.Join(sub, "store"), filepath.Join(sub, "run"), "2s")
+		err := r0.Wait()
+		if err == nil || !strings.Contains(stderr0.String(), "rank(s) 1 did not join") {
+			t.Errorf("rank 0 alone: %v, %s; want an error naming rank 1", err, stderr0.String())
+		}
+		if _, err := os.Stat(filepath.Join(sub, "run")); err == nil {
+			t.Errorf("a group that never formed left a run directory")
+		}
+	})
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	return s[strings.LastIndexByte(s, '\n')+1:]
+}
