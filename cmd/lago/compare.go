@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,8 +27,30 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	jobs := fs.Int("jobs", runtime.NumCPU(), "runs at once; each gets cores/jobs libtorch and env threads")
 	var sets multiFlag
 	fs.Var(&sets, "set", "override a config key of every run: -set key=value (repeatable)")
+	var runs multiFlag
+	fs.Var(&runs, "runs", "aggregate finished run directories instead of training: a directory or glob (repeatable), e.g. -runs 'sweep/*' from a job array")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if len(runs) > 0 {
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		for _, name := range []string{"config", "priors", "seeds", "steps", "jobs", "set"} {
+			if given[name] {
+				return fmt.Errorf("-runs aggregates finished runs as they are: drop -%s", name)
+			}
+		}
+		dirs, err := compare.FindRuns(runs)
+		if err != nil {
+			return err
+		}
+		opt, rows, err := compare.Aggregate(dirs, *out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, compare.Markdown(opt, rows))
+		fmt.Fprintf(stdout, "\nwritten: %s\n", strings.Join(compare.Outputs(opt.Out), ", "))
+		return nil
 	}
 	cfg, err := loadConfig(*path, sets)
 	if err != nil {

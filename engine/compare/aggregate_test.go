@@ -1,0 +1,113 @@
+package compare
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lago-rl/lago/engine/config"
+	"github.com/lago-rl/lago/engine/runfile"
+)
+
+// fakeRun writes a finished run directory as `lago train` leaves it: its
+// config, two metrics lines and its summary (success unless unfinished).
+func fakeRun(t *testing.T, dir, env, prior string, seed int64, success float64, finished bool) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.EnvID, cfg.Prior, cfg.Seed, cfg.TotalTimesteps = env, prior, seed, 2000
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.WriteFile(filepath.Join(dir, runfile.ConfigFile)); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for i, s := range []float64{success / 2, success} {
+		if err := runfile.WriteMetrics(&b, runfile.Metrics{GlobalStep: int64(1000 * (i + 1)), Iteration: i + 1, EpisodicSuccess: &s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, runfile.MetricsFile), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if finished {
+		sum := runfile.Summary{EnvID: env, Seed: seed, GlobalStep: 2000, Iterations: 2, FinalSuccess: success, FinalReturn: 10 * success, FinalEpisodes: 100, EpisodeWindow: 100, WallSeconds: 1}
+		if err := runfile.WriteSummary(dir, sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestAggregateJobArrayRuns: runs trained one per job (as a job array
+// would, each in its own directory) are summarised by prior as Run would.
+func TestAggregateJobArrayRuns(t *testing.T) {
+	root := t.TempDir()
+	sweep := filepath.Join(root, "sweep")
+	fakeRun(t, filepath.Join(sweep, "job-0"), "CartPole-v1", "scripted:0.9", 1, 0.6, true)
+	fakeRun(t, filepath.Join(sweep, "job-1"), "CartPole-v1", "none", 1, 0.2, true)
+	fakeRun(t, filepath.Join(sweep, "job-2"), "CartPole-v1", "scripted:0.9", 2, 0.8, true)
+	fakeRun(t, filepath.Join(sweep, "job-3"), "CartPole-v1", "none", 2, 0.4, true)
+	os.MkdirAll(filepath.Join(sweep, "logs"), 0o755) // not a run: skipped by the glob
+
+	dirs, err := FindRuns([]string{filepath.Join(sweep, "*"), filepath.Join(sweep, "job-0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) != 4 {
+		t.Fatalf("found %v, want the 4 runs once each", dirs)
+	}
+	out := filepath.Join(root, "summary")
+	opt, rows, err := Aggregate(dirs, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Prior != "none" || rows[1].Prior != "scripted:0.9" || opt.Seeds != 2 {
+		t.Fatalf("rows %+v, seeds %d; want none and scripted:0.9 with 2 seeds each", rows, opt.Seeds)
+	}
+	for i, want := range []float64{0.3, 0.7} {
+		if r := rows[i]; r.Seeds != 2 || math.Abs(r.SuccessMean-want) > 1e-12 || r.SuccessCI95Low == nil || len(r.Runs) != 2 {
+			t.Errorf("row %s: %d seeds, success %v (CI %v), runs %v; want 2 seeds, %v", r.Prior, r.Seeds, r.SuccessMean, r.SuccessCI95Low, r.Runs, want)
+		}
+	}
+	for _, f := range Outputs(out) {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("output %s: %v", f, err)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(out, SummaryMarkdown))
+	if !strings.Contains(string(md), "| scripted:0.9 | 0.700") || !strings.Contains(string(md), "2 seeds per prior, 2000 env steps") {
+		t.Errorf("summary.md:\n%s", md)
+	}
+}
+
+func TestAggregateRefuses(t *testing.T) {
+	root := t.TempDir()
+	run := func(name, env, prior string, seed int64, finished bool) string {
+		d := filepath.Join(root, name)
+		fakeRun(t, d, env, prior, seed, 0.5, finished)
+		return d
+	}
+	a := run("a", "CartPole-v1", "none", 1, true)
+	unfinished := run("b", "CartPole-v1", "none", 2, false)
+	otherEnv := run("c", "Pendulum-v1", "none", 3, true)
+	twin := run("d", "CartPole-v1", "none", 1, true)
+	for _, c := range []struct {
+		dirs []string
+		want string
+	}{
+		{[]string{a, unfinished}, "1 run(s) have not finished (no summary.json): " + unfinished},
+		{[]string{a, otherEnv}, "is of Pendulum-v1"},
+		{[]string{a, twin}, "are both none seed 1"},
+		{nil, "no run directories"},
+	} {
+		if _, _, err := Aggregate(c.dirs, filepath.Join(root, "out")); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Aggregate(%v): %v, want %q", c.dirs, err, c.want)
+		}
+	}
+	if _, err := FindRuns([]string{filepath.Join(root, "nothing-*")}); err == nil || !strings.Contains(err.Error(), "names no run directory") {
+		t.Errorf("FindRuns of no runs: %v", err)
+	}
+}
