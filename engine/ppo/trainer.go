@@ -247,6 +247,11 @@ type Metrics struct {
 	ExplainedVariance float64
 	LearningRate      float64
 	Regularizer       map[string]float64
+	// AllReduces and AllReduceSeconds are a data-parallel rank's gradient
+	// all-reduces this iteration (one per minibatch) and the time spent in
+	// them, waiting for the slowest rank included (0 for one process).
+	AllReduces       int
+	AllReduceSeconds float64
 }
 
 // Iterate runs one iteration: a rollout and an update.
@@ -590,9 +595,12 @@ func (t *Trainer) update(ctx context.Context) (Metrics, error) {
 				return m, err
 			}
 			if t.dist != nil {
+				began := time.Now()
 				if err := t.allReduceGrads(at); err != nil {
 					return m, err
 				}
+				m.AllReduces++
+				m.AllReduceSeconds += time.Since(began).Seconds()
 			}
 			if err := t.clipStep(at, total); err != nil {
 				return m, err

@@ -410,6 +410,16 @@ func metricsLine(m ppo.Metrics, elapsed float64) runfile.Metrics {
 		ExplainedVariance: runfile.Finite(m.ExplainedVariance), LearningRate: m.LearningRate,
 		TimeS: round(elapsed), Extra: m.Regularizer,
 	}
+	if m.AllReduces > 0 {
+		// A data-parallel run's cost of averaging gradients: the mean time
+		// of rank 0's all-reduce per minibatch (waits for the slowest rank
+		// included).
+		extra := make(map[string]float64, len(line.Extra)+2)
+		maps.Copy(extra, line.Extra)
+		extra["dist_allreduce_ms"] = round(1000 * m.AllReduceSeconds / float64(m.AllReduces))
+		extra["dist_allreduces"] = float64(m.AllReduces)
+		line.Extra = extra
+	}
 	if n := len(m.Episodes); n > 0 {
 		var ret, length, succ float64
 		for _, e := range m.Episodes {
