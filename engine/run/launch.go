@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -70,7 +69,7 @@ func Launch(ctx, abort context.Context, o LaunchOptions) error {
 			"-rank", strconv.Itoa(r), "-world-size", strconv.Itoa(o.NProc), "-local-rank", strconv.Itoa(r))
 		cmd := exec.Command(o.Exe, args...)
 		cmd.Env = append(os.Environ(), "LOCAL_WORLD_SIZE="+strconv.Itoa(o.NProc))
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.SysProcAttr = rankProcAttr()
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			return fmt.Errorf("run: %w", err)
