@@ -146,6 +146,22 @@ func TestTrainDataParallel(t *testing.T) {
 		})
 	}
 
+	t.Run("nproc-rank-fails", func(t *testing.T) {
+		// 3 envs do not split over 2 ranks: each rank refuses the config;
+		// the launcher exits non-zero naming a rank, and no run dir is made.
+		runDir := filepath.Join(t.TempDir(), "run")
+		began := time.Now()
+		out, err := exec.Command(bin, append([]string{"train", "-nproc", "2", "-out", runDir}, append(small, "-set", "num_envs=3")...)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "config key num_envs: 3 envs do not split over 2 ranks") ||
+			!strings.Contains(string(out), "lago train: run: rank ") || !strings.Contains(string(out), " of 2 failed") {
+			t.Errorf("-nproc 2 with 3 envs: %v\n%s", err, out)
+		}
+		if _, err := os.Stat(runDir); err == nil {
+			t.Errorf("a refused group left a run directory")
+		}
+		t.Logf("failed after %v", time.Since(began).Round(time.Millisecond))
+	})
+
 	t.Run("rendezvous-missing-rank", func(t *testing.T) {
 		sub := t.TempDir()
 		r0, stderr0 := rank(0, filepath.Join(sub, "store"), filepath.Join(sub, "run"), "2s")
