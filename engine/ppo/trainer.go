@@ -378,7 +378,9 @@ func (t *Trainer) collectLockstep(ctx context.Context, s *torch.Scope) error {
 // step. Groups are handled in a fixed order, so the policy samples the
 // same batches from the same random stream in every run, whatever the
 // number of workers and however long each env takes; samples are stored
-// by step and env index, as in lockstep.
+// by step and env index, as in lockstep. libtorch's CPU categorical
+// sampler draws row after row, so discrete actions are those lockstep
+// would take (TestAsyncMatchesLockstepOnDiscreteActions).
 func (t *Trainer) collectAsync(ctx context.Context, s *torch.Scope) error {
 	b, v := &t.buf, t.Vec
 	n, ad, groups := v.NumEnvs, v.ActDim, v.NumGroups()
