@@ -26,7 +26,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
 	filter := fs.String("filter", "", "run only the measurements whose name matches this regular expression ("+strings.Join(bench.Names(), ", ")+")")
 	duration := fs.Duration("duration", 3*time.Second, "time per measurement, after warm-up")
-	rounds := fs.Int("rounds", 1, "repeat each update measurement (lago, then the reference) this many times and keep each side's best")
+	rounds := fs.Int("rounds", 1, "repeat each measurement this many times, alternating its variants (lago and the reference; per-core, lockstep and async), and keep each one's best")
 	reference := fs.Bool("reference", false, "also run bench/reference/ppo_update.py (python3 with torch) on the update rows and report lago/reference")
 	python := fs.String("python", "", "python with torch for -reference (default: python3, then /usr/bin/python3)")
 	script := fs.String("script", filepath.Join("bench", "reference", "ppo_update.py"), "the reference script")

@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lago-rl/lago/bindings/torch"
@@ -43,7 +44,9 @@ type Options struct {
 	// Rounds repeats each update measurement (lago at each thread count,
 	// then the reference) this many times, alternating the two sides, and
 	// keeps each side's best: on a shared machine the best of a few
-	// back-to-back rounds is the least disturbed. < 1 means 1.
+	// back-to-back rounds is the least disturbed. The env, rollout and
+	// training rows alternate their variants (per-core, lockstep, async)
+	// the same way. < 1 means 1.
 	Rounds    int
 	Reference bool   // also run the PyTorch reference for the update rows
 	Python    string // python with torch; "" tries python3, then /usr/bin/python3
@@ -71,7 +74,15 @@ type Row struct {
 	Reference  float64 `json:"reference,omitempty"`
 	RefThreads int     `json:"reference_threads,omitempty"`
 	RefRatio   float64 `json:"lago_over_reference,omitempty"`
-	Note       string  `json:"note,omitempty"`
+	// Throughput rows (env, rollout, train): the rate per CPU-second the
+	// process used (all threads), CPURatio = PerCPU / the Versus row's, the
+	// Value's ratio to env/clevr/per-core (raw mj_step × workers) and the
+	// 1-minute load average when Value was measured.
+	PerCPU   float64 `json:"per_cpu_second,omitempty"`
+	CPURatio float64 `json:"cpu_ratio,omitempty"`
+	PerCore  float64 `json:"vs_per_core,omitempty"`
+	Load     float64 `json:"load1,omitempty"`
+	Note     string  `json:"note,omitempty"`
 }
 
 // Report is a suite run: the machine, the versions and the rows.
@@ -101,7 +112,11 @@ type suite struct {
 	opt    Options
 	python string // "" when the reference is off or missing
 	rep    *Report
-	envRow map[string]float64 // env-only rates by config, for ratios
+	// envRow names the env-only row of a config and vec_mode
+	// ("clevr-lago.toml/async"); rates holds the throughput rows by name,
+	// for ratios.
+	envRow map[string]string
+	rates  map[string]rate
 }
 
 // updateShapes are the update rows: a shipped config and whether it trains
@@ -160,7 +175,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		Torch: torch.Version(), GoVersion: runtime.Version(), Duration: opt.Duration.Seconds(),
 	}
 	rep.Device, _ = torch.DeviceName(torch.CPU)
-	s := &suite{opt: opt, rep: rep, envRow: map[string]float64{}}
+	s := &suite{opt: opt, rep: rep, envRow: map[string]string{}, rates: map[string]rate{}}
 	if opt.Reference {
 		py, ver, why := findPython(opt.Python)
 		if why != "" {
@@ -378,57 +393,172 @@ func randomActions(rng *rand.Rand, sp env.Space, a []float32) {
 	sp.Sample(rng, a)
 }
 
-// envRates times the config's vector env with random actions (env-only),
-// and one env per core stepped with no vector env around it (the bound
-// the vector env is compared with: bench/results/clevr-env.md measured an
-// env step at 1.0 of raw MuJoCo, so this is raw mj_step × workers).
+// rate is a throughput over wall time and over the CPU time the process
+// used meanwhile (all its threads), with the 1-minute load average at its
+// end. On a shared machine the wall figure depends on the other jobs; the
+// CPU figure much less, but it does not see time spent waiting.
+type rate struct{ wall, perCPU, load float64 }
+
+// best keeps the larger wall rate (with its load) and, separately, the
+// larger CPU rate: each the least disturbed of the rounds.
+func (r rate) best(o rate) rate {
+	if o.wall > r.wall {
+		r.wall, r.load = o.wall, o.load
+	}
+	r.perCPU = max(r.perCPU, o.perCPU)
+	return r
+}
+
+// timeLoop calls step until d has passed or ctx is done and rates the
+// env steps it reports.
+func timeLoop(ctx context.Context, d time.Duration, step func() (int, error)) (rate, error) {
+	n, c0, t0 := 0, cpuTime(), time.Now()
+	for time.Since(t0) < d && ctx.Err() == nil {
+		k, err := step()
+		if err != nil {
+			return rate{}, err
+		}
+		n += k
+	}
+	return rated(n, time.Since(t0), cpuTime()-c0), ctx.Err()
+}
+
+func rated(n int, wall, cpu time.Duration) rate {
+	return rate{wall: float64(n) / wall.Seconds(), perCPU: float64(n) / max(cpu.Seconds(), 1e-9), load: load1()}
+}
+
+// cpuTime is the CPU time, user and system, the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// load1 is the 1-minute load average (/proc/loadavg), or 0.
+func load1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	fmt.Sscan(string(b), &l)
+	return l
+}
+
+// vecModes are the rollout modes measured, lockstep (the default) first.
+var vecModes = []string{"lockstep", "async"}
+
+// modeName is a row name for a vec_mode: the lockstep rows keep their
+// first names.
+func modeName(base, mode string) string {
+	if mode == "lockstep" {
+		return base
+	}
+	return base + "/" + mode
+}
+
+// rateRow makes a row of r with its ratios to versus (by wall and by CPU
+// time) and to the per-core bound.
+func (s *suite) rateRow(name, unit string, r rate, versus, note string) Row {
+	row := Row{Name: name, Value: r.wall, Unit: unit, PerCPU: r.perCPU, Load: r.load, Note: note}
+	if v, ok := s.rates[versus]; ok && v.wall > 0 {
+		row.Versus, row.Ratio, row.CPURatio = versus, r.wall/v.wall, r.perCPU/v.perCPU
+	}
+	if pc, ok := s.rates["env/clevr/per-core"]; ok && pc.wall > 0 && versus != "env/clevr/per-core" {
+		row.PerCore = r.wall / pc.wall
+	}
+	s.rates[name] = r
+	return row
+}
+
+// envRates times one env per core stepped with no vector env around it
+// (the bound the vector env is compared with: bench/results/clevr-env.md
+// measured an env step at 1.0 of raw MuJoCo, so this is raw mj_step ×
+// workers) and the config's vector env with random actions (env-only) in
+// each vec_mode. Each is measured Options.Rounds times, alternating, and
+// keeps its best.
 func (s *suite) envRates(ctx context.Context, file string) ([]Row, error) {
 	cfg, err := s.config(file)
 	if err != nil {
 		return nil, err
 	}
-	vecRate, err := s.vecRate(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
 	workers := runtime.NumCPU()
-	perCore, err := s.perCoreRate(ctx, cfg.EnvID, workers)
-	if err != nil {
-		return nil, err
+	var perCore rate
+	vec := map[string]rate{}
+	for r := 0; r < max(1, s.opt.Rounds); r++ {
+		pc, err := s.perCoreRate(ctx, cfg.EnvID, workers)
+		if err != nil {
+			return nil, err
+		}
+		perCore = perCore.best(pc)
+		for _, mode := range vecModes {
+			v, err := s.vecRate(ctx, cfg, mode == "async")
+			if err != nil {
+				return nil, err
+			}
+			vec[mode] = vec[mode].best(v)
+		}
 	}
-	s.envRow[file] = vecRate
-	return []Row{
-		{Name: "env/clevr/per-core", Value: perCore, Unit: "env-steps/s", Note: fmt.Sprintf("%d goroutines, one env each, no vector env: ≈ raw mj_step × workers", workers)},
-		{Name: "env/clevr/vec", Value: vecRate, Unit: "env-steps/s", Versus: "env/clevr/per-core", Ratio: vecRate / perCore,
-			Note: fmt.Sprintf("env.Vec, %d envs, num_workers %d, random actions", cfg.NumEnvs, cfg.NumWorkers)},
-	}, nil
+	rows := []Row{s.rateRow("env/clevr/per-core", "env-steps/s", perCore, "",
+		fmt.Sprintf("%d goroutines, one env each, no vector env: ≈ raw mj_step × workers", workers))}
+	for _, mode := range vecModes {
+		name := modeName("env/clevr/vec", mode)
+		s.envRow[file+"/"+mode] = name
+		rows = append(rows, s.rateRow(name, "env-steps/s", vec[mode], "env/clevr/per-core",
+			fmt.Sprintf("env.Vec %s, %d envs, num_workers %d, random actions", mode, cfg.NumEnvs, cfg.NumWorkers)))
+	}
+	return rows, nil
 }
 
-func (s *suite) vecRate(ctx context.Context, cfg config.Config) (float64, error) {
+func (s *suite) vecRate(ctx context.Context, cfg config.Config, async bool) (rate, error) {
 	v, err := env.NewVec(cfg.EnvID, cfg.NumEnvs, cfg.NumWorkers, uint64(cfg.Seed))
 	if err != nil {
-		return 0, err
+		return rate{}, err
 	}
 	defer v.Close()
+	if async {
+		if err := v.EnableAsync(min(2, v.NumEnvs)); err != nil {
+			return rate{}, err
+		}
+		defer v.RecvAll()
+	}
 	v.Reset()
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 1))
-	a := make([]float32, v.NumEnvs*v.ActDim)
-	step := func() {
-		randomActions(rng, v.ActSpace, a)
-		v.Step(a)
+	ad := v.ActDim
+	a := make([]float32, v.NumEnvs*ad)
+	draw := func(lo, hi int) []float32 {
+		for i := lo; i < hi; i++ {
+			randomActions(rng, v.ActSpace, a[i*ad:(i+1)*ad])
+		}
+		return a[lo*ad : hi*ad]
+	}
+	step := func() (int, error) {
+		v.Step(draw(0, v.NumEnvs))
+		return v.NumEnvs, nil
+	}
+	if async {
+		// As a rollout drives it: each group is sent again, with new
+		// actions, as soon as it is received.
+		for g := range v.NumGroups() {
+			v.Send(g, draw(v.Group(g)))
+		}
+		step = func() (int, error) {
+			for g := range v.NumGroups() {
+				v.Recv(g)
+				v.Send(g, draw(v.Group(g)))
+			}
+			return v.NumEnvs, nil
+		}
 	}
 	for i := 0; i < 20; i++ { // warm-up
 		step()
 	}
-	n, start := 0, time.Now()
-	for time.Since(start) < s.opt.Duration && ctx.Err() == nil {
-		step()
-		n += v.NumEnvs
-	}
-	return float64(n) / time.Since(start).Seconds(), ctx.Err()
+	return timeLoop(ctx, s.opt.Duration, step)
 }
 
-func (s *suite) perCoreRate(ctx context.Context, id string, workers int) (float64, error) {
+func (s *suite) perCoreRate(ctx context.Context, id string, workers int) (rate, error) {
 	var wg sync.WaitGroup
 	counts := make([]int, workers)
 	errs := make([]error, workers)
@@ -464,88 +594,116 @@ func (s *suite) perCoreRate(ctx context.Context, id string, workers int) (float6
 				step()
 			}
 			<-startAll
-			for time.Since(start) < s.opt.Duration && ctx.Err() == nil {
+			// At least one step: a goroutine scheduled late on a loaded
+			// machine still counts.
+			for counts[w] == 0 || time.Since(start) < s.opt.Duration && ctx.Err() == nil {
 				step()
 				counts[w]++
 			}
 		}(w)
 	}
 	time.Sleep(100 * time.Millisecond) // let every worker finish its warm-up
+	c0 := cpuTime()
 	start = time.Now()
 	close(startAll)
 	wg.Wait()
-	elapsed := time.Since(start).Seconds()
+	elapsed, cpu := time.Since(start), cpuTime()-c0
 	total := 0
 	for w, c := range counts {
 		if errs[w] != nil {
-			return 0, errs[w]
+			return rate{}, errs[w]
 		}
 		total += c
 	}
-	return float64(total) / elapsed, ctx.Err()
+	return rated(total, elapsed, cpu), ctx.Err()
 }
 
 // rollout times the trainer's rollouts (policy inference included) on the
-// config's vector env.
+// config's vector env in each vec_mode, best of Options.Rounds
+// alternating rounds, against the env-only rate of the same mode.
 func (s *suite) rollout(ctx context.Context, file string) ([]Row, error) {
 	cfg, err := s.config(file)
 	if err != nil {
 		return nil, err
 	}
 	cfg.Prior = "none"
+	best := map[string]rate{}
+	for r := 0; r < max(1, s.opt.Rounds); r++ {
+		for _, mode := range vecModes {
+			cfg.VecMode = mode
+			got, err := s.rolloutRate(ctx, cfg)
+			if err != nil {
+				return nil, err
+			}
+			best[mode] = best[mode].best(got)
+		}
+	}
+	var rows []Row
+	for _, mode := range vecModes {
+		rows = append(rows, s.rateRow(modeName("rollout/clevr", mode), "env-steps/s", best[mode], s.envRow[file+"/"+mode],
+			fmt.Sprintf("trainer rollouts of %d envs × %d steps, vec_mode %s, policy and value inference included", cfg.NumEnvs, cfg.NumSteps, mode)))
+	}
+	return rows, nil
+}
+
+func (s *suite) rolloutRate(ctx context.Context, cfg config.Config) (rate, error) {
 	t, err := ppo.New(cfg, nil)
 	if err != nil {
-		return nil, err
+		return rate{}, err
 	}
 	defer t.Close()
 	if err := t.Rollout(ctx); err != nil { // warm-up
-		return nil, err
+		return rate{}, err
 	}
-	n, start := 0, time.Now()
-	for time.Since(start) < s.opt.Duration {
-		if err := t.Rollout(ctx); err != nil {
-			return nil, err
-		}
-		n += t.BatchSize
-	}
-	rate := float64(n) / time.Since(start).Seconds()
-	row := Row{Name: "rollout/clevr", Value: rate, Unit: "env-steps/s", Note: fmt.Sprintf("trainer rollouts of %d envs × %d steps, policy and value inference included", cfg.NumEnvs, cfg.NumSteps)}
-	if v, ok := s.envRow[file]; ok {
-		row.Versus, row.Ratio = "env/clevr/vec", rate/v
-	}
-	return []Row{row}, nil
+	return timeLoop(ctx, s.opt.Duration, func() (int, error) { return t.BatchSize, t.Rollout(ctx) })
 }
 
-// train times a short real run of the config without its prior (vanilla
-// PPO on the same shapes) and compares its SPS with the env-only rate.
+// train times short real runs of the config without its prior (vanilla
+// PPO on the same shapes) in each vec_mode, best of Options.Rounds
+// alternating rounds, and compares their SPS with the env-only rate of
+// the same mode.
 func (s *suite) train(ctx context.Context, file string) ([]Row, error) {
 	cfg, err := s.config(file)
 	if err != nil {
 		return nil, err
 	}
 	cfg.Prior = "none"
+	// Enough iterations that a measurement never runs out of them.
+	cfg.TotalTimesteps = max(cfg.TotalTimesteps, int64(cfg.NumEnvs*cfg.NumSteps)*10000)
+	best := map[string]rate{}
+	threads := 0
+	for r := 0; r < max(1, s.opt.Rounds); r++ {
+		for _, mode := range vecModes {
+			cfg.VecMode = mode
+			got, th, err := s.trainRate(ctx, cfg)
+			if err != nil {
+				return nil, err
+			}
+			best[mode], threads = best[mode].best(got), th
+		}
+	}
+	var rows []Row
+	for _, mode := range vecModes {
+		rows = append(rows, s.rateRow(modeName("train/clevr-lago-vanilla", mode), "SPS", best[mode], s.envRow[file+"/"+mode],
+			fmt.Sprintf("ppo iterations (rollout + update) of %s with prior none, vec_mode %s, torch_threads %d", file, mode, threads)))
+	}
+	return rows, nil
+}
+
+func (s *suite) trainRate(ctx context.Context, cfg config.Config) (rate, int, error) {
 	t, err := ppo.New(cfg, nil)
 	if err != nil {
-		return nil, err
+		return rate{}, 0, err
 	}
 	defer t.Close()
 	if _, err := t.Iterate(ctx); err != nil { // warm-up
-		return nil, err
+		return rate{}, 0, err
 	}
-	steps, start := int64(0), time.Now()
-	for time.Since(start) < s.opt.Duration && !t.Done() {
-		if _, err := t.Iterate(ctx); err != nil {
-			return nil, err
-		}
-		steps += int64(t.BatchSize)
-	}
-	sps := float64(steps) / time.Since(start).Seconds()
-	row := Row{Name: "train/clevr-lago-vanilla", Value: sps, Unit: "SPS",
-		Note: fmt.Sprintf("ppo iterations (rollout + update) of %s with prior none, torch_threads %d", file, ppo.Threads(cfg, t.Vec.ObsDim, t.Vec.ActSpace.N))}
-	if v, ok := s.envRow[file]; ok {
-		row.Versus, row.Ratio = "env/clevr/vec", sps/v
-	}
-	return []Row{row}, nil
+	r, err := timeLoop(ctx, s.opt.Duration, func() (int, error) {
+		_, err := t.Iterate(ctx)
+		return t.BatchSize, err
+	})
+	return r, ppo.Threads(cfg, t.Vec.ObsDim, t.Vec.ActSpace.N), err
 }
 
 // prior times a prior backend on CLEVR states: states/s and latency p50/p95

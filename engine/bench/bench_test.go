@@ -58,3 +58,39 @@ func TestFilterMatchingNothingIsAnError(t *testing.T) {
 		t.Fatalf("err %v: want one listing the measurements", err)
 	}
 }
+
+// TestRolloutRowsInBothModes: the env and rollout rows measure lockstep
+// and async, each with its CPU-time rate, load and ratios to the env-only
+// row of its mode and to one env per core.
+func TestRolloutRowsInBothModes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: steps CLEVR-Robot in MuJoCo for seconds; run without -short")
+	}
+	rep, err := Run(context.Background(), Options{ConfigDir: "../../configs", Filter: regexp.MustCompile("^(env|rollout)/clevr$"), Duration: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ name, versus string }{
+		{"env/clevr/per-core", ""},
+		{"env/clevr/vec", "env/clevr/per-core"},
+		{"env/clevr/vec/async", "env/clevr/per-core"},
+		{"rollout/clevr", "env/clevr/vec"},
+		{"rollout/clevr/async", "env/clevr/vec/async"},
+	}
+	if len(rep.Rows) != len(want) {
+		t.Fatalf("%d rows, want %d: %+v", len(rep.Rows), len(want), rep.Rows)
+	}
+	for i, w := range want {
+		r := rep.Rows[i]
+		if r.Name != w.name || r.Versus != w.versus || r.Value <= 0 || r.PerCPU <= 0 || (w.versus != "" && (r.Ratio <= 0 || r.CPURatio <= 0)) {
+			t.Errorf("row %d: %+v, want %s versus %q with its rates and ratios", i, r, w.name, w.versus)
+		}
+		if strings.HasPrefix(r.Name, "rollout/") && r.PerCore <= 0 {
+			t.Errorf("row %s: no ratio to env/clevr/per-core", r.Name)
+		}
+	}
+	var b bytes.Buffer
+	if err := rep.WriteTable(&b); err != nil || !strings.Contains(b.String(), "rollout/clevr/async") || !strings.Contains(b.String(), "of per-core") {
+		t.Fatalf("table (%v):\n%s", err, b.String())
+	}
+}

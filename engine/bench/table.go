@@ -20,7 +20,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "reference: PyTorch %s (bench/reference/ppo_update.py), each side at its best thread count\n", r.ReferenceTorch)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "measurement\tvalue\tunit\tthreads\tratio\treference\tlago/ref\tnote")
+	fmt.Fprintln(tw, "measurement\tvalue\tunit\tper CPU-s\tthreads\tratio\tload\treference\tlago/ref\tnote")
 	for _, row := range r.Rows {
 		value, unit := "-", row.Unit
 		if row.Unit != "" {
@@ -37,16 +37,28 @@ func (r *Report) WriteTable(w io.Writer) error {
 				threads += " (" + strings.Join(per, " ") + ")"
 			}
 		}
-		ratio := ""
+		ratio, perCPU, load := "", "", ""
 		if row.Versus != "" {
 			ratio = fmt.Sprintf("%.2f vs %s", row.Ratio, row.Versus)
+			if row.CPURatio > 0 {
+				ratio += fmt.Sprintf(" (CPU-time %.2f)", row.CPURatio)
+			}
+		}
+		if row.PerCore > 0 {
+			ratio += fmt.Sprintf("; %.2f of per-core", row.PerCore)
+		}
+		if row.PerCPU > 0 {
+			perCPU = fmt.Sprintf("%.0f", row.PerCPU)
+		}
+		if row.Load > 0 {
+			load = fmt.Sprintf("%.2f", row.Load)
 		}
 		ref, refRatio := "", ""
 		if row.Reference > 0 {
 			ref = fmt.Sprintf("%.0f (%d thr)", row.Reference, row.RefThreads)
 			refRatio = fmt.Sprintf("%.2f×", row.RefRatio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Name, value, unit, threads, ratio, ref, refRatio, row.Note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Name, value, unit, perCPU, threads, ratio, load, ref, refRatio, row.Note)
 	}
 	return tw.Flush()
 }

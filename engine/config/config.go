@@ -49,6 +49,9 @@ type Config struct {
 	TorchThreads       int    `toml:"torch_threads" default:"0" range:"[0,)" doc:"libtorch intra-op threads; 0 = chosen by network size: 1 when a minibatch's forward pass is under 4M multiply-adds (small MLPs, where one thread is fastest), else one per core"`
 	CheckpointEvery    int    `toml:"checkpoint_every" default:"25" range:"[0,)" doc:"save a checkpoint every this many iterations; 0 = only at the end"`
 
+	// Vector env mode (issue 16): how a rollout steps the envs.
+	VecMode string `toml:"vec_mode" default:"lockstep" enum:"lockstep,async" doc:"how rollouts step the envs: lockstep (every env steps, then the policy acts on all of them) or async (two halves, double buffered: the policy acts on one half while the workers step the other, and a free worker takes the next env waiting; needs prior = none). Each gives the same run for a seed with any num_workers; with discrete actions the two take the same actions, with outputs equal up to float rounding"`
+
 	// PPO.
 	NumSteps       int     `toml:"num_steps" default:"128" range:"[1,)" doc:"steps per environment in each rollout"`
 	LearningRate   float64 `toml:"learning_rate" default:"2.5e-4" range:"(0,1]" doc:"Adam learning rate (each Adam step moves a weight by up to about the rate, so above 1 training diverges)"`
@@ -254,6 +257,11 @@ func (c *Config) problems() []error {
 	}
 	if _, err := ParsePrior(c.Prior); err != nil {
 		errs = append(errs, err)
+	}
+	if c.VecMode == "async" && c.Prior != "none" {
+		// A prior looks every env's state up at once, between steps; in
+		// the async mode half the envs are always stepping.
+		errs = append(errs, fmt.Errorf("config key vec_mode: async needs prior = none (prior = %q); use vec_mode = \"lockstep\" with a prior", c.Prior))
 	}
 	if c.ExpName != "" { // the empty name is minlen's to report
 		if err := CheckExpName(c.ExpName); err != nil {

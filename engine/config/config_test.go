@@ -21,7 +21,7 @@ func TestDefaultMatchesCleanRL(t *testing.T) {
 	c := Default()
 	want := Config{
 		ExpName: "ppo", EnvID: "CartPole-v1", Seed: 1, Device: "auto", TorchDeterministic: true,
-		TotalTimesteps: 500000, NumEnvs: 4, NumWorkers: 0, TorchThreads: 0, CheckpointEvery: 25,
+		TotalTimesteps: 500000, NumEnvs: 4, NumWorkers: 0, VecMode: "lockstep", TorchThreads: 0, CheckpointEvery: 25,
 		NumSteps: 128, LearningRate: 2.5e-4, AnnealLR: true, Gamma: 0.99, GAELambda: 0.95,
 		NumMinibatches: 4, UpdateEpochs: 4, NormAdv: true, ClipCoef: 0.2, ClipVLoss: true,
 		EntCoef: 0.01, VFCoef: 0.5, MaxGradNorm: 0.5, TargetKL: 0,
@@ -298,6 +298,7 @@ func TestSetErrors(t *testing.T) {
 		{"hidden_sizes=", `-set hidden_sizes=: key "hidden_sizes" = [] must have at least 1 element`},
 		{"hidden_sizes=64,-1", `-set hidden_sizes=64,-1: key "hidden_sizes" element 1 = -1 is out of range [1, +inf)`},
 		{"device=gpu", `-set device=gpu: key "device" = "gpu" must be one of cpu, cuda, auto`},
+		{"vec_mode=envpool", `-set vec_mode=envpool: key "vec_mode" = "envpool" must be one of lockstep, async`},
 		{"learning_rate=NaN", `-set learning_rate=NaN: key "learning_rate" = nan must be a finite number`},
 	}
 	for _, tt := range tests {
@@ -353,6 +354,25 @@ func TestValidateDivisibility(t *testing.T) {
 		err := c.Validate()
 		if tt.want == "" && err != nil || tt.want != "" && (err == nil || err.Error() != tt.want) {
 			t.Errorf("envs=%d steps=%d minibatches=%d: Validate() = %v, want %q", tt.envs, tt.steps, tt.minibatches, err, tt.want)
+		}
+	}
+}
+
+func TestValidateVecMode(t *testing.T) {
+	tests := []struct {
+		mode, prior, want string // want empty: valid
+	}{
+		{"lockstep", "none", ""},
+		{"lockstep", "scripted:0.9", ""},
+		{"async", "none", ""},
+		{"async", "scripted:0.9", `config key vec_mode: async needs prior = none (prior = "scripted:0.9"); use vec_mode = "lockstep" with a prior`},
+	}
+	for _, tt := range tests {
+		c := Default()
+		c.VecMode, c.Prior = tt.mode, tt.prior
+		err := c.Validate()
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || err.Error() != tt.want) {
+			t.Errorf("vec_mode %s, prior %s: Validate() = %v, want %q", tt.mode, tt.prior, err, tt.want)
 		}
 	}
 }

@@ -139,30 +139,38 @@ func (n *Normalizer) ObserveReset(v *Vec, update bool) {
 // VecNormalize; Gymnasium's NormalizeReward instead zeroes them before
 // adding the reward of a terminal step and never on truncation, which
 // lets the end of one episode leak into the scale of the next.
-func (n *Normalizer) ObserveStep(v *Vec, update bool) {
+func (n *Normalizer) ObserveStep(v *Vec, update bool) { n.ObserveRange(v, 0, v.NumEnvs, update) }
+
+// ObserveRange is ObserveStep for the envs lo..hi (hi excluded) alone: the
+// group of an asynchronous Vec that has just been received (Vec.Recv). The
+// statistics are updated with that group's rows only, so a Vec stepped
+// group by group updates them once per group and step.
+func (n *Normalizer) ObserveRange(v *Vec, lo, hi int, update bool) {
+	od := v.ObsDim
 	if n.NormObs {
+		obs := v.Obs[lo*od : hi*od]
 		if update {
-			n.Obs.Update(v.Obs, v.NumEnvs)
+			n.Obs.Update(obs, hi-lo)
 		}
-		n.NormalizeObs(v.Obs, v.NumEnvs)
-		for i := range v.NumEnvs {
+		n.NormalizeObs(obs, hi-lo)
+		for i := lo; i < hi; i++ {
 			if v.Terminated[i] || v.Truncated[i] {
-				n.NormalizeObs(v.FinalObs[i*v.ObsDim:(i+1)*v.ObsDim], 1)
+				n.NormalizeObs(v.FinalObs[i*od:(i+1)*od], 1)
 			}
 		}
 	}
 	if !n.NormReward {
 		return
 	}
-	for i, r := range v.Rewards {
-		n.Returns[i] = n.Returns[i]*n.Gamma + float64(r)
+	for i := lo; i < hi; i++ {
+		n.Returns[i] = n.Returns[i]*n.Gamma + float64(v.Rewards[i])
 	}
 	if update {
-		updateStats(n.Ret, n.Returns, v.NumEnvs)
+		updateStats(n.Ret, n.Returns[lo:hi], hi-lo)
 	}
 	scale := 1 / math.Sqrt(n.Ret.Var[0]+n.Epsilon)
-	for i, r := range v.Rewards {
-		v.Rewards[i] = float32(clip(float64(r)*scale, n.ClipReward))
+	for i := lo; i < hi; i++ {
+		v.Rewards[i] = float32(clip(float64(v.Rewards[i])*scale, n.ClipReward))
 		if v.Terminated[i] || v.Truncated[i] {
 			n.Returns[i] = 0
 		}

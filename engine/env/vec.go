@@ -15,6 +15,11 @@ import (
 // the others, so a step costs one wake-up per extra worker and allocates
 // nothing. The exported slices are owned by the Vec and overwritten by
 // every Reset and Step; a Vec is not safe for concurrent use.
+//
+// After EnableAsync, Send and Recv also step the envs a group at a time
+// without waiting, so that the caller can run its policy on one group
+// while the others step (async.go); Step and Reset stay available between
+// such steps.
 type Vec struct {
 	// NumEnvs is the number of envs; ObsDim and ActDim are the number of
 	// float32 values in one env's observation and action.
@@ -65,6 +70,10 @@ type Vec struct {
 	bounds []int
 	wake   []chan struct{}
 	wg     sync.WaitGroup
+
+	// async is the state of the asynchronous mode (async.go); nil until
+	// EnableAsync.
+	async *asyncState
 
 	ready  bool // Reset has been called
 	closed bool
@@ -170,6 +179,7 @@ func (v *Vec) dispatch(op vecOp) {
 	if v.closed {
 		panic("env: Vec used after Close")
 	}
+	v.checkIdle("Reset or Step")
 	v.op = op
 	v.wg.Add(len(v.wake))
 	for _, c := range v.wake {
@@ -186,8 +196,9 @@ func (v *Vec) run(lo, hi int) {
 			v.resetEnv(i)
 		}
 	case opStep:
+		ad := v.ActDim
 		for i := lo; i < hi; i++ {
-			v.stepEnv(i)
+			v.stepEnv(i, v.actions[i*ad:(i+1)*ad])
 		}
 	}
 }
@@ -224,9 +235,10 @@ func (v *Vec) Step(actions []float32) {
 	v.actions = nil // do not keep the caller's buffer alive
 }
 
-func (v *Vec) stepEnv(i int) {
+// stepEnv steps env i with action and records the results in its rows.
+func (v *Vec) stepEnv(i int, action []float32) {
 	obs := v.Obs[i*v.ObsDim : (i+1)*v.ObsDim]
-	tr := v.envs[i].Step(v.actions[i*v.ActDim:(i+1)*v.ActDim], obs)
+	tr := v.envs[i].Step(action, obs)
 	v.elapsed[i]++
 	v.runReturn[i] += tr.Reward
 	v.runSuccess[i] = v.runSuccess[i] || tr.Success
@@ -260,6 +272,11 @@ func (v *Vec) Close() {
 	for _, c := range v.wake {
 		close(c)
 	}
+	if v.async != nil {
+		for _, c := range v.async.req {
+			close(c)
+		}
+	}
 }
 
 const vecStateTag = "Vec/1"
@@ -270,6 +287,9 @@ const vecStateTag = "Vec/1"
 // FinalObs, ...) are not included: they were consumed before
 // checkpointing.
 func (v *Vec) MarshalBinary() ([]byte, error) {
+	if g := v.busyGroup(); g >= 0 {
+		return nil, fmt.Errorf("env: Vec.MarshalBinary while group %d is stepping; Recv it first", g)
+	}
 	var e Encoder
 	e.String(vecStateTag)
 	e.String(v.Spec.ID)
@@ -297,6 +317,9 @@ func (v *Vec) MarshalBinary() ([]byte, error) {
 // over the same environment with the same NumEnvs; the number of workers
 // may differ. On error the Vec is left unchanged.
 func (v *Vec) UnmarshalBinary(data []byte) error {
+	if g := v.busyGroup(); g >= 0 {
+		return fmt.Errorf("env: Vec.UnmarshalBinary while group %d is stepping; Recv it first", g)
+	}
 	d := NewDecoder(data)
 	d.Tag(vecStateTag)
 	id, n, obsDim, actDim := string(d.Bytes()), d.Int(), d.Int(), d.Int()

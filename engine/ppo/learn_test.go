@@ -7,9 +7,10 @@ import (
 	"github.com/lago-rl/lago/engine/config"
 )
 
-// learnUntil trains the shipped config until the mean return of the last 20
-// episodes reaches threshold, failing if total_timesteps run out first.
-func learnUntil(t *testing.T, path string, threshold float64) {
+// learnUntil trains the shipped config, its envs stepped in vecMode, until
+// the mean return of the last 20 episodes reaches threshold, failing if
+// total_timesteps run out first.
+func learnUntil(t *testing.T, path, vecMode string, threshold float64) {
 	if testing.Short() {
 		t.Skip("learning test: skipped in -short mode (it trains for up to a minute)")
 	}
@@ -17,7 +18,7 @@ func learnUntil(t *testing.T, path string, threshold float64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Device = "cpu"
+	cfg.Device, cfg.VecMode = "cpu", vecMode
 	tr, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +41,11 @@ func learnUntil(t *testing.T, path string, threshold float64) {
 	t.Fatalf("%s: best mean return over 20 episodes %.1f < %.1f within %d steps", cfg.EnvID, best, threshold, tr.GlobalStep)
 }
 
-func TestLearnsCartPole(t *testing.T) { learnUntil(t, "../../configs/cartpole.toml", 475) }
+func TestLearnsCartPole(t *testing.T) { learnUntil(t, "../../configs/cartpole.toml", "lockstep", 475) }
 
-func TestLearnsPendulum(t *testing.T) { learnUntil(t, "../../configs/pendulum.toml", -400) }
+// TestLearnsCartPoleAsync: the asynchronous rollout trains as well.
+func TestLearnsCartPoleAsync(t *testing.T) {
+	learnUntil(t, "../../configs/cartpole.toml", "async", 475)
+}
+
+func TestLearnsPendulum(t *testing.T) { learnUntil(t, "../../configs/pendulum.toml", "lockstep", -400) }

@@ -71,6 +71,10 @@ type rollout struct {
 	stepLP  []float32
 	stepVal []float32
 	perm    []int64
+	// the final observations, envs and values of truncated episodes
+	finalObs []float32
+	finalEnv []int
+	finalVal []float32
 	// episodes that ended this iteration
 	episodes []Episode
 }
@@ -125,6 +129,17 @@ func newRankTrainer(cfg config.Config, reg Regularizer, dist *distState, cores i
 		return nil, fmt.Errorf("config key env_id: %w", err)
 	}
 	t := &Trainer{Cfg: cfg, Dev: dev, Vec: vec, Reg: reg, Recent: NewEpisodeWindow(100), dist: dist}
+	if cfg.VecMode == "async" {
+		if reg != nil {
+			vec.Close()
+			return nil, fmt.Errorf("config key vec_mode: async does not support a regulariser (%s), which looks every env's state up at once; use vec_mode = \"lockstep\"", reg.Name())
+		}
+		// Two halves: the policy acts on one while the workers step the other.
+		if err := vec.EnableAsync(min(2, vec.NumEnvs)); err != nil {
+			vec.Close()
+			return nil, err
+		}
+	}
 	outDim := vec.ActSpace.N
 	if vec.ActSpace.Kind == env.BoxKind {
 		outDim = vec.ActSpace.Dim()
@@ -210,6 +225,9 @@ func (t *Trainer) allocate() {
 	b.stepLP = make([]float32, n)
 	b.stepVal = make([]float32, n)
 	b.perm = make([]int64, T*n)
+	b.finalObs = make([]float32, 0, n*od)
+	b.finalEnv = make([]int, 0, n)
+	b.finalVal = make([]float32, n)
 }
 
 // Close releases the envs' workers and the networks.
@@ -334,7 +352,7 @@ func (t *Trainer) collect(ctx context.Context) error {
 	runtime.LockOSThread() // grad mode is per thread; Run locks too, this makes Iterate safe alone
 	defer runtime.UnlockOSThread()
 	b, v := &t.buf, t.Vec
-	n, od, ad := v.NumEnvs, v.ObsDim, v.ActDim
+	n, od := v.NumEnvs, v.ObsDim
 	b.episodes = b.episodes[:0]
 	if t.Reg != nil {
 		if err := t.Reg.BeginRollout(t.Cfg.NumSteps * n); err != nil {
@@ -343,68 +361,12 @@ func (t *Trainer) collect(ctx context.Context) error {
 	}
 	s := torch.NewScope()
 	defer s.Close()
-	for step := 0; step < t.Cfg.NumSteps; step++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		row := step * n // env i's sample is row+i
-		if t.Reg != nil {
-			if err := t.Reg.Observe(row, v); err != nil {
-				return err
-			}
-		}
-		copy(b.obs[row*od:(row+n)*od], v.Obs)
-		err := torch.NoGrad(func() error {
-			obs := torch.FromSliceIn(s, v.Obs, []int64{int64(n), int64(od)}, t.Dev)
-			d := t.Agent.Distribution(s, obs)
-			action := d.Sample(s, false)
-			logp := d.LogProb(s, action)
-			value := t.Agent.Value(s, obs)
-			if err := s.Err(); err != nil {
-				return err
-			}
-			if t.Agent.Discrete {
-				if err := torch.CopyTo(action, b.actInt); err != nil {
-					return err
-				}
-			} else if err := torch.CopyTo(action, b.actF); err != nil {
-				return err
-			}
-			if err := torch.CopyTo(logp, b.stepLP); err != nil {
-				return err
-			}
-			return torch.CopyTo(value, b.stepVal)
-		})
-		if err != nil {
-			return err
-		}
-		s.Reset()
-		copy(b.logprobs[row:row+n], b.stepLP)
-		copy(b.values[row:row+n], b.stepVal)
-		t.envActions()
-		copy(b.actions[row*ad:(row+n)*ad], t.storedActions())
-
-		v.Step(b.envAct)
-		t.Norm.ObserveStep(v, true)
-		t.GlobalStep += int64(n * t.World())
-		copy(b.rewards[row:row+n], v.Rewards)
-		truncated := false
-		for i := 0; i < n; i++ {
-			b.ends[row+i] = v.Terminated[i] || v.Truncated[i]
-			truncated = truncated || v.Truncated[i]
-			if b.ends[row+i] {
-				ep := Episode{Return: v.EpisodeReturn[i], Length: v.EpisodeLength[i], Success: v.EpisodeSuccess[i], Level: v.EpisodeLevel[i]}
-				b.episodes = append(b.episodes, ep)
-				if t.dist == nil {
-					t.Recent.Add(ep) // a group's ranks add every rank's episodes (gatherMetrics)
-				}
-			}
-		}
-		if truncated {
-			if err := t.bootstrapTruncated(s, row); err != nil {
-				return err
-			}
-		}
+	collect := t.collectLockstep
+	if v.NumGroups() > 0 {
+		collect = t.collectAsync
+	}
+	if err := collect(ctx, s); err != nil {
+		return err
 	}
 	// Advantages, with the value of the observation after the last step.
 	err := torch.NoGrad(func() error {
@@ -422,19 +384,155 @@ func (t *Trainer) collect(ctx context.Context) error {
 	return nil
 }
 
-// envActions turns the sampled actions into what the envs take: the index
-// for discrete actions, the action clipped to the box for continuous ones
-// (as CleanRL's ClipAction wrapper; the unclipped action is what is stored
-// and scored).
-func (t *Trainer) envActions() {
+// collectLockstep is collect's loop over a lockstep Vec: the policy acts
+// on every env, then every env steps.
+func (t *Trainer) collectLockstep(ctx context.Context, s *torch.Scope) error {
+	v := t.Vec
+	n := v.NumEnvs
+	for step := 0; step < t.Cfg.NumSteps; step++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		row := step * n // env i's sample is row+i
+		if t.Reg != nil {
+			if err := t.Reg.Observe(row, v); err != nil {
+				return err
+			}
+		}
+		if err := t.act(s, row, 0, n); err != nil {
+			return err
+		}
+		v.Step(t.buf.envAct)
+		t.Norm.ObserveStep(v, true)
+		if err := t.record(s, row, 0, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collectAsync is collect's loop over an asynchronous Vec (vec_mode =
+// async), double buffered: as soon as a group's step is received, the
+// policy acts on it and its next step is sent, while the other groups
+// step. Groups are handled in a fixed order, so the policy samples the
+// same batches from the same random stream in every run, whatever the
+// number of workers and however long each env takes; samples are stored
+// by step and env index, as in lockstep. libtorch's CPU categorical
+// sampler draws row after row, so discrete actions are those lockstep
+// would take (TestAsyncMatchesLockstepOnDiscreteActions).
+func (t *Trainer) collectAsync(ctx context.Context, s *torch.Scope) error {
+	b, v := &t.buf, t.Vec
+	n, ad, groups := v.NumEnvs, v.ActDim, v.NumGroups()
+	defer v.RecvAll() // an error or a cancellation leaves no group stepping
+	for g := range groups {
+		lo, hi := v.Group(g)
+		if err := t.act(s, 0, lo, hi); err != nil {
+			return err
+		}
+		v.Send(g, b.envAct[lo*ad:hi*ad])
+	}
+	for step := 0; step < t.Cfg.NumSteps; step++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		row := step * n
+		for g := range groups {
+			lo, hi := v.Group(g)
+			v.Recv(g)
+			t.Norm.ObserveRange(v, lo, hi, true)
+			if err := t.record(s, row, lo, hi); err != nil {
+				return err
+			}
+			if step+1 == t.Cfg.NumSteps {
+				continue
+			}
+			if err := t.act(s, row+n, lo, hi); err != nil {
+				return err
+			}
+			v.Send(g, b.envAct[lo*ad:hi*ad])
+		}
+	}
+	return nil
+}
+
+// act runs the policy on the observations of envs lo..hi, stores them with
+// the sampled actions, log-probabilities and values as samples
+// row+lo..row+hi, and leaves the actions to send in the envs' rows of
+// buf.envAct.
+func (t *Trainer) act(s *torch.Scope, row, lo, hi int) error {
+	b, v := &t.buf, t.Vec
+	od, ad := v.ObsDim, v.ActDim
+	copy(b.obs[(row+lo)*od:(row+hi)*od], v.Obs[lo*od:hi*od])
+	err := torch.NoGrad(func() error {
+		obs := torch.FromSliceIn(s, v.Obs[lo*od:hi*od], []int64{int64(hi - lo), int64(od)}, t.Dev)
+		d := t.Agent.Distribution(s, obs)
+		action := d.Sample(s, false)
+		logp := d.LogProb(s, action)
+		value := t.Agent.Value(s, obs)
+		if err := s.Err(); err != nil {
+			return err
+		}
+		if t.Agent.Discrete {
+			if err := torch.CopyTo(action, b.actInt[lo:hi]); err != nil {
+				return err
+			}
+		} else if err := torch.CopyTo(action, b.actF[lo*ad:hi*ad]); err != nil {
+			return err
+		}
+		if err := torch.CopyTo(logp, b.stepLP[lo:hi]); err != nil {
+			return err
+		}
+		return torch.CopyTo(value, b.stepVal[lo:hi])
+	})
+	if err != nil {
+		return err
+	}
+	s.Reset()
+	copy(b.logprobs[row+lo:row+hi], b.stepLP[lo:hi])
+	copy(b.values[row+lo:row+hi], b.stepVal[lo:hi])
+	t.envActions(lo, hi)
+	copy(b.actions[(row+lo)*ad:(row+hi)*ad], t.storedActions()[lo*ad:hi*ad])
+	return nil
+}
+
+// record stores the results of envs lo..hi's last step as samples
+// row+lo..row+hi and collects the episodes that ended, in env order.
+func (t *Trainer) record(s *torch.Scope, row, lo, hi int) error {
+	b, v := &t.buf, t.Vec
+	t.GlobalStep += int64((hi - lo) * t.World()) // every rank steps as many envs
+	copy(b.rewards[row+lo:row+hi], v.Rewards[lo:hi])
+	truncated := false
+	for i := lo; i < hi; i++ {
+		b.ends[row+i] = v.Terminated[i] || v.Truncated[i]
+		truncated = truncated || v.Truncated[i]
+		if b.ends[row+i] {
+			ep := Episode{Return: v.EpisodeReturn[i], Length: v.EpisodeLength[i], Success: v.EpisodeSuccess[i], Level: v.EpisodeLevel[i]}
+			b.episodes = append(b.episodes, ep)
+			if t.dist == nil {
+				t.Recent.Add(ep) // a group's ranks add every rank's episodes (gatherMetrics)
+			}
+		}
+	}
+	if truncated {
+		return t.bootstrapTruncated(s, row, lo, hi)
+	}
+	return nil
+}
+
+// envActions turns the sampled actions of envs lo..hi into what the envs
+// take: the index for discrete actions, the action clipped to the box for
+// continuous ones (as CleanRL's ClipAction wrapper; the unclipped action
+// is what is stored and scored).
+func (t *Trainer) envActions(lo, hi int) {
 	b := &t.buf
 	if t.Agent.Discrete {
-		for i, a := range b.actInt {
-			b.envAct[i] = float32(a)
+		for i, a := range b.actInt[lo:hi] {
+			b.envAct[lo+i] = float32(a)
 		}
 		return
 	}
-	t.Vec.ActSpace.Clip(b.envAct, b.actF)
+	ad := t.Vec.ActDim
+	t.Vec.ActSpace.Clip(b.envAct[lo*ad:hi*ad], b.actF[lo*ad:hi*ad])
 }
 
 func (t *Trainer) storedActions() []float32 {
@@ -444,21 +542,21 @@ func (t *Trainer) storedActions() []float32 {
 	return t.buf.actF
 }
 
-// bootstrapTruncated adds γ·V(final observation) to the rewards of episodes
-// cut by the time limit, so that GAE, which stops at every episode end,
-// still credits the value the episode would have gone on to earn.
-func (t *Trainer) bootstrapTruncated(s *torch.Scope, row int) error {
+// bootstrapTruncated adds γ·V(final observation) to the rewards of the
+// episodes of envs lo..hi cut by the time limit, so that GAE, which stops
+// at every episode end, still credits the value the episode would have
+// gone on to earn.
+func (t *Trainer) bootstrapTruncated(s *torch.Scope, row, lo, hi int) error {
 	v, b := t.Vec, &t.buf
 	od := v.ObsDim
-	var rows []float32
-	var which []int
-	for i := 0; i < v.NumEnvs; i++ {
+	rows, which := b.finalObs[:0], b.finalEnv[:0]
+	for i := lo; i < hi; i++ {
 		if v.Truncated[i] {
 			rows = append(rows, v.FinalObs[i*od:(i+1)*od]...)
 			which = append(which, i)
 		}
 	}
-	vals := make([]float32, len(which))
+	vals := b.finalVal[:len(which)]
 	err := torch.NoGrad(func() error {
 		obs := torch.FromSliceIn(s, rows, []int64{int64(len(which)), int64(od)}, t.Dev)
 		val := t.Agent.Value(s, obs)
