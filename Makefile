@@ -37,10 +37,17 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './$(BUILD)/*' 2>/dev/null)
 # pushed with `lago lm push` (or `lago stage1 -push NAME`) instead, and
 # PRIOR=scripted:0.9 the scripted prior. DEMO_TEMPLATE is the prompt template
 # the model was trained on (clevr-compact-v1 for models/ and lago stage1's
-# default); scripted priors ignore it.
+# default); scripted priors ignore it. A language-model prior answers a
+# state after its rollout step; DEMO_PRIOR_WAIT (seconds) lets each update
+# wait for the rollout's answers, which the config's prior_wait = 0 would
+# mask out whenever the scorer lags (measured: coverage 0 on the loaded
+# 2-core VM at ~8 states/s; bench/results/stage1-demo.md). DEMO_ARGS adds
+# flags to lago compare (e.g. -set num_envs=4).
 MODEL         ?= clevr-guidance-s
 PRIOR         ?= lm:models/$(MODEL)/model.gguf
 DEMO_TEMPLATE ?= clevr-compact-v1
+DEMO_PRIOR_WAIT ?= 600
+DEMO_ARGS     ?=
 DEMO_STEPS    ?= 20480
 DEMO_OUT      ?= runs/demo
 MODEL_OUT     ?= runs/model-$(MODEL)
@@ -84,7 +91,7 @@ setup: ## install the Debian packages lago needs (apt-get; only what is missing)
 
 demo: lago ## LaGO with the shipped model as prior (or PRIOR=ollama:NAME, scripted:0.9) next to vanilla PPO on CLEVR-Robot
 	./lago compare -config configs/clevr-lago.toml -priors "$(PRIOR),none" -seeds 1 -steps $(DEMO_STEPS) \
-		-set prior_template=$(DEMO_TEMPLATE) -out "$(DEMO_OUT)/$$(echo '$(PRIOR)' | tr ':/ ' '--_')"
+		-set prior_template=$(DEMO_TEMPLATE) -set prior_wait=$(DEMO_PRIOR_WAIT) $(DEMO_ARGS) -out "$(DEMO_OUT)/$$(echo '$(PRIOR)' | tr ':/ ' '--_')"
 
 # The shipped model is regenerated from scratch (its stage1.toml: demos,
 # dataset, training on one CPU thread) and must come out bit for bit.
