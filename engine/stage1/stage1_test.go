@@ -103,6 +103,9 @@ func TestPipelineRunsSkipsAndRedoes(t *testing.T) {
 // with the very model an uninterrupted run makes; a fresh folder makes it
 // bit for bit too.
 func TestPipelineResumesKilledTrainingBitForBit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs the tiny pipeline three times (about half a minute on a loaded 2-core machine); run without -short")
+	}
 	c := tinyConfig(t)
 	whole, log, err := runTiny(t, context.Background(), c, t.TempDir())
 	if err != nil {
