@@ -3,7 +3,11 @@ package stage1
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,6 +84,37 @@ func TestPipelineRunsSkipsAndRedoes(t *testing.T) {
 	}
 	if res2.Manifest.SHA256 != m.SHA256 {
 		t.Errorf("rerun's manifest names %s, first run %s", res2.Manifest.SHA256, m.SHA256)
+	}
+
+	// With a push, the steps are still skipped (the push is not part of
+	// their hashes) and the model is created on the server.
+	var created string
+	var blob int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/api/blobs/sha256:"+m.SHA256:
+			b, _ := io.ReadAll(r.Body)
+			blob = len(b)
+			w.WriteHeader(http.StatusCreated)
+		case r.Method == http.MethodPost && r.URL.Path == "/api/create":
+			var req struct{ Model string }
+			json.NewDecoder(r.Body).Decode(&req)
+			created = req.Model
+			w.Write([]byte(`{"status":"success"}` + "\n"))
+		default:
+			t.Errorf("unexpected request %s %s", r.Method, r.URL.Path)
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	pc := c
+	pc.OllamaHost = srv.URL
+	res4, err := Run(context.Background(), pc, "lago-tiny", Options{Dir: dir, LagoVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res4.Skipped) != 4 || res4.Pushed != "lago-tiny" || created != "lago-tiny" || int64(blob) != m.Bytes {
+		t.Errorf("push: skipped %v, pushed %q, server created %q from a blob of %d bytes (the model has %d)", res4.Skipped, res4.Pushed, created, blob, m.Bytes)
 	}
 
 	// A changed training key redoes training and the model, not the data.
