@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/lago-rl/lago/bindings/torch"
 	"github.com/lago-rl/lago/engine/demos"
@@ -47,6 +48,10 @@ type ModelManifest struct {
 	SHA256        string `json:"sha256"`
 	Bytes         int64  `json:"bytes"`
 	Params        int64  `json:"params"`
+	// Scorer is the in-process engine that measured Heldout and Known, as
+	// its cache keys name it (lm.Scorer.Digest without the file's digest,
+	// e.g. "lago-lm-f32"): another engine rounds differently.
+	Scorer string `json:"scorer"`
 	// Config is the whole stage-1 config that made the model (the data
 	// seeds are its demos_seed and split_seed; the training's its train.seed).
 	Config Config `json:"config"`
@@ -185,7 +190,7 @@ func BuildModel(ctx context.Context, c Config, dataDir, trainDir, dir, lagoVersi
 	shape := im.Model.Shape
 	im.Model.Free()
 	m := ModelManifest{Format: ModelFormat, FormatVersion: ModelFormatVersion, LagoVersion: lagoVersion,
-		File: ModelFile, SHA256: sum, Bytes: n, Params: shape.ParamCount(), Config: c,
+		File: ModelFile, SHA256: sum, Bytes: n, Params: shape.ParamCount(), Scorer: ScorerEngine(s), Config: c,
 		Demos: dm.DemosCounts, Dataset: dm.Counts,
 		Heldout: Heldout{NLL: nll, PairAccuracy: acc, Agreement: ag, TextCeiling: demos.TextCeiling(states)},
 		Known:   known}
@@ -197,6 +202,13 @@ func BuildModel(ctx context.Context, c Config, dataDir, trainDir, dir, lagoVersi
 		return m, fmt.Errorf("stage1: %w", err)
 	}
 	return m, nil
+}
+
+// ScorerEngine is the engine part of s's cache-key digest ("lago-lm-f32"
+// of "lago-lm-f32:sha256:…").
+func ScorerEngine(s *lm.Scorer) string {
+	engine, _, _ := strings.Cut(s.Digest(), ":")
+	return engine
 }
 
 // ReadModelManifest reads a model folder's manifest.
