@@ -62,7 +62,8 @@ type Config struct {
 // Default is the configuration with every key at its default: 1,000
 // CLEVR-Robot episodes at ε in [0, 0.5], the compact template, lago lm
 // train's defaults but a context of 128 tokens (clevr-compact-v1's
-// direction question is ~90 tokens in a vocabulary built from its data).
+// direction question and answer are 107 tokens on average, 112 at most, in
+// the 589-token vocabulary lago lm train builds from 400 episodes' data).
 func Default() Config {
 	t := train.Default()
 	t.Context = 128
