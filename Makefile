@@ -28,13 +28,29 @@ endif
 SHIM := $(BUILD)/lib/liblagotorch.so
 GO_SOURCES := $(shell find . -name '*.go' -not -path './$(BUILD)/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all shim test test-short vet bench setup clean help demo
+.PHONY: all shim test test-short vet bench setup clean help demo model model-update
 
 # The main job on its embedded defaults: LaGO with PRIOR next to vanilla PPO
-# on CLEVR-Robot, one seed each, run side by side with live progress.
-PRIOR      ?= scripted:0.9
-DEMO_STEPS ?= 20480
-DEMO_OUT   ?= runs/demo
+# on CLEVR-Robot, one seed each, run side by side with live progress. The
+# default prior is the shipped guidance model (models/), scored in-process
+# by lago's own engine: no Ollama needed. PRIOR=ollama:NAME asks a model
+# pushed with `lago lm push` (or `lago stage1 -push NAME`) instead, and
+# PRIOR=scripted:0.9 the scripted prior. DEMO_TEMPLATE is the prompt template
+# the model was trained on (clevr-compact-v1 for models/ and lago stage1's
+# default); scripted priors ignore it. A language-model prior answers a
+# state after its rollout step; DEMO_PRIOR_WAIT (seconds) lets each update
+# wait for the rollout's answers, which the config's prior_wait = 0 would
+# mask out whenever the scorer lags (measured: coverage 0 on the loaded
+# 2-core VM at ~8 states/s; bench/results/stage1-demo.md). DEMO_ARGS adds
+# flags to lago compare (e.g. -set num_envs=4).
+MODEL         ?= clevr-guidance-s
+PRIOR         ?= lm:models/$(MODEL)/model.gguf
+DEMO_TEMPLATE ?= clevr-compact-v1
+DEMO_PRIOR_WAIT ?= 600
+DEMO_ARGS     ?=
+DEMO_STEPS    ?= 20480
+DEMO_OUT      ?= runs/demo
+MODEL_OUT     ?= runs/model-$(MODEL)
 
 all: lago ## build the shim and ./lago
 
@@ -73,9 +89,27 @@ setup: ## install the Debian packages lago needs (apt-get; only what is missing)
 	@command -v $(GO) >/dev/null || { echo "Go >= 1.24 is needed: https://go.dev/dl (Debian's golang is too old)"; exit 1; }
 	$(GO) mod download
 
-demo: lago ## LaGO (PRIOR=scripted:0.9, or ollama:MODEL) next to vanilla PPO on CLEVR-Robot, minutes on 2 cores
+demo: lago ## LaGO with the shipped model as prior (or PRIOR=ollama:NAME, scripted:0.9) next to vanilla PPO on CLEVR-Robot
 	./lago compare -config configs/clevr-lago.toml -priors "$(PRIOR),none" -seeds 1 -steps $(DEMO_STEPS) \
-		-out "$(DEMO_OUT)/$$(echo '$(PRIOR)' | tr ':/ ' '--_')"
+		-set prior_template=$(DEMO_TEMPLATE) -set prior_wait=$(DEMO_PRIOR_WAIT) $(DEMO_ARGS) -out "$(DEMO_OUT)/$$(echo '$(PRIOR)' | tr ':/ ' '--_')"
+
+# The shipped model is regenerated from scratch (its stage1.toml: demos,
+# dataset, training on one CPU thread) and must come out bit for bit.
+model: lago ## regenerate models/$(MODEL) from scratch on CPU and check it is bit for bit the shipped file
+	rm -rf "$(MODEL_OUT)"
+	./lago stage1 -config models/$(MODEL)/stage1.toml -out "$(MODEL_OUT)"
+	@want=$$(sed -n 's/^  "sha256": "\(.*\)",$$/\1/p' models/$(MODEL)/manifest.json); \
+	got=$$(sha256sum "$(MODEL_OUT)/model/model.gguf" | cut -d' ' -f1); \
+	if [ "$$want" = "$$got" ]; then echo "bit for bit: $(MODEL_OUT)/model/model.gguf = models/$(MODEL)/model.gguf (sha256 $$got)"; \
+	else echo "DIFFERENT: regenerated sha256 $$got, shipped manifest says $$want (make model-update replaces the shipped files)"; exit 1; fi
+	@cmp -s "$(MODEL_OUT)/model/manifest.json" models/$(MODEL)/manifest.json && echo "manifest identical" || \
+	  echo "note: the manifest's held-out figures differ from the shipped ones (diff $(MODEL_OUT)/model/manifest.json models/$(MODEL)/manifest.json)"
+
+model-update: ## regenerate models/$(MODEL) and replace the shipped model and manifest with the result
+	rm -rf "$(MODEL_OUT)"
+	$(MAKE) lago
+	./lago stage1 -config models/$(MODEL)/stage1.toml -out "$(MODEL_OUT)"
+	cp "$(MODEL_OUT)/model/model.gguf" "$(MODEL_OUT)/model/manifest.json" models/$(MODEL)/
 
 clean: ## remove build outputs
 	rm -rf $(BUILD) lago

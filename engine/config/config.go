@@ -100,6 +100,10 @@ type Config struct {
 	// Stage 1 (issue 13): the prompt template a language-model prior is asked with.
 	PriorTemplate string `toml:"prior_template" default:"" doc:"prompt template version of language-model priors: empty for the env's own (clevr-v1 on CLEVR-Robot), or clevr-compact-v1 (short prompts, 0.02 m grid; for models trained by lago demos dataset -template clevr-compact-v1), clevr-v1, generic-v1"`
 
+	// Prior cache keys (issue 13): which engine the Ollama server runs, which
+	// its API does not tell (the server's version it does, and is keyed too).
+	OllamaNewEngine bool `toml:"ollama_new_engine" default:"false" doc:"set to true when the Ollama server runs with OLLAMA_NEW_ENGINE=1 (its own engine instead of llama.cpp's runner for models such as llama): the two give different log-probabilities for the same GGUF, so the prior cache keys name it; the API cannot report it, and the pinned v0.17.4's default is false"`
+
 	// The Ollama prior service.
 	OllamaHost           string  `toml:"ollama_host" default:"" doc:"Ollama server: host[:port] or a URL, read as Ollama reads OLLAMA_HOST (no scheme: port 11434; http://: 80; https://: 443); empty means $OLLAMA_HOST, else 127.0.0.1:11434"`
 	OllamaParallel       int     `toml:"ollama_parallel" default:"1" range:"[1,64]" doc:"concurrent requests to Ollama; match the server's OLLAMA_NUM_PARALLEL"`

@@ -26,6 +26,7 @@ type fakeOllama struct {
 	fault    string        // "", "slow", "500", "reset", "malformed", "nologprobs", "nolabels", "huge", "block"
 	release  chan struct{} // closes a "block" fault
 	prompts  []string
+	version  string // what GET /api/version answers; "" is the pinned "0.17.4"
 }
 
 func newFakeOllama(t *testing.T) *fakeOllama {
@@ -44,7 +45,13 @@ func (f *fakeOllama) start(addr string) {
 	f.ln, f.addr = ln, ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/version", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"version":"0.17.4"}`)
+		f.mu.Lock()
+		v := f.version
+		f.mu.Unlock()
+		if v == "" {
+			v = "0.17.4"
+		}
+		fmt.Fprintf(w, `{"version":%q}`, v)
 	})
 	mux.HandleFunc("/api/tags", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"models":[{"name":"tiny:latest","model":"tiny:latest","digest":"sha256:feedface"}]}`)

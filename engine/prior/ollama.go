@@ -38,6 +38,10 @@ type OllamaConfig struct {
 	// FallbackSamples is k of the structured-output fallback for servers or
 	// models without log-probabilities.
 	FallbackSamples int
+	// NewEngine is the ollama_new_engine key: whether the server runs with
+	// OLLAMA_NEW_ENGINE=1. It names the engine in the cache keys (see
+	// Ollama.Digest); the API does not report it.
+	NewEngine bool
 }
 
 // OllamaConfigFrom is the scorer's configuration for model under cfg.
@@ -47,6 +51,7 @@ func OllamaConfigFrom(cfg config.Config, model string) OllamaConfig {
 		Timeout:         time.Duration(cfg.OllamaTimeout * float64(time.Second)),
 		FactorTopK:      cfg.PriorFactorTopK,
 		FallbackSamples: cfg.PriorFallbackSamples,
+		NewEngine:       cfg.OllamaNewEngine,
 	}
 }
 
@@ -72,7 +77,9 @@ type Ollama struct {
 	host   *url.URL
 	client *api.Client
 	digest string
-	mode   Mode // ModeLogprobs, or ModeSampled where the probe found no log-probabilities
+	// version is the server's (GET /api/version), part of the cache keys.
+	version string
+	mode    Mode // ModeLogprobs, or ModeSampled where the probe found no log-probabilities
 }
 
 // ErrKind classifies scoring failures for the metrics.
@@ -179,7 +186,7 @@ func NewOllama(ctx context.Context, cfg OllamaConfig) (*Ollama, error) {
 
 	vctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	if err := o.checkServer(vctx, hc); err != nil {
+	if o.version, err = o.checkServer(vctx, hc); err != nil {
 		return nil, err
 	}
 	list, err := o.client.List(vctx)
@@ -201,8 +208,29 @@ func NewOllama(ctx context.Context, cfg OllamaConfig) (*Ollama, error) {
 	return o, nil
 }
 
-// Digest identifies the model's weights; it is part of every cache key.
-func (o *Ollama) Digest() string { return o.digest }
+// Digest names what answers a question, for the cache keys: the model's
+// digest, the server's version and its engine. Two engines of one server
+// (llama.cpp's runner and Ollama's own, OLLAMA_NEW_ENGINE=1) were measured
+// to give different log-probabilities for the same GGUF (up to 0.63 nats
+// from their tokenizers alone; shared/reference/llama-gguf-parity.md), and
+// versions change kernels, so neither may share another's entries. The
+// engine is the ollama_new_engine key: Ollama's API reports neither the
+// setting nor the runner a model was loaded with (/api/show and /api/ps have
+// no such field), and with the setting and the model (its architecture is
+// in the digest) the server's choice is fixed.
+func (o *Ollama) Digest() string {
+	engine := "OLLAMA_NEW_ENGINE=0"
+	if o.cfg.NewEngine {
+		engine = "OLLAMA_NEW_ENGINE=1"
+	}
+	return fmt.Sprintf("ollama/%s/%s:%s", o.version, engine, o.digest)
+}
+
+// ModelDigest is the model's digest as the server lists it.
+func (o *Ollama) ModelDigest() string { return o.digest }
+
+// ServerVersion is what the server answered GET /api/version with.
+func (o *Ollama) ServerVersion() string { return o.version }
 
 // Mode is how the model is scored: log-probabilities, or sampling.
 func (o *Ollama) Mode() Mode { return o.mode }
@@ -210,16 +238,16 @@ func (o *Ollama) Mode() Mode { return o.mode }
 // checkServer asks /api/version and tells apart a server that cannot be
 // reached (is Ollama running?) from one that answers, but not as Ollama
 // does (an HTML page, an error status): the fix differs, so the message does.
-func (o *Ollama) checkServer(ctx context.Context, hc *http.Client) error {
+func (o *Ollama) checkServer(ctx context.Context, hc *http.Client) (string, error) {
 	where := fmt.Sprintf("Ollama at %s (config key ollama_host, or $OLLAMA_HOST)", o.host.Host)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.host.JoinPath("/api/version").String(), nil)
 	if err != nil {
-		return fmt.Errorf("prior: %s: %w", where, err)
+		return "", fmt.Errorf("prior: %s: %w", where, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("prior: cannot reach %s: %v; is it running? start it with `ollama serve`", where, err)
+		return "", fmt.Errorf("prior: cannot reach %s: %v; is it running? start it with `ollama serve`", where, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
@@ -232,17 +260,17 @@ func (o *Ollama) checkServer(ctx context.Context, hc *http.Client) error {
 		excerpt = excerpt[:120] + "…"
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("prior: %s is reachable but answered GET /api/version with HTTP %d (%s): %q; the server there is failing or is not Ollama",
+		return "", fmt.Errorf("prior: %s is reachable but answered GET /api/version with HTTP %d (%s): %q; the server there is failing or is not Ollama",
 			where, resp.StatusCode, ctype, excerpt)
 	}
 	var v struct {
 		Version *string `json:"version"`
 	}
 	if err := json.Unmarshal(body, &v); err != nil || v.Version == nil {
-		return fmt.Errorf("prior: %s is reachable but answered GET /api/version with HTTP 200 (%s) that is not Ollama's JSON: %q; is ollama_host pointing at another service?",
+		return "", fmt.Errorf("prior: %s is reachable but answered GET /api/version with HTTP 200 (%s) that is not Ollama's JSON: %q; is ollama_host pointing at another service?",
 			where, ctype, excerpt)
 	}
-	return nil
+	return *v.Version, nil
 }
 
 // probe asks for one token with log-probabilities: support is detected by

@@ -90,7 +90,7 @@ func TestPromptEndsAtTheLabel(t *testing.T) {
 func TestScoreFactorised(t *testing.T) {
 	f := newFakeOllama(t)
 	o := newTestOllama(t, f)
-	if o.Mode() != ModeLogprobs || o.Digest() != "sha256:feedface" {
+	if o.Mode() != ModeLogprobs || o.Digest() != "ollama/0.17.4/OLLAMA_NEW_ENGINE=0:sha256:feedface" {
 		t.Fatalf("mode %v digest %q", o.Mode(), o.Digest())
 	}
 	before := f.requests.Load()
