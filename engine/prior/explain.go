@@ -91,7 +91,7 @@ func Explain(ctx context.Context, p Prior, e env.Env) (Explanation, error) {
 	if m := q.NumActions(); m != n {
 		return x, fmt.Errorf("prior %s: the question covers %d actions, the env has %d", p.Name(), m, n)
 	}
-	res, err := op.ollama.Score(ctx, q)
+	res, err := op.service.scorer.Score(ctx, q) // Ollama's or lago's own engine (lm:, whose ollama is nil)
 	if err != nil {
 		return x, err
 	}

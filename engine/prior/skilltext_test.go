@@ -244,5 +244,21 @@ func TestLMSkillWeights(t *testing.T) {
 		scores[i] = math.Log(p)
 	}
 	closeTo(t, "lm:tiny.gguf on push", w, softmax(scores), 1e-5)
+
+	// lago prior show asks lago's engine too (an lm: prior has no Ollama).
+	p, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	x, err := Explain(context.Background(), p, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xw := make([]float64, len(x.Probs))
+	for i, v := range x.Probs {
+		xw[i] = float64(v)
+	}
+	closeTo(t, "Explain", xw, w, 1e-6)
 	t.Logf("tiny model's weights over push's skills: %.4f", w)
 }
