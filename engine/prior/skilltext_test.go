@@ -194,6 +194,18 @@ func TestOllamaSkillWeights(t *testing.T) {
 	}
 	closeTo(t, "cached", w2, w, 0)
 
+	// lago prior warm fills the cache from Meta-World's states too.
+	cfg.NumEnvs, cfg.NumWorkers = 2, 1
+	p, err = New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := WarmEnv(context.Background(), p, cfg, 1, WarmOptions{Steps: 40, Wait: time.Minute})
+	p.Close()
+	if err != nil || !rep.Drained || rep.Usage.Calls < 1 {
+		t.Fatalf("warm on push: %+v, %v; want its states scored", rep, err)
+	}
+
 	cfg.EnvID = "MetaWorld-reach-v3"
 	cfg.PriorTemplate = ""
 	if w, _, calls := skillPrior(t, cfg, metaWorldState(t, cfg.EnvID)); len(w) != 1 || w[0] != 1 || calls != 0 {
