@@ -227,13 +227,10 @@ func FromConfig(ctx context.Context, cfg config.Config) (ppo.Regularizer, func()
 	if as := e.ActionSpace(); as.Kind == env.DiscreteKind {
 		r, err = New(p, as.N, opt)
 	} else if sk, ok := e.(env.Skilled); ok {
-		if spec, _ := config.ParsePrior(cfg.Prior); spec.Kind == config.PriorOllama || spec.Kind == config.PriorLM {
-			// A language model asked "which skill now?" is the next step
-			// (issue 15); until its prompts are built and measured it is refused.
-			err = fmt.Errorf("config key prior: %q on %s: language-model priors over a continuous env's skills are not supported yet; use scripted:Q, scripted-wrong:Q or uniform", cfg.Prior, cfg.EnvID)
-		} else {
-			r, err = NewContinuous(p, sk.NumSkills(), as.Dim(), opt)
-		}
+		// Every prior kind answers with weights over the skills; a
+		// language model's are its answer to "which skill now?"
+		// (engine/prior's metaworld-v1 template).
+		r, err = NewContinuous(p, sk.NumSkills(), as.Dim(), opt)
 	} else {
 		err = fmt.Errorf("prior = %q on %s: LaGO's prior over continuous actions is a mixture over the env's latent skills (a Gaussian per skill), which %s does not declare; use an env with skills (MetaWorld-<task>-v3), a discrete-action env, or prior = \"none\"", cfg.Prior, cfg.EnvID, cfg.EnvID)
 	}

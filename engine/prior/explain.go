@@ -62,11 +62,15 @@ func Explain(ctx context.Context, p Prior, e env.Env) (Explanation, error) {
 	if p == nil {
 		return Explanation{}, fmt.Errorf("config key prior: \"none\" has nothing to explain; name a prior, e.g. -set prior=scripted:0.9")
 	}
-	sp := e.ActionSpace()
-	if sp.Kind != env.DiscreteKind {
-		return Explanation{}, fmt.Errorf("prior: %s has continuous actions; a prior is over discrete actions", e.Spec().ID)
+	n := e.ActionSpace().N
+	if e.ActionSpace().Kind != env.DiscreteKind {
+		sk, ok := e.(env.Skilled)
+		if !ok {
+			return Explanation{}, fmt.Errorf("prior: %s has continuous actions and no skills (env.Skilled); a prior is over discrete actions or skills", e.Spec().ID)
+		}
+		n = sk.NumSkills() // the prior is over the skills, named by ActionNames
 	}
-	x := Explanation{Prior: p.Name(), Probs: make([]float32, sp.N)}
+	x := Explanation{Prior: p.Name(), Probs: make([]float32, n)}
 	if d, ok := e.(env.Describer); ok {
 		x.TextView = d.TextView()
 		x.Actions = d.ActionNames()
@@ -84,10 +88,10 @@ func Explain(ctx context.Context, p Prior, e env.Env) (Explanation, error) {
 		return x, err
 	}
 	x.TextView = q.Text
-	if n := q.NumActions(); n != sp.N {
-		return x, fmt.Errorf("prior %s: the question covers %d actions, the env has %d", p.Name(), n, sp.N)
+	if m := q.NumActions(); m != n {
+		return x, fmt.Errorf("prior %s: the question covers %d actions, the env has %d", p.Name(), m, n)
 	}
-	res, err := op.ollama.Score(ctx, q)
+	res, err := op.service.scorer.Score(ctx, q) // Ollama's or lago's own engine (lm:, whose ollama is nil)
 	if err != nil {
 		return x, err
 	}

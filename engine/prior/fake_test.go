@@ -26,7 +26,8 @@ type fakeOllama struct {
 	fault    string        // "", "slow", "500", "reset", "malformed", "nologprobs", "nolabels", "huge", "block"
 	release  chan struct{} // closes a "block" fault
 	prompts  []string
-	version  string // what GET /api/version answers; "" is the pinned "0.17.4"
+	version  string    // what GET /api/version answers; "" is the pinned "0.17.4"
+	scores   []float64 // when set: the top log-probabilities are label i's scores[i], then " the"'s
 }
 
 func newFakeOllama(t *testing.T) *fakeOllama {
@@ -91,7 +92,7 @@ func (f *fakeOllama) generate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	fault := f.fault
+	fault, scores := f.fault, f.scores
 	f.prompts = append(f.prompts, req.Prompt)
 	f.mu.Unlock()
 	// The option it favours: the last one listed (its letter precedes ". ").
@@ -129,6 +130,13 @@ func (f *fakeOllama) generate(w http.ResponseWriter, r *http.Request) {
 		Logprob float64 `json:"logprob"`
 	}
 	top := []tok{{" " + best, math.Log(0.7)}, {"▁A", math.Log(0.1)}, {" the", math.Log(0.05)}}
+	if scores != nil {
+		top = top[:0]
+		for i, lp := range scores {
+			top = append(top, tok{" " + string(rune('A'+i)), lp})
+		}
+		top = append(top, tok{" the", math.Log(0.01)})
+	}
 	if fault == "nolabels" {
 		top = []tok{{" the", math.Log(0.5)}, {" ball", math.Log(0.3)}}
 	}

@@ -208,3 +208,35 @@ func TestRealServerRestartMidRun(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestRealSkillPriorOnMetaWorld: a real Ollama answers metaworld-v1's "which
+// skill now?" for push with log-probabilities over its four skills. (lago's
+// lm: engine is not compared here: for the tiny random model the label
+// tokens rank 12th-20th, some only in one spelling (" B" but not "B"), so
+// Ollama's top 20 hold part of each label's mass while lm: sums all of it;
+// measured 0.19/0.14/0.34/0.33 against 0.26/0.20/0.29/0.25.)
+func TestRealSkillPriorOnMetaWorld(t *testing.T) {
+	host, model := realOllama(t)
+	e := metaWorldState(t, "MetaWorld-push-v3")
+	cfg := config.Default()
+	cfg.EnvID = "MetaWorld-push-v3"
+	cfg.Prior = "ollama:" + model
+	cfg.OllamaHost = host
+	cfg.OllamaTimeout = 30
+	cfg.PriorCacheDir = filepath.Join(t.TempDir(), "cache")
+	w, _, calls := skillPrior(t, cfg, e)
+	if len(w) != 4 || calls != 1 {
+		t.Fatalf("%d weights in %v calls; want push's 4 skills in 1", len(w), calls)
+	}
+	sum := 0.0
+	for _, x := range w {
+		if x <= 0 {
+			t.Fatalf("weights %v: a skill without mass", w)
+		}
+		sum += x
+	}
+	if math.Abs(sum-1) > 1e-4 {
+		t.Fatalf("weights %v sum to %v", w, sum)
+	}
+	t.Logf("Ollama's weights over push's skills: %.4f", w)
+}

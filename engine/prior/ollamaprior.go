@@ -114,6 +114,9 @@ func (p *ollamaPrior) Lookup(e env.Env, out []float32) (Key, bool, error) {
 	if n := q.NumActions(); n != len(out) {
 		return Key{}, false, fmt.Errorf("prior %s: the question covers %d actions, the env has %d", p.name, n, len(out))
 	}
+	if certain(q, out) {
+		return Key{}, true, nil
+	}
 	k, probs, ok := p.service.Lookup(q)
 	if ok {
 		copy(out, probs)

@@ -55,10 +55,15 @@ func Warm(ctx context.Context, p Prior, v *env.Vec, opt WarmOptions) (WarmReport
 	if len(opt.Policies) == 0 {
 		return WarmReport{}, errors.New("prior: warm needs at least one policy")
 	}
+	n := v.ActSpace.N
 	if v.ActSpace.Kind != env.DiscreteKind {
-		return WarmReport{}, fmt.Errorf("prior: %s has continuous actions; a prior is over discrete actions", v.Spec.ID)
+		sk, ok := v.Env(0).(env.Skilled)
+		if !ok {
+			return WarmReport{}, fmt.Errorf("prior: %s has continuous actions and no skills (env.Skilled); a prior is over discrete actions or skills", v.Spec.ID)
+		}
+		n = sk.NumSkills()
 	}
-	probs := make([]float32, v.ActSpace.N)
+	probs := make([]float32, n)
 	actions := make([]float32, v.NumEnvs*v.ActDim)
 	var keys []Key
 	for step := 0; step < opt.Steps; step += v.NumEnvs {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/lago-rl/lago/engine/lm/gguf"
 	"github.com/lago-rl/lago/engine/runfile"
 )
 
@@ -55,5 +57,53 @@ func TestLaGOTrainsOnMetaWorld(t *testing.T) {
 	}
 	if lines != 3 {
 		t.Fatalf("%d metrics lines, want 3", lines)
+	}
+}
+
+// TestLMSkillPriorTrainsOnMetaWorld: a language-model prior over push's
+// skills (lago's tiny GGUF, asked "which skill now?" through the
+// asynchronous service) trains: every sample is covered once the update has
+// waited for its answer, and the KL to the mixture is finite.
+func TestLMSkillPriorTrainsOnMetaWorld(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "tiny.gguf")
+	if err := runfile.WriteAtomic(model, 0o644, func(w io.Writer) error { return gguf.WriteTinyLlama(w, nil, 1) }); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyConfig()
+	cfg.EnvID = "MetaWorld-push-v3"
+	cfg.TotalTimesteps = 2 * 16 * 2 // two iterations
+	cfg.NormObs, cfg.NormReward = true, true
+	cfg.Prior, cfg.Beta = "lm:"+model, 0.01
+	cfg.PriorCacheDir = filepath.Join(dir, "cache")
+	cfg.PriorWait = 60 // every sample's answer, however loaded the machine
+	sum, err := Train(context.Background(), cfg, Options{Dir: filepath.Join(dir, "run"), Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Iterations != 2 {
+		t.Fatalf("summary %+v", sum)
+	}
+	f, err := os.Open(filepath.Join(dir, "run", runfile.MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		kl, _ := m["lago_kl"].(float64)
+		cov, _ := m["lago_coverage"].(float64)
+		calls, _ := m["prior_llm_calls"].(float64)
+		if math.IsNaN(kl) || math.IsInf(kl, 0) || kl <= 0 || cov != 1 {
+			t.Fatalf("iteration %v: lago_kl %v, coverage %v; want a finite positive KL over every sample (line %s)", m["iteration"], m["lago_kl"], m["lago_coverage"], sc.Text())
+		}
+		if m["iteration"] == 1.0 && calls < 1 {
+			t.Fatalf("iteration 1 made %v model calls; the tiny model was not asked", calls)
+		}
+		t.Logf("iteration %v: lago_kl %.2f, coverage %.2f, model calls %v", m["iteration"], kl, cov, calls)
 	}
 }
