@@ -26,7 +26,7 @@ func BenchmarkUpdateShapes(b *testing.B) {
 		for _, path := range []struct {
 			name          string
 			path, threads int
-		}{{"", pathFused, 0}, {"/t1", pathFused, 1}, {"/t2", pathFused, 2}, {"/flat", pathFlat, 0}, {"/unfused", pathUnfused, 0}} {
+		}{{"", pathFused, 0}, {"/t1", pathFused, 1}, {"/t2", pathFused, 2}, {"/autograd", pathAutograd, 0}, {"/flat", pathFlat, 0}, {"/unfused", pathUnfused, 0}} {
 			name := c.name + path.name
 			b.Run(name, func(b *testing.B) {
 				cfg, err := config.Load(c.path)
