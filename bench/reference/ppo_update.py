@@ -11,7 +11,15 @@ The rollout is synthetic (random observations and advantages, actions drawn
 from the policy): the update's cost does not depend on the values.
 
 It prints one JSON object: samples/s (minibatch samples through forward,
-backward and Adam per second) at each thread count tried, and the best.
+backward and Adam per second) at each thread count tried, and the best;
+and the process's CPU time per sample (every thread's), which a loaded
+machine disturbs less than wall time.
+
+torch.set_num_threads does not reach OpenBLAS (Debian's torch runs its
+float GEMMs there), whose pthread pool keeps one thread per core. So at
+each torch thread count the update is timed twice where OpenBLAS is found:
+with OpenBLAS's own thread count and with OpenBLAS at the torch count (what
+lago's fused step does); the faster counts.
 
     python3 bench/reference/ppo_update.py -shape clevr-lago -threads 1,2 -duration 5
 
@@ -89,7 +97,17 @@ class Agent(nn.Module):
         return action, probs.log_prob(action).sum(1), probs.entropy().sum(1), self.critic(x), None
 
 
+def openblas_setter():
+    """openblas_set_num_threads of the OpenBLAS torch loaded, or None."""
+    try:
+        import ctypes
+        return ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads
+    except (OSError, AttributeError):
+        return None
+
+
 def run(shape, threads, duration, seed):
+    """samples/s and CPU-ns per sample of the update at this thread count."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     s = SHAPES[shape]
@@ -149,14 +167,15 @@ def run(shape, threads, duration, seed):
                 _ = (pg_loss.item(), v_loss.item(), entropy_loss.item(), old_approx_kl.item(), approx_kl.item())
 
     update()  # warm-up, not timed
-    n, start = 0, time.perf_counter()
+    n, start, cpu = 0, time.perf_counter(), time.process_time()
     while True:
         update()
         n += 1
         elapsed = time.perf_counter() - start
         if elapsed >= duration:
             break
-    return n * batch * s["update_epochs"] / elapsed
+    samples = n * batch * s["update_epochs"]
+    return samples / elapsed, (time.process_time() - cpu) * 1e9 / samples
 
 
 def main():
@@ -174,9 +193,20 @@ def main():
     counts = sorted({int(t) for t in a.threads.split(",") if t.strip()})
     if not counts or min(counts) < 1:
         ap.error("-threads: want positive integers, e.g. 1,2")
-    per = {}
+    per, cpu, blas = {}, {}, {}
+    set_blas = openblas_setter()
     for t in counts:
-        per[str(t)] = run(a.shape, t, a.duration, a.seed)
+        variants = [None] + ([t] if set_blas and t != (os.cpu_count() or 1) else [])
+        for b in variants:
+            if b is not None:
+                set_blas(b)
+            rate, ns = run(a.shape, t, a.duration, a.seed)
+            if b is not None:
+                set_blas(os.cpu_count() or 1)  # OpenBLAS's default: one per core
+            k = str(t)
+            if rate > per.get(k, 0):
+                per[k], blas[k] = rate, "torch" if b is not None else "own"
+            cpu[k] = min(cpu.get(k, ns), ns)
     best = max(per, key=per.get)
     print(json.dumps({
         "shape": a.shape,
@@ -185,6 +215,9 @@ def main():
         "samples_per_s": per[best],
         "threads": int(best),
         "per_threads": per,
+        "openblas_threads": blas,
+        "cpu_ns_per_sample": min(cpu.values()),
+        "cpu_ns_per_sample_per_threads": cpu,
     }))
 
 

@@ -56,13 +56,21 @@ int64_t lt_flat_adam_relinks(lt_flat_adam f);
  *
  * out[LT_PPO_NOUT] receives the minibatch's figures. *status is
  * LT_PPO_STEPPED, or LT_PPO_NONFINITE_LOSS / LT_PPO_NONFINITE_NORM when the
- * loss / the gradient norm was not finite (nothing was stepped). */
+ * loss / the gradient norm was not finite (nothing was stepped).
+ *
+ * Two implementations: a hand-written forward and backward (workspace
+ * tensors, GEMMs straight into the flat gradient buffer, the loss's
+ * gradient as loops over the rows), taken when every tensor is on the CPU,
+ * contiguous and float32 (actions int64 for a discrete policy); and
+ * libtorch's autograd over the same ops, taken otherwise or when
+ * spec->autograd is set (the reference the first is tested against). */
 typedef struct {
   int actor_layers, critic_layers; /* Linear layers of each MLP */
   int relu;                        /* hidden activation: 0 tanh, 1 relu */
   int discrete;                    /* 1: categorical over the actor's logits; 0: diagonal Gaussian */
   int clip_vloss, norm_adv;
   double clip_coef, ent_coef, vf_coef, max_grad_norm;
+  int autograd;                    /* 1: always the autograd path */
 } lt_ppo_spec;
 
 typedef struct {
@@ -85,6 +93,15 @@ lt_error lt_ppo_minibatch_step(lt_flat_adam f, const lt_ppo_spec* spec, lt_tenso
                                lt_tensor returns, lt_tensor old_values, const int64_t* idx,
                                int64_t n_idx, const lt_ppo_prior* prior, double* out,
                                int* status);
+
+/* For tests: builds a random float64 actor-critic (layers of spec, hidden
+ * units wide, out_dim logits or action dimensions) and minibatch of rows
+ * rows, with prior 0 (none), 1 (KL(pi||p)) or 2 (KL(p||pi)) at beta 0.7,
+ * and compares the hand-written backward's gradient of the loss with
+ * central finite differences (step 1e-6). *max_err is the largest
+ * absolute difference, *max_grad the largest gradient component. */
+lt_error lt_ppo_gradcheck(const lt_ppo_spec* spec, int64_t obs_dim, int64_t hidden, int64_t out_dim,
+                          int64_t rows, int prior, uint64_t seed, double* max_err, double* max_grad);
 
 #ifdef __cplusplus
 }

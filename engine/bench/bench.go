@@ -82,7 +82,13 @@ type Row struct {
 	CPURatio float64 `json:"cpu_ratio,omitempty"`
 	PerCore  float64 `json:"vs_per_core,omitempty"`
 	Load     float64 `json:"load1,omitempty"`
-	Note     string  `json:"note,omitempty"`
+	// CPU and RefCPU are each side's process CPU time (user + system, every
+	// thread's) per sample, the least over thread counts and rounds: a
+	// loaded machine disturbs it less than wall time. RefCPURatio = RefCPU / CPU.
+	CPU         float64 `json:"cpu_ns_per_sample,omitempty"`
+	RefCPU      float64 `json:"reference_cpu_ns_per_sample,omitempty"`
+	RefCPURatio float64 `json:"reference_cpu_over_lago,omitempty"`
+	Note        string  `json:"note,omitempty"`
 }
 
 // Report is a suite run: the machine, the versions and the rows.
@@ -241,11 +247,14 @@ func (s *suite) update(ctx context.Context, name, file string, withPrior bool) (
 	for r := 0; r < rounds; r++ {
 		for _, th := range threadCounts() {
 			cfg.TorchThreads = th
-			rate, o, a, note, err := s.updateRate(ctx, cfg)
+			rate, cpu, o, a, note, err := s.updateRate(ctx, cfg)
 			if err != nil {
 				return nil, err
 			}
 			obsDim, outDim, row.Note = o, a, note
+			if row.CPU == 0 || cpu < row.CPU {
+				row.CPU = cpu
+			}
 			k := fmt.Sprint(th)
 			row.PerThreads[k] = max(row.PerThreads[k], rate)
 			if rate > row.Value {
@@ -253,17 +262,23 @@ func (s *suite) update(ctx context.Context, name, file string, withPrior bool) (
 			}
 		}
 		if s.python != "" {
-			ref, refThreads, err := s.reference(ctx, name, cfg, obsDim, outDim, withPrior)
+			ref, refThreads, refCPU, err := s.reference(ctx, name, cfg, obsDim, outDim, withPrior)
 			if err != nil {
 				return nil, err
 			}
 			if ref > row.Reference {
 				row.Reference, row.RefThreads = ref, refThreads
 			}
+			if refCPU > 0 && (row.RefCPU == 0 || refCPU < row.RefCPU) {
+				row.RefCPU = refCPU
+			}
 		}
 	}
 	if row.Reference > 0 {
 		row.RefRatio = row.Value / row.Reference
+	}
+	if row.RefCPU > 0 && row.CPU > 0 {
+		row.RefCPURatio = row.RefCPU / row.CPU
 	}
 	if rounds > 1 {
 		row.Note += fmt.Sprintf("; best of %d alternating rounds", rounds)
@@ -273,7 +288,8 @@ func (s *suite) update(ctx context.Context, name, file string, withPrior bool) (
 	return []Row{row}, nil
 }
 
-func (s *suite) updateRate(ctx context.Context, cfg config.Config) (rate float64, obsDim, outDim int, note string, err error) {
+// updateRate times the update: samples/s, and CPU-ns per sample.
+func (s *suite) updateRate(ctx context.Context, cfg config.Config) (rate, cpuPerSample float64, obsDim, outDim int, note string, err error) {
 	var reg ppo.Regularizer
 	closeReg := func() error { return nil }
 	if cfg.Prior != "none" {
@@ -281,29 +297,31 @@ func (s *suite) updateRate(ctx context.Context, cfg config.Config) (rate float64
 		// KL term covers the whole minibatch as it does once the cache is warm.
 		cfg.PriorWait = 1e6
 		if reg, closeReg, err = lago.FromConfig(ctx, cfg); err != nil {
-			return 0, 0, 0, "", err
+			return 0, 0, 0, 0, "", err
 		}
 	}
 	defer closeReg()
 	t, err := ppo.New(cfg, reg)
 	if err != nil {
-		return 0, 0, 0, "", err
+		return 0, 0, 0, 0, "", err
 	}
 	defer t.Close()
 	if err := t.Rollout(ctx); err != nil {
-		return 0, 0, 0, "", err
+		return 0, 0, 0, 0, "", err
 	}
 	if _, err := t.Update(ctx); err != nil { // warm-up
-		return 0, 0, 0, "", err
+		return 0, 0, 0, 0, "", err
 	}
-	n, start := 0, time.Now()
+	n, start, cpu0 := 0, time.Now(), processCPU()
 	for time.Since(start) < s.opt.Duration {
 		if _, err := t.Update(ctx); err != nil {
-			return 0, 0, 0, "", err
+			return 0, 0, 0, 0, "", err
 		}
 		n++
 	}
-	rate = float64(n*t.BatchSize*cfg.UpdateEpochs) / time.Since(start).Seconds()
+	samples := float64(n * t.BatchSize * cfg.UpdateEpochs)
+	rate = samples / time.Since(start).Seconds()
+	cpuPerSample = float64(processCPU()-cpu0) / samples
 	obsDim, outDim = t.Vec.ObsDim, t.Vec.ActSpace.N
 	if t.Vec.ActSpace.Kind == env.BoxKind {
 		outDim = t.Vec.ActSpace.Dim()
@@ -315,18 +333,30 @@ func (s *suite) updateRate(ctx context.Context, cfg config.Config) (rate float64
 	if t.Fused() {
 		note += ", fused"
 	}
-	return rate, obsDim, outDim, note, nil
+	return rate, cpuPerSample, obsDim, outDim, note, nil
+}
+
+// processCPU is the process's user + system CPU time so far (0 where
+// getrusage fails: then no CPU figure is reported).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // reference runs the PyTorch script on the same shapes.
-func (s *suite) reference(ctx context.Context, shape string, cfg config.Config, obsDim, outDim int, withPrior bool) (float64, int, error) {
+// It returns the best samples/s, its thread count, and the least CPU-ns
+// per sample.
+func (s *suite) reference(ctx context.Context, shape string, cfg config.Config, obsDim, outDim int, withPrior bool) (float64, int, float64, error) {
 	spec := map[string]any{
 		"obs_dim": obsDim, "hidden": cfg.HiddenSizes, "num_envs": cfg.NumEnvs, "num_steps": cfg.NumSteps,
 		"num_minibatches": cfg.NumMinibatches, "update_epochs": cfg.UpdateEpochs, "beta": 0.0,
 	}
 	e, err := env.Make(cfg.EnvID)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if e.ActionSpace().Kind == env.DiscreteKind {
 		spec["n"], spec["act_dim"] = outDim, 0
@@ -350,18 +380,19 @@ func (s *suite) reference(ctx context.Context, shape string, cfg config.Config, 
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return 0, 0, fmt.Errorf("reference %s: %v: %s", s.opt.Script, err, strings.TrimSpace(string(ee.Stderr)))
+			return 0, 0, 0, fmt.Errorf("reference %s: %v: %s", s.opt.Script, err, strings.TrimSpace(string(ee.Stderr)))
 		}
-		return 0, 0, fmt.Errorf("reference %s: %w", s.opt.Script, err)
+		return 0, 0, 0, fmt.Errorf("reference %s: %w", s.opt.Script, err)
 	}
 	var r struct {
 		Rate    float64 `json:"samples_per_s"`
 		Threads int     `json:"threads"`
+		CPU     float64 `json:"cpu_ns_per_sample"`
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
-		return 0, 0, fmt.Errorf("reference %s printed %q: %w", s.opt.Script, out, err)
+		return 0, 0, 0, fmt.Errorf("reference %s printed %q: %w", s.opt.Script, out, err)
 	}
-	return r.Rate, r.Threads, nil
+	return r.Rate, r.Threads, r.CPU, nil
 }
 
 // findPython returns a python with torch and its torch version, or why

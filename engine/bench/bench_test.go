@@ -22,7 +22,7 @@ func TestCartPoleUpdateWithoutPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Rows) != 1 || rep.Rows[0].Name != "update/cartpole" || rep.Rows[0].Value <= 0 || rep.Rows[0].Threads < 1 {
+	if len(rep.Rows) != 1 || rep.Rows[0].Name != "update/cartpole" || rep.Rows[0].Value <= 0 || rep.Rows[0].Threads < 1 || rep.Rows[0].CPU <= 0 {
 		t.Fatalf("rows %+v", rep.Rows)
 	}
 	if rep.Rows[0].Reference != 0 || !strings.Contains(rep.ReferenceSkipped, "python3-torch") {

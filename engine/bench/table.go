@@ -20,7 +20,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "reference: PyTorch %s (bench/reference/ppo_update.py), each side at its best thread count\n", r.ReferenceTorch)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "measurement\tvalue\tunit\tper CPU-s\tthreads\tratio\tload\treference\tlago/ref\tnote")
+	fmt.Fprintln(tw, "measurement\tvalue\tunit\tper CPU-s\tthreads\tratio\tload\treference\tlago/ref\tCPU ns/sample lago, ref (ref/lago)\tnote")
 	for _, row := range r.Rows {
 		value, unit := "-", row.Unit
 		if row.Unit != "" {
@@ -58,7 +58,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 			ref = fmt.Sprintf("%.0f (%d thr)", row.Reference, row.RefThreads)
 			refRatio = fmt.Sprintf("%.2f×", row.RefRatio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Name, value, unit, perCPU, threads, ratio, load, ref, refRatio, row.Note)
+		cpu := ""
+		if row.CPU > 0 {
+			cpu = fmt.Sprintf("%.0f", row.CPU)
+			if row.RefCPU > 0 {
+				cpu += fmt.Sprintf(", %.0f (%.2f×)", row.RefCPU, row.RefCPURatio)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Name, value, unit, perCPU, threads, ratio, load, ref, refRatio, cpu, row.Note)
 	}
 	return tw.Flush()
 }

@@ -27,9 +27,10 @@ type PriorTerm interface {
 // one whenever the regulariser allows it; the others are the references
 // the fused path is tested and benchmarked against.
 const (
-	pathFused   = iota // one shim call per minibatch (torch.FlatAdam.PPOStep)
-	pathFlat           // the loss op by op (Loss), then FlatAdam.ClipStep
-	pathUnfused        // the loss op by op, then ClipGradNorm, Adam.Step and Adam.ZeroGrad
+	pathFused    = iota // one shim call per minibatch (torch.FlatAdam.PPOStep), hand-written backward on the CPU
+	pathFlat            // the loss op by op (Loss), then FlatAdam.ClipStep
+	pathUnfused         // the loss op by op, then ClipGradNorm, Adam.Step and Adam.ZeroGrad
+	pathAutograd        // one shim call per minibatch, always through libtorch's autograd
 )
 
 // fusedScratch holds the fused path's per-minibatch buffers.
@@ -41,7 +42,7 @@ type fusedScratch struct {
 // fusedPath reports whether update runs minibatches in one shim call, and
 // the regulariser's PriorTerm (nil without a regulariser).
 func (t *Trainer) fusedPath() (bool, PriorTerm) {
-	if t.path != pathFused {
+	if t.path != pathFused && t.path != pathAutograd {
 		return false, nil
 	}
 	if t.Reg == nil {
@@ -59,6 +60,7 @@ func (t *Trainer) ppoSpec() torch.PPOSpec {
 		Act: t.Agent.Actor.Act, Discrete: t.Agent.Discrete,
 		ClipVLoss: c.ClipVLoss, NormAdv: c.NormAdv,
 		ClipCoef: c.ClipCoef, EntCoef: c.EntCoef, VFCoef: c.VFCoef, MaxGradNorm: c.MaxGradNorm,
+		Autograd: t.path == pathAutograd,
 	}
 }
 
