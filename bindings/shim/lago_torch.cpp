@@ -679,8 +679,8 @@ lt_error lt_narrow(lt_tensor a, int64_t dim, int64_t start, int64_t length, lt_t
 }
 
 lt_error lt_lm_unary(int op, lt_tensor a, lt_tensor* out) {
-  static const char* names[] = {"rsqrt", "silu", "contiguous"};
-  std::string where = (op >= 0 && op <= LT_CONTIGUOUS) ? names[op] : "lm unary";
+  static const char* names[] = {"rsqrt", "silu", "contiguous", "round to float16"};
+  std::string where = (op >= 0 && op <= LT_ROUND_F16) ? names[op] : "lm unary";
   LT_TRY
   const auto& x = get(a, "operand");
   torch::Tensor r;
@@ -688,6 +688,12 @@ lt_error lt_lm_unary(int op, lt_tensor a, lt_tensor* out) {
     case LT_RSQRT: r = x.rsqrt(); break;
     case LT_SILU: r = torch::silu(x); break;
     case LT_CONTIGUOUS: r = x.contiguous(); break;
+    case LT_ROUND_F16:
+      if (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kFloat64)
+        throw std::invalid_argument(std::string("operand must be float32 or float64, not ") +
+                                    c10::toString(x.scalar_type()));
+      r = x.to(torch::kHalf).to(x.scalar_type());
+      break;
     default: throw std::invalid_argument("unknown lm unary op " + std::to_string(op));
   }
   *out = wrap(std::move(r));

@@ -107,6 +107,12 @@ func (s *Scope) SiLU(a *Tensor) *Tensor { return s.lmUnary(C.LT_SILU, a) }
 // Contiguous copies a into row-major layout (a itself when it already is).
 func (s *Scope) Contiguous(a *Tensor) *Tensor { return s.lmUnary(C.LT_CONTIGUOUS, a) }
 
+// RoundF16 rounds a float32 or float64 tensor to the nearest float16 (ties
+// to even; beyond ±65504 to ±inf) and returns it in a's dtype: what a
+// value stored as f16 reads back as, as llama.cpp's f16 KV cache stores
+// keys and values. Another dtype is an error naming it.
+func (s *Scope) RoundF16(a *Tensor) *Tensor { return s.lmUnary(C.LT_ROUND_F16, a) }
+
 // Embedding looks up rows of weight [n, d] at the int64 ids [...] → [..., d].
 // An id outside [0, n) is an error naming the range, not a crash.
 func (s *Scope) Embedding(weight, ids *Tensor) *Tensor {

@@ -132,6 +132,19 @@ func TestLMOpsValues(t *testing.T) {
 	logits := mustTensor(t, s, []float64{0, 0, 1, 1}, 2, 2)
 	tg := FromSliceIn(s, []int64{-100, 1}, []int64{2}, d)
 	assertClose(t, "cross_entropy", values(t, s.CrossEntropy(logits, tg, -100)), []float64{math.Log(2)}, 1e-12)
+	// f16 has 10 mantissa bits: 1+2⁻¹¹ is a tie that goes to the even 1,
+	// 1+3·2⁻¹¹ one that goes to the even 1+2⁻⁹; 0.1 reads back as
+	// 0.0999755859375; 1e-8 is below half the least subnormal (2⁻²⁴);
+	// 70000 is past the largest finite 65504.
+	for _, dt := range []DType{Float32, Float64} {
+		r := s.To(mustTensor(t, s, []float64{1 + math.Ldexp(1, -11), 1 + 3*math.Ldexp(1, -11), 0.1, -0.1, 1e-8, 70000, -65504}, 7), d, dt)
+		got := values(t, s.To(s.RoundF16(r), d, Float64))
+		if len(got) != 7 || !math.IsInf(got[5], 1) {
+			t.Fatalf("round_f16 %s: %v, want +Inf at 5", dt, got)
+		}
+		got[5] = 0
+		assertClose(t, "round_f16 "+dt.String(), got, []float64{1, 1 + math.Ldexp(1, -9), 0.0999755859375, -0.0999755859375, 0, 0, -65504}, 0)
+	}
 	if s.Err() != nil {
 		t.Fatal(s.Err())
 	}
@@ -148,6 +161,9 @@ func TestLMOpsShapeErrors(t *testing.T) {
 		{"narrow", "[2 3]", func(s *Scope, x *Tensor) *Tensor { return s.Narrow(x, 1, 2, 5) }},
 		{"embedding", "the table has 2 rows", func(s *Scope, x *Tensor) *Tensor {
 			return s.Embedding(x, FromSliceIn(s, []int64{0, 2}, []int64{2}, d))
+		}},
+		{"round to float16", "must be float32 or float64, not Long", func(s *Scope, x *Tensor) *Tensor {
+			return s.RoundF16(FromSliceIn(s, []int64{1}, []int64{1}, d))
 		}},
 		{"masked_fill", "mask must be bool", func(s *Scope, x *Tensor) *Tensor { return s.MaskedFill(x, x, 0) }},
 		{"cross_entropy", "want logits [n, c] and targets [n]", func(s *Scope, x *Tensor) *Tensor {

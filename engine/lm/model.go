@@ -89,6 +89,12 @@ type Model struct {
 	Output *torch.Tensor // output.weight [vocab, dim]
 	DType  torch.DType
 	Device torch.Device
+	// RoundQKV rounds queries and keys (after RoPE) and values to float16
+	// before attention, as llama.cpp's f16 KV cache stores them and its
+	// attention reads the queries: what makes lago's logits match Ollama's
+	// (../../shared/reference/llama-gguf-parity.md). Only the scorer sets it
+	// (EngineF16KV); training computes in plain float32.
+	RoundQKV bool
 }
 
 // tensorSpec names one parameter as GGUF does, with its torch shape.
@@ -419,6 +425,9 @@ func (m *Model) block(s *torch.Scope, i int, x, mask *torch.Tensor, rope *Rope, 
 	}
 	q := rotate(heads(blk.Q, H), H)
 	own := KV{K: rotate(heads(blk.K, Hkv), Hkv), V: heads(blk.V, Hkv)}
+	if m.RoundQKV {
+		q, own.K, own.V = s.RoundF16(q), s.RoundF16(own.K), s.RoundF16(own.V)
+	}
 	k, v := own.K, own.V
 	if past.K != nil {
 		k, v = s.Cat(2, past.K, k), s.Cat(2, past.V, v)

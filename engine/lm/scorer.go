@@ -38,6 +38,7 @@ type Scorer struct {
 	rope    *Rope
 	device  torch.Device
 	digest  string
+	engine  string
 	batch   int
 	threads int
 	topK    int // second-factor prompts per state, at most
@@ -49,9 +50,35 @@ type Scorer struct {
 	labelIDs map[string][]int // label text → ids of the tokens that read as it
 }
 
+// Scoring engines: how the scorer's forward pass rounds. They name the
+// scorer's cache keys (Digest), since their numbers differ.
+const (
+	// EngineF16KV rounds queries, keys and values to float16 before
+	// attention as Ollama v0.17.4's default (llama.cpp) runner does, which
+	// brings lago's log-probabilities to within 1e-3 of Ollama's for F32
+	// files (bench/results/lm-engine.md, parity). The default.
+	EngineF16KV = "f16kv"
+	// EngineF32 computes in plain float32, as training does: up to ~1e-2
+	// from Ollama on CLEVR-length prompts.
+	EngineF32 = "f32"
+)
+
+// ParseEngine checks a scoring engine's name; "" is EngineF16KV.
+func ParseEngine(name string) (string, error) {
+	switch name {
+	case "":
+		return EngineF16KV, nil
+	case EngineF16KV, EngineF32:
+		return name, nil
+	}
+	return "", fmt.Errorf("lm: unknown scoring engine %q; known: %s, %s", name, EngineF16KV, EngineF32)
+}
+
 // ScorerOptions size the scorer.
 type ScorerOptions struct {
 	Device torch.Device
+	// Engine is the scoring engine, EngineF16KV (default) or EngineF32.
+	Engine string
 	// Batch is the most prompts per forward pass (default 64).
 	Batch int
 	// FactorTopK bounds the second-factor prompts of a factored question
@@ -75,6 +102,10 @@ func OpenScorer(path string, opt ScorerOptions) (*Scorer, error) {
 	if opt.FactorTopK < 1 {
 		opt.FactorTopK = FactorTopK
 	}
+	engine, err := ParseEngine(opt.Engine)
+	if err != nil {
+		return nil, err
+	}
 	digest, err := fileDigest(path)
 	if err != nil {
 		return nil, err
@@ -87,12 +118,13 @@ func OpenScorer(path string, opt ScorerOptions) (*Scorer, error) {
 	if err != nil {
 		return nil, err
 	}
+	im.Model.RoundQKV = engine == EngineF16KV
 	rope, err := NewRope(im.Model.Shape, im.Model.Shape.Context, torch.Float32, opt.Device)
 	if err != nil {
 		im.Model.Free()
 		return nil, err
 	}
-	s := &Scorer{model: im.Model, vocab: im.Vocab, rope: rope, device: opt.Device, digest: digest, batch: opt.Batch, threads: opt.Threads, topK: opt.FactorTopK,
+	s := &Scorer{model: im.Model, vocab: im.Vocab, rope: rope, device: opt.Device, digest: digest, engine: engine, batch: opt.Batch, threads: opt.Threads, topK: opt.FactorTopK,
 		requests: make(chan scoreRequest), stop: make(chan struct{}), labelIDs: map[string][]int{}}
 	for id := range im.Vocab.Len() {
 		if im.Vocab.Types[id] == tokenizer.TypeControl {
@@ -120,9 +152,10 @@ func fileDigest(path string) (string, error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// Digest names the model and this engine for cache keys: the GGUF's
-// SHA-256 and "lago-lm-f32" (lago's own float32 forward, not Ollama's).
-func (s *Scorer) Digest() string { return "lago-lm-f32:" + s.digest }
+// Digest names the model and this engine for cache keys: lago's own
+// forward with its scoring engine ("lago-lm-f16kv", "lago-lm-f32"; not
+// Ollama's), and the GGUF's SHA-256.
+func (s *Scorer) Digest() string { return "lago-lm-" + s.engine + ":" + s.digest }
 
 // Vocab is the model's vocabulary.
 func (s *Scorer) Vocab() *tokenizer.Vocab { return s.vocab }

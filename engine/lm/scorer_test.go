@@ -16,6 +16,11 @@ import (
 // scorerModel writes a random model whose vocabulary holds the labels and
 // the prompt words, and opens it for scoring.
 func scorerModel(t *testing.T, batch int) (*Scorer, [][]float32, Shape) {
+	return scorerModelWith(t, ScorerOptions{Device: torch.CPU, Batch: batch})
+}
+
+// scorerModelWith is scorerModel with the scorer's options.
+func scorerModelWith(t *testing.T, opt ScorerOptions) (*Scorer, [][]float32, Shape) {
 	t.Helper()
 	v := tokenizer.Build([]string{"Which ball should the robot push next? A. red B. blue C. green D. cyan E. purple Answer:",
 		"The robot pushes the red ball. In which direction? A B C D E F G H Answer:"})
@@ -30,7 +35,7 @@ func scorerModel(t *testing.T, batch int) (*Scorer, [][]float32, Shape) {
 		t.Fatal(err)
 	}
 	m.Free()
-	sc, err := OpenScorer(path, ScorerOptions{Device: torch.CPU, Batch: batch})
+	sc, err := OpenScorer(path, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,11 +51,12 @@ var scorerPrompts = []string{
 	"Which ball?",
 }
 
-// TestScorerMatchesReference: batched, padded, sorted scoring gives the
-// last-position log-softmax of the float64 reference forward.
+// TestScorerMatchesReference: batched, padded, sorted scoring with the
+// plain float32 engine gives the last-position log-softmax of the float64
+// reference forward.
 func TestScorerMatchesReference(t *testing.T) {
 	for _, batch := range []int{1, 2, 64} {
-		sc, w, s := scorerModel(t, batch)
+		sc, w, s := scorerModelWith(t, ScorerOptions{Device: torch.CPU, Batch: batch, Engine: EngineF32})
 		rows, err := sc.NextLogprobs(context.Background(), scorerPrompts)
 		if err != nil {
 			t.Fatal(err)
@@ -73,6 +79,39 @@ func TestScorerMatchesReference(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestEngines: the f16kv engine (the default) rounds queries, keys and
+// values to float16, so its log-probabilities move off the float32
+// engine's, by about f16's relative precision (2⁻¹¹), not more; the two
+// name different cache keys, and an unknown engine is an error naming the
+// known ones.
+func TestEngines(t *testing.T) {
+	f32, _, _ := scorerModelWith(t, ScorerOptions{Device: torch.CPU, Engine: EngineF32})
+	f16, _, _ := scorerModelWith(t, ScorerOptions{Device: torch.CPU})
+	a, err := f32.NextLogprobs(context.Background(), scorerPrompts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f16.NextLogprobs(context.Background(), scorerPrompts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var most float64
+	for i := range a {
+		for v := range a[i] {
+			most = math.Max(most, math.Abs(float64(a[i][v]-b[i][v])))
+		}
+	}
+	if most < 1e-6 || most > 1e-2 {
+		t.Errorf("max |Δ logprob| between the engines = %g, want in [1e-6, 1e-2]", most)
+	}
+	if !strings.HasPrefix(f32.Digest(), "lago-lm-f32:sha256:") || !strings.HasPrefix(f16.Digest(), "lago-lm-f16kv:sha256:") {
+		t.Errorf("digests %q, %q", f32.Digest(), f16.Digest())
+	}
+	if _, err := ParseEngine("f16"); err == nil || !strings.Contains(err.Error(), "f16kv, f32") {
+		t.Errorf("ParseEngine(f16): %v", err)
 	}
 }
 
@@ -132,7 +171,7 @@ func TestScoreBatchFactored(t *testing.T) {
 			}
 		}
 	}
-	if !strings.HasPrefix(sc.Digest(), "lago-lm-f32:sha256:") {
+	if !strings.HasPrefix(sc.Digest(), "lago-lm-f16kv:sha256:") {
 		t.Errorf("digest %q", sc.Digest())
 	}
 }

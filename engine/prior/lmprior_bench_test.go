@@ -3,6 +3,8 @@ package prior
 import (
 	"context"
 	"math/rand/v2"
+	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -77,6 +79,9 @@ func benchLMModel(tb testing.TB, qs []Question) string {
 	return path
 }
 
+// benchStates is how many distinct states a states/s benchmark scores.
+const benchStates = 512
+
 // BenchmarkLMPriorStates measures the lm: backend's states/s on distinct
 // CLEVR states, both factors (ball and direction questions) scored, with
 // the service's lmParallel concurrent callers, as a training run's prior
@@ -84,10 +89,8 @@ func benchLMModel(tb testing.TB, qs []Question) string {
 func BenchmarkLMPriorStates(b *testing.B) {
 	for _, tmpl := range []string{clevrCompactVersion, "clevr-v1"} {
 		b.Run(tmpl, func(b *testing.B) {
-			const n = 512
-			qs := clevrQuestions(b, n, tmpl)
-			path := benchLMModel(b, qs)
-			s, err := lm.OpenScorer(path, lm.ScorerOptions{Device: torch.CPU})
+			qs := clevrQuestions(b, benchStates, tmpl)
+			s, err := lm.OpenScorer(benchLMModel(b, qs), lm.ScorerOptions{Device: torch.CPU})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -96,48 +99,89 @@ func BenchmarkLMPriorStates(b *testing.B) {
 			for _, q := range qs {
 				tokens += len(s.Vocab().Encode(q.Prompt(0, "")))
 			}
-			b.ResetTimer()
-			cpu0 := cpuTimes(b)
-			start := time.Now()
-			var calls int
-			for range b.N {
-				work := make(chan Question)
-				var mu sync.Mutex
-				var wg sync.WaitGroup
-				var firstErr error
-				for range lmParallel {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for q := range work {
-							r, err := s.Score(context.Background(), lm.Query{Prompt: q.Prompt, Factors: q.Factors})
-							mu.Lock()
-							calls += r.Calls
-							if err != nil && firstErr == nil {
-								firstErr = err
-							}
-							mu.Unlock()
-						}
-					}()
-				}
-				for _, q := range qs {
-					work <- q
-				}
-				close(work)
-				wg.Wait()
-				if firstErr != nil {
-					b.Fatal(firstErr)
-				}
-			}
-			sec := time.Since(start).Seconds()
-			cpu1 := cpuTimes(b)
-			b.ReportMetric((cpu1[0]-cpu0[0])*1e3/float64(b.N*n), "user-ms/state")
-			b.ReportMetric((cpu1[1]-cpu0[1])*1e3/float64(b.N*n), "sys-ms/state")
-			b.ReportMetric(float64(b.N*n)/sec, "states/s")
-			b.ReportMetric(float64(calls)/float64(b.N*n), "calls/state")
-			b.ReportMetric(float64(tokens)/n, "tokens/prompt")
+			b.ReportMetric(float64(tokens)/float64(len(qs)), "tokens/prompt")
+			benchStatesPerSecond(b, qs, lmParallel, lmScorer{s})
 		})
 	}
+}
+
+// BenchmarkOllamaPriorStates is BenchmarkLMPriorStates through the
+// ollama: backend against the same model, pushed to the server
+// LAGO_OLLAMA_HOST names (HOST:PORT; tools/ollama/serve.sh starts one),
+// with the ollama_parallel default of concurrent callers.
+func BenchmarkOllamaPriorStates(b *testing.B) {
+	host := os.Getenv("LAGO_OLLAMA_HOST")
+	if host == "" {
+		b.Skip("needs LAGO_OLLAMA_HOST=HOST:PORT of a running Ollama (tools/ollama/serve.sh start)")
+	}
+	u, err := url.Parse("http://" + host)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tmpl := range []string{clevrCompactVersion, "clevr-v1"} {
+		b.Run(tmpl, func(b *testing.B) {
+			qs := clevrQuestions(b, benchStates, tmpl)
+			name := "lago-bench-" + tmpl
+			if err := lm.Push(context.Background(), u, benchLMModel(b, qs), name, lm.PushOptions{}, nil); err != nil {
+				b.Fatal(err)
+			}
+			cfg := config.Default()
+			oc := OllamaConfigFrom(cfg, name)
+			oc.Host = host
+			o, err := NewOllama(context.Background(), oc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchStatesPerSecond(b, qs, cfg.OllamaParallel, o)
+		})
+	}
+}
+
+// benchStatesPerSecond scores qs with workers concurrent callers, b.N
+// times, and reports states/s and CPU time per state.
+func benchStatesPerSecond(b *testing.B, qs []Question, workers int, sc interface {
+	Score(context.Context, Question) (Result, error)
+}) {
+	b.ResetTimer()
+	cpu0 := cpuTimes(b)
+	start := time.Now()
+	var calls int
+	for range b.N {
+		work := make(chan Question)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		var firstErr error
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for q := range work {
+					r, err := sc.Score(context.Background(), q)
+					mu.Lock()
+					calls += r.Calls
+					if err != nil && firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		for _, q := range qs {
+			work <- q
+		}
+		close(work)
+		wg.Wait()
+		if firstErr != nil {
+			b.Fatal(firstErr)
+		}
+	}
+	sec := time.Since(start).Seconds()
+	cpu1 := cpuTimes(b)
+	n := float64(b.N * len(qs))
+	b.ReportMetric(n/sec, "states/s")
+	b.ReportMetric(float64(calls)/n, "calls/state")
+	b.ReportMetric((cpu1[0]-cpu0[0])*1e3/n, "user-ms/state")
+	b.ReportMetric((cpu1[1]-cpu0[1])*1e3/n, "sys-ms/state")
 }
 
 // cpuTimes is the process's user and system CPU seconds so far: unlike the
