@@ -113,6 +113,27 @@ func (s *Scope) Contiguous(a *Tensor) *Tensor { return s.lmUnary(C.LT_CONTIGUOUS
 // keys and values. Another dtype is an error naming it.
 func (s *Scope) RoundF16(a *Tensor) *Tensor { return s.lmUnary(C.LT_ROUND_F16, a) }
 
+// AttentionF16Acc is attention as llama.cpp's CPU flash-attention kernel
+// computes it, for matching Ollama's numbers: queries q [B, Hkv, G, T, D]
+// (G query heads per KV head), keys k and values v [B, Hkv, Tk, D], all
+// float32 and read as f16; mask bool broadcastable to [B, Hkv, G, T, Tk],
+// true where attention is forbidden. Per query: an online softmax of
+// scale·q·k over the keys in order, the V sum kept in f16 and rounded after
+// every step. CPU only; no gradient. → [B, Hkv, G, T, D] float32.
+func (s *Scope) AttentionF16Acc(q, k, v, mask *Tensor, scale float64) *Tensor {
+	hs, ok := s.handles(q, k, v, mask)
+	if !ok {
+		return nil
+	}
+	var out C.lt_tensor
+	e := C.lt_attention_f16acc(hs[0], hs[1], hs[2], hs[3], C.double(scale), &out)
+	runtime.KeepAlive(q)
+	runtime.KeepAlive(k)
+	runtime.KeepAlive(v)
+	runtime.KeepAlive(mask)
+	return s.result(out, e)
+}
+
 // Embedding looks up rows of weight [n, d] at the int64 ids [...] → [..., d].
 // An id outside [0, n) is an error naming the range, not a crash.
 func (s *Scope) Embedding(weight, ids *Tensor) *Tensor {

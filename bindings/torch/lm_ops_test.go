@@ -150,6 +150,108 @@ func TestLMOpsValues(t *testing.T) {
 	}
 }
 
+// roundF16 is the float16 nearest x (ties to even), as float32.
+func roundF16(x float32) float32 {
+	v := float64(x)
+	a := math.Abs(v)
+	switch {
+	case a == 0 || math.IsInf(v, 0) || math.IsNaN(v):
+		return x
+	case a >= 65520: // halfway past the largest finite, 65504
+		return float32(math.Inf(int(math.Copysign(1, v))))
+	}
+	_, e := math.Frexp(a) // a = f·2^e, f in [0.5, 1)
+	q := math.Ldexp(1, max(e-11, -24))
+	return float32(math.RoundToEven(v/q) * q)
+}
+
+// TestAttentionF16Acc follows llama.cpp's flash-attention loop written out
+// in Go (f16 inputs, f32 products summed in float64, online softmax, an f16
+// V accumulator rounded after every step) on a GQA shape with a causal and
+// a padding mask.
+func TestAttentionF16Acc(t *testing.T) {
+	d := testDevice(t)
+	if d != CPU {
+		t.Skip("AttentionF16Acc runs on the CPU only")
+	}
+	const B, Hkv, G, T, Tk, D = 2, 2, 2, 3, 4, 8
+	r := rand.New(rand.NewPCG(4, 4))
+	gen := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * 2)
+		}
+		return v
+	}
+	q, k, v := gen(B*Hkv*G*T*D), gen(B*Hkv*Tk*D), gen(B*Hkv*Tk*D)
+	// Query t sits at key position t+1 (one cached key before it); batch
+	// row 1's last key is padding.
+	mask := make([]bool, B*T*Tk)
+	for b := range B {
+		for t := range T {
+			for c := range Tk {
+				mask[(b*T+t)*Tk+c] = c > t+1 || (b == 1 && c == Tk-1)
+			}
+		}
+	}
+	const scale = 0.35
+	want := make([]float64, B*Hkv*G*T*D)
+	for b := range B {
+		for h := range Hkv {
+			for g := range G {
+				for t := range T {
+					row := ((b*Hkv+h)*G+g)*T + t
+					mx, sum := float32(math.Inf(-1)), float32(0)
+					acc := make([]float32, D)
+					for c := range Tk {
+						if mask[(b*T+t)*Tk+c] {
+							continue
+						}
+						kr := ((b*Hkv+h)*Tk + c) * D
+						var dot float64
+						for i := range D {
+							dot += float64(roundF16(q[row*D+i]) * roundF16(k[kr+i]))
+						}
+						s := float32(dot) * scale
+						ms, vs := float32(1), float32(1)
+						if s > mx {
+							ms = float32(math.Exp(float64(mx - s)))
+							mx = s
+							for i := range acc {
+								acc[i] = roundF16(acc[i] * ms)
+							}
+						} else {
+							vs = float32(math.Exp(float64(s - mx)))
+						}
+						for i := range acc {
+							acc[i] = roundF16(acc[i] + roundF16(v[kr+i])*vs)
+						}
+						sum = sum*ms + vs
+					}
+					for i := range acc {
+						want[row*D+i] = float64(acc[i] * (1 / sum))
+					}
+				}
+			}
+		}
+	}
+	s := NewScope()
+	defer s.Close()
+	m := s.View(FromSliceIn(s, mask, []int64{B, T, Tk}, d), B, 1, 1, T, Tk)
+	out := s.AttentionF16Acc(FromSliceIn(s, q, []int64{B, Hkv, G, T, D}, d), FromSliceIn(s, k, []int64{B, Hkv, Tk, D}, d),
+		FromSliceIn(s, v, []int64{B, Hkv, Tk, D}, d), m, scale)
+	if s.Err() != nil {
+		t.Fatal(s.Err())
+	}
+	assertClose(t, "attention_f16acc", values(t, s.To(out, d, Float64)), want, 1e-6)
+	s.Reset()
+	m = s.View(FromSliceIn(s, mask, []int64{B, T, Tk}, d), B, 1, 1, T, Tk)
+	if s.AttentionF16Acc(FromSliceIn(s, q, []int64{B, Hkv, G, T, D}, d), FromSliceIn(s, k, []int64{B, Hkv, Tk, D}, d),
+		FromSliceIn(s, v, []int64{B, Hkv, Tk / 2, 2 * D}, d), m, scale); s.Err() == nil || !strings.Contains(s.Err().Error(), "keys and values must be") {
+		t.Errorf("mismatched values: %v", s.Err())
+	}
+}
+
 func TestLMOpsShapeErrors(t *testing.T) {
 	d := testDevice(t)
 	cases := []struct {

@@ -89,13 +89,28 @@ type Model struct {
 	Output *torch.Tensor // output.weight [vocab, dim]
 	DType  torch.DType
 	Device torch.Device
-	// RoundQKV rounds queries and keys (after RoPE) and values to float16
-	// before attention, as llama.cpp's f16 KV cache stores them and its
-	// attention reads the queries: what makes lago's logits match Ollama's
-	// (../../shared/reference/llama-gguf-parity.md). Only the scorer sets it
-	// (EngineF16KV); training computes in plain float32.
-	RoundQKV bool
+	// Numerics is how attention rounds: NumericsF32 (training's) unless
+	// the scorer chose an engine that emulates Ollama's.
+	Numerics Numerics
 }
+
+// Numerics is how the forward pass rounds in attention.
+type Numerics int
+
+const (
+	// NumericsF32 computes in plain float32 (dtype permitting).
+	NumericsF32 Numerics = iota
+	// NumericsF16KV rounds queries and keys (after RoPE) and values to
+	// float16 before attention, as llama.cpp's f16 KV cache stores them and
+	// its attention reads the queries (../../shared/reference/
+	// llama-gguf-parity.md).
+	NumericsF16KV
+	// NumericsF16FA is NumericsF16KV with llama.cpp's CPU flash-attention
+	// step (an online softmax with an f16 V accumulator, torch's
+	// AttentionF16Acc), what Ollama's default runner runs on CPU: closest
+	// to Ollama, and slower (a scalar loop over keys).
+	NumericsF16FA
+)
 
 // tensorSpec names one parameter as GGUF does, with its torch shape.
 type tensorSpec struct {
@@ -425,7 +440,7 @@ func (m *Model) block(s *torch.Scope, i int, x, mask *torch.Tensor, rope *Rope, 
 	}
 	q := rotate(heads(blk.Q, H), H)
 	own := KV{K: rotate(heads(blk.K, Hkv), Hkv), V: heads(blk.V, Hkv)}
-	if m.RoundQKV {
+	if m.Numerics != NumericsF32 {
 		q, own.K, own.V = s.RoundF16(q), s.RoundF16(own.K), s.RoundF16(own.V)
 	}
 	k, v := own.K, own.V
@@ -435,11 +450,16 @@ func (m *Model) block(s *torch.Scope, i int, x, mask *torch.Tensor, rope *Rope, 
 	// Query head h = kv·G + g reads KV head kv = ⌊h/G⌋: group the query
 	// heads by KV head and let matmul broadcast K and V over the group.
 	qg := s.View(q, b, Hkv, G, t, D)
-	kg := s.Unsqueeze(k, 2)
-	vg := s.Unsqueeze(v, 2)
-	scores := s.MulS(s.Matmul(qg, s.Transpose(kg, -1, -2)), 1/math.Sqrt(float64(D)))
-	probs := s.Softmax(s.MaskedFill(scores, mask, math.Inf(-1)), -1)
-	att := s.Matmul(probs, vg)                                                // [B, Hkv, G, T, D]
+	var att *torch.Tensor // [B, Hkv, G, T, D]
+	if m.Numerics == NumericsF16FA {
+		att = s.AttentionF16Acc(qg, k, v, mask, 1/math.Sqrt(float64(D)))
+	} else {
+		kg := s.Unsqueeze(k, 2)
+		vg := s.Unsqueeze(v, 2)
+		scores := s.MulS(s.Matmul(qg, s.Transpose(kg, -1, -2)), 1/math.Sqrt(float64(D)))
+		probs := s.Softmax(s.MaskedFill(scores, mask, math.Inf(-1)), -1)
+		att = s.Matmul(probs, vg)
+	}
 	att = s.Reshape(s.Transpose(s.Reshape(att, b, H, t, D), 1, 2), b, t, H*D) // [B, T, H·D]
 	x = s.Add(x, s.Linear(att, blk.Out, nil))
 	h = rmsNorm(s, x, blk.FFNNorm, m.Shape.NormEps)

@@ -53,31 +53,38 @@ type Scorer struct {
 // Scoring engines: how the scorer's forward pass rounds. They name the
 // scorer's cache keys (Digest), since their numbers differ.
 const (
-	// EngineF16KV rounds queries, keys and values to float16 before
-	// attention as Ollama v0.17.4's default (llama.cpp) runner does, which
-	// brings lago's log-probabilities to within 1e-3 of Ollama's for F32
-	// files (bench/results/lm-engine.md, parity). The default.
+	// EngineF16FA emulates what Ollama v0.17.4's default (llama.cpp) runner
+	// computes on CPU: queries, keys and values in f16 and its flash-
+	// attention step with an f16 V accumulator (NumericsF16FA). The default:
+	// closest to Ollama, slower than the others.
+	EngineF16FA = "f16fa"
+	// EngineF16KV rounds queries, keys and values to f16 but attends in
+	// float32 (NumericsF16KV): about half EngineF32's distance from Ollama
+	// at EngineF32's speed.
 	EngineF16KV = "f16kv"
-	// EngineF32 computes in plain float32, as training does: up to ~1e-2
-	// from Ollama on CLEVR-length prompts.
+	// EngineF32 computes in plain float32, as training does.
 	EngineF32 = "f32"
 )
 
-// ParseEngine checks a scoring engine's name; "" is EngineF16KV.
+// engines maps each engine to its numerics.
+var engines = map[string]Numerics{EngineF16FA: NumericsF16FA, EngineF16KV: NumericsF16KV, EngineF32: NumericsF32}
+
+// ParseEngine checks a scoring engine's name; "" is EngineF16FA.
 func ParseEngine(name string) (string, error) {
-	switch name {
-	case "":
-		return EngineF16KV, nil
-	case EngineF16KV, EngineF32:
+	if name == "" {
+		return EngineF16FA, nil
+	}
+	if _, ok := engines[name]; ok {
 		return name, nil
 	}
-	return "", fmt.Errorf("lm: unknown scoring engine %q; known: %s, %s", name, EngineF16KV, EngineF32)
+	return "", fmt.Errorf("lm: unknown scoring engine %q; known: %s, %s, %s", name, EngineF16FA, EngineF16KV, EngineF32)
 }
 
 // ScorerOptions size the scorer.
 type ScorerOptions struct {
 	Device torch.Device
-	// Engine is the scoring engine, EngineF16KV (default) or EngineF32.
+	// Engine is the scoring engine: EngineF16FA (default), EngineF16KV or
+	// EngineF32.
 	Engine string
 	// Batch is the most prompts per forward pass (default 64).
 	Batch int
@@ -118,7 +125,7 @@ func OpenScorer(path string, opt ScorerOptions) (*Scorer, error) {
 	if err != nil {
 		return nil, err
 	}
-	im.Model.RoundQKV = engine == EngineF16KV
+	im.Model.Numerics = engines[engine]
 	rope, err := NewRope(im.Model.Shape, im.Model.Shape.Context, torch.Float32, opt.Device)
 	if err != nil {
 		im.Model.Free()
@@ -153,7 +160,8 @@ func fileDigest(path string) (string, error) {
 }
 
 // Digest names the model and this engine for cache keys: lago's own
-// forward with its scoring engine ("lago-lm-f16kv", "lago-lm-f32"; not
+// forward with its scoring engine ("lago-lm-f16fa", "lago-lm-f16kv",
+// "lago-lm-f32"; not
 // Ollama's), and the GGUF's SHA-256.
 func (s *Scorer) Digest() string { return "lago-lm-" + s.engine + ":" + s.digest }
 

@@ -82,35 +82,40 @@ func TestScorerMatchesReference(t *testing.T) {
 	}
 }
 
-// TestEngines: the f16kv engine (the default) rounds queries, keys and
-// values to float16, so its log-probabilities move off the float32
-// engine's, by about f16's relative precision (2⁻¹¹), not more; the two
-// name different cache keys, and an unknown engine is an error naming the
+// TestEngines: the f16 engines move the log-probabilities off the float32
+// engine's by about f16's relative precision (2⁻¹¹), not more, and off each
+// other (f16fa's V accumulator is f16 too); each names its own cache keys,
+// f16fa is the default, and an unknown engine is an error naming the
 // known ones.
 func TestEngines(t *testing.T) {
-	f32, _, _ := scorerModelWith(t, ScorerOptions{Device: torch.CPU, Engine: EngineF32})
-	f16, _, _ := scorerModelWith(t, ScorerOptions{Device: torch.CPU})
-	a, err := f32.NextLogprobs(context.Background(), scorerPrompts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := f16.NextLogprobs(context.Background(), scorerPrompts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var most float64
-	for i := range a {
-		for v := range a[i] {
-			most = math.Max(most, math.Abs(float64(a[i][v]-b[i][v])))
+	rows := map[string][][]float32{}
+	for _, e := range []string{EngineF32, EngineF16KV, ""} {
+		sc, _, _ := scorerModelWith(t, ScorerOptions{Device: torch.CPU, Engine: e})
+		r, err := sc.NextLogprobs(context.Background(), scorerPrompts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e == "" {
+			e = EngineF16FA
+		}
+		rows[e] = r
+		if want := "lago-lm-" + e + ":sha256:"; !strings.HasPrefix(sc.Digest(), want) {
+			t.Errorf("engine %s: digest %q, want the prefix %q", e, sc.Digest(), want)
 		}
 	}
-	if most < 1e-6 || most > 1e-2 {
-		t.Errorf("max |Δ logprob| between the engines = %g, want in [1e-6, 1e-2]", most)
+	for _, pair := range [][2]string{{EngineF32, EngineF16KV}, {EngineF16KV, EngineF16FA}, {EngineF32, EngineF16FA}} {
+		a, b := rows[pair[0]], rows[pair[1]]
+		var most float64
+		for i := range a {
+			for v := range a[i] {
+				most = math.Max(most, math.Abs(float64(a[i][v]-b[i][v])))
+			}
+		}
+		if most < 1e-6 || most > 1e-2 {
+			t.Errorf("max |Δ logprob| between %s and %s = %g, want in [1e-6, 1e-2]", pair[0], pair[1], most)
+		}
 	}
-	if !strings.HasPrefix(f32.Digest(), "lago-lm-f32:sha256:") || !strings.HasPrefix(f16.Digest(), "lago-lm-f16kv:sha256:") {
-		t.Errorf("digests %q, %q", f32.Digest(), f16.Digest())
-	}
-	if _, err := ParseEngine("f16"); err == nil || !strings.Contains(err.Error(), "f16kv, f32") {
+	if _, err := ParseEngine("f16"); err == nil || !strings.Contains(err.Error(), "f16fa, f16kv, f32") {
 		t.Errorf("ParseEngine(f16): %v", err)
 	}
 }
@@ -171,7 +176,7 @@ func TestScoreBatchFactored(t *testing.T) {
 			}
 		}
 	}
-	if !strings.HasPrefix(sc.Digest(), "lago-lm-f16kv:sha256:") {
+	if !strings.HasPrefix(sc.Digest(), "lago-lm-f16fa:sha256:") {
 		t.Errorf("digest %q", sc.Digest())
 	}
 }
