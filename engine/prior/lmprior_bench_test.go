@@ -82,26 +82,28 @@ func benchLMModel(tb testing.TB, qs []Question) string {
 // benchStates is how many distinct states a states/s benchmark scores.
 const benchStates = 512
 
-// BenchmarkLMPriorStates measures the lm: backend's states/s on distinct
-// CLEVR states, both factors (ball and direction questions) scored, with
+// BenchmarkLMPriorStates measures the lm: backend's states/s, with the
+// f16fa and f16kv engines, on distinct CLEVR states, both factors (ball and direction questions) scored, with
 // the service's lmParallel concurrent callers, as a training run's prior
 // service drives it: go test -run '^$' -bench LMPriorStates ./engine/prior
 func BenchmarkLMPriorStates(b *testing.B) {
 	for _, tmpl := range []string{clevrCompactVersion, "clevr-v1"} {
-		b.Run(tmpl, func(b *testing.B) {
-			qs := clevrQuestions(b, benchStates, tmpl)
-			s, err := lm.OpenScorer(benchLMModel(b, qs), lm.ScorerOptions{Device: torch.CPU})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			var tokens int
-			for _, q := range qs {
-				tokens += len(s.Vocab().Encode(q.Prompt(0, "")))
-			}
-			b.ReportMetric(float64(tokens)/float64(len(qs)), "tokens/prompt")
-			benchStatesPerSecond(b, qs, lmParallel, lmScorer{s})
-		})
+		for _, engine := range []string{lm.EngineF16FA, lm.EngineF16KV} {
+			b.Run(tmpl+"/"+engine, func(b *testing.B) {
+				qs := clevrQuestions(b, benchStates, tmpl)
+				s, err := lm.OpenScorer(benchLMModel(b, qs), lm.ScorerOptions{Device: torch.CPU, Engine: engine})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				var tokens int
+				for _, q := range qs {
+					tokens += len(s.Vocab().Encode(q.Prompt(0, "")))
+				}
+				benchStatesPerSecond(b, qs, lmParallel, lmScorer{s})
+				b.ReportMetric(float64(tokens)/float64(len(qs)), "tokens/prompt")
+			})
+		}
 	}
 }
 
