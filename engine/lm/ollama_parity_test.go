@@ -92,21 +92,26 @@ func TestOllamaParity(t *testing.T) {
 		}
 		// Every engine is logged, for the record; the default one (f16fa)
 		// must be within the bound.
-		for _, engine := range []string{lm.EngineF16FA, lm.EngineF16KV, lm.EngineF32} {
+		engines := []string{lm.EngineF16FA, lm.EngineF16KV, lm.EngineF32}
+		var scs []*lm.Scorer
+		for _, engine := range engines {
 			sc, err := lm.OpenScorer(path, lm.ScorerOptions{Device: torch.CPU, Engine: engine})
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := lm.Check(context.Background(), u, name, sc, prompts, nil)
-			sc.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			defer sc.Close()
+			scs = append(scs, sc)
+		}
+		rs, err := lm.CheckScorers(context.Background(), u, name, scs, prompts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, r := range rs {
 			t.Logf("%s, engine %s: %d prompts, %d log-probabilities: max |Δ| %.3g, median %.3g (worst %q on %q); token counts differ on %d; unmatched %d",
-				ft, engine, r.Prompts, r.Compared, r.MaxDiff, r.Median, r.WorstToken, r.WorstPrompt, r.TokenCountMismatches, r.Unmatched)
-			if engine == lm.EngineF16FA && (r.TokenCountMismatches > 0 || r.Unmatched > 0 || r.MaxDiff > parityTolerance[ft]) {
-				t.Errorf("%s: parity fails (tolerance %g)", ft, parityTolerance[ft])
-			}
+				ft, engines[j], r.Prompts, r.Compared, r.MaxDiff, r.Median, r.WorstToken, r.WorstPrompt, r.TokenCountMismatches, r.Unmatched)
+		}
+		if r := rs[0]; r.TokenCountMismatches > 0 || r.Unmatched > 0 || r.MaxDiff > parityTolerance[ft] {
+			t.Errorf("%s: parity fails (tolerance %g)", ft, parityTolerance[ft])
 		}
 	}
 }
