@@ -177,9 +177,9 @@ func (s *Scorer) Close() {
 }
 
 // NextLogprobs returns, for each prompt, the log-softmax over the
-// vocabulary of the token after it, in batches of the scorer's size. A
-// prompt longer than the model's context is an error (Ollama would
-// silently drop its middle).
+// vocabulary of the token after it, in batches of at most the scorer's size
+// and batchTokens tokens. A prompt longer than the model's context is an
+// error (Ollama would silently drop its middle).
 func (s *Scorer) NextLogprobs(ctx context.Context, prompts []string) ([][]float32, error) {
 	seqs := make([][]int, len(prompts))
 	for i, p := range prompts {
