@@ -14,7 +14,9 @@
 #include <ATen/cuda/CUDAContext.h>
 #endif
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -679,8 +681,8 @@ lt_error lt_narrow(lt_tensor a, int64_t dim, int64_t start, int64_t length, lt_t
 }
 
 lt_error lt_lm_unary(int op, lt_tensor a, lt_tensor* out) {
-  static const char* names[] = {"rsqrt", "silu", "contiguous"};
-  std::string where = (op >= 0 && op <= LT_CONTIGUOUS) ? names[op] : "lm unary";
+  static const char* names[] = {"rsqrt", "silu", "contiguous", "round to float16"};
+  std::string where = (op >= 0 && op <= LT_ROUND_F16) ? names[op] : "lm unary";
   LT_TRY
   const auto& x = get(a, "operand");
   torch::Tensor r;
@@ -688,6 +690,12 @@ lt_error lt_lm_unary(int op, lt_tensor a, lt_tensor* out) {
     case LT_RSQRT: r = x.rsqrt(); break;
     case LT_SILU: r = torch::silu(x); break;
     case LT_CONTIGUOUS: r = x.contiguous(); break;
+    case LT_ROUND_F16:
+      if (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kFloat64)
+        throw std::invalid_argument(std::string("operand must be float32 or float64, not ") +
+                                    c10::toString(x.scalar_type()));
+      r = x.to(torch::kHalf).to(x.scalar_type());
+      break;
     default: throw std::invalid_argument("unknown lm unary op " + std::to_string(op));
   }
   *out = wrap(std::move(r));
@@ -720,6 +728,82 @@ lt_error lt_masked_fill(lt_tensor a, lt_tensor mask, double value, lt_tensor* ou
   where += " of shape " + shape_str(x) + " with mask " + shape_str(m);
   if (m.scalar_type() != torch::kBool) throw std::invalid_argument("mask must be bool");
   *out = wrap(x.masked_fill(m, value));
+  LT_CATCH(where)
+}
+
+lt_error lt_attention_f16acc(lt_tensor q, lt_tensor k, lt_tensor v, lt_tensor mask, double scale,
+                             lt_tensor* out) {
+  std::string where = "attention_f16acc";
+  LT_TRY
+  const auto& tq = get(q, "queries");
+  const auto& tk = get(k, "keys");
+  const auto& tv = get(v, "values");
+  const auto& tm = get(mask, "mask");
+  where += " of queries " + shape_str(tq) + ", keys " + shape_str(tk) + ", values " + shape_str(tv) +
+           " and mask " + shape_str(tm);
+  if (tq.dim() != 5 || tk.dim() != 4 || tv.dim() != 4)
+    throw std::invalid_argument("want queries [B, Hkv, G, T, D], keys and values [B, Hkv, Tk, D]");
+  const int64_t B = tq.size(0), Hkv = tq.size(1), G = tq.size(2), T = tq.size(3), D = tq.size(4);
+  const int64_t Tk = tk.size(2);
+  if (tk.size(0) != B || tk.size(1) != Hkv || tk.size(3) != D || tv.sizes() != tk.sizes())
+    throw std::invalid_argument("keys and values must be [B, Hkv, Tk, D] of the queries' B, Hkv and D");
+  if (tq.scalar_type() != torch::kFloat32 || tk.scalar_type() != torch::kFloat32 ||
+      tv.scalar_type() != torch::kFloat32)
+    throw std::invalid_argument("queries, keys and values must be float32");
+  if (tm.scalar_type() != torch::kBool) throw std::invalid_argument("mask must be bool");
+  if (!tq.device().is_cpu() || !tk.device().is_cpu() || !tv.device().is_cpu() || !tm.device().is_cpu())
+    throw std::invalid_argument("the f16-accumulator attention runs on the CPU only");
+  // f16 copies, as llama.cpp's KV cache stores keys and values and its
+  // flash-attention kernel converts the queries.
+  auto q16 = tq.to(torch::kHalf).contiguous();
+  auto k16 = tk.to(torch::kHalf).contiguous();
+  auto v16 = tv.to(torch::kHalf).contiguous();
+  auto m = tm.expand({B, Hkv, G, T, Tk}).contiguous();
+  auto result = torch::empty({B, Hkv, G, T, D}, tq.options());
+  const at::Half* Q = q16.data_ptr<at::Half>();
+  const at::Half* K = k16.data_ptr<at::Half>();
+  const at::Half* V = v16.data_ptr<at::Half>();
+  const bool* M = m.data_ptr<bool>();
+  float* O = result.data_ptr<float>();
+  const float fscale = static_cast<float>(scale);
+  std::vector<at::Half> acc(D);
+  // ggml_compute_forward_flash_attn_ext_f16_one_chunk (scalar build): an
+  // online softmax over the keys in order; the V accumulator stays f16 and
+  // is rounded after every rescale and every multiply-add; dot products are
+  // f32 products summed in double.
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < Hkv; h++)
+      for (int64_t g = 0; g < G; g++)
+        for (int64_t t = 0; t < T; t++) {
+          const int64_t row = (((b * Hkv + h) * G + g) * T + t);
+          const at::Half* qr = Q + row * D;
+          const bool* mr = M + row * Tk;
+          float Mx = -INFINITY, S = 0.0f;
+          std::fill(acc.begin(), acc.end(), at::Half(0.0f));
+          for (int64_t c = 0; c < Tk; c++) {
+            if (mr[c]) continue;
+            const at::Half* kr = K + ((b * Hkv + h) * Tk + c) * D;
+            double dot = 0;
+            for (int64_t i = 0; i < D; i++) dot += static_cast<double>(static_cast<float>(qr[i]) * static_cast<float>(kr[i]));
+            const float s = static_cast<float>(dot) * fscale;
+            const float Mold = Mx;
+            float ms = 1.0f, vs = 1.0f;
+            if (s > Mx) {
+              Mx = s;
+              ms = expf(Mold - Mx);
+              for (int64_t i = 0; i < D; i++) acc[i] = at::Half(static_cast<float>(acc[i]) * ms);
+            } else {
+              vs = expf(s - Mx);
+            }
+            const at::Half* vr = V + ((b * Hkv + h) * Tk + c) * D;
+            for (int64_t i = 0; i < D; i++)
+              acc[i] = at::Half(static_cast<float>(acc[i]) + static_cast<float>(vr[i]) * vs);
+            S = S * ms + vs;
+          }
+          const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+          for (int64_t i = 0; i < D; i++) O[row * D + i] = static_cast<float>(acc[i]) * inv;
+        }
+  *out = wrap(std::move(result));
   LT_CATCH(where)
 }
 

@@ -142,7 +142,15 @@ lt_error lt_permute(lt_tensor a, const int64_t* dims, int ndim, lt_tensor* out);
 lt_error lt_transpose(lt_tensor a, int64_t d0, int64_t d1, lt_tensor* out);
 /* Elements start … start+length-1 of dim (a view). */
 lt_error lt_narrow(lt_tensor a, int64_t dim, int64_t start, int64_t length, lt_tensor* out);
-enum lt_lm_unary_op { LT_RSQRT, LT_SILU, LT_CONTIGUOUS };
+/* Attention as llama.cpp's CPU flash-attention kernel computes it: queries
+   [B, Hkv, G, T, D], keys and values [B, Hkv, Tk, D] (float32, read as f16),
+   mask bool broadcastable to [B, Hkv, G, T, Tk] (true: forbidden); an online
+   softmax over the keys in order with an f16 V accumulator. → [B, Hkv, G, T, D]. */
+lt_error lt_attention_f16acc(lt_tensor q, lt_tensor k, lt_tensor v, lt_tensor mask, double scale,
+                             lt_tensor* out);
+/* LT_ROUND_F16 rounds a float32/float64 tensor to the nearest float16
+   (ties to even, beyond ±65504 to ±inf) and back to its own dtype. */
+enum lt_lm_unary_op { LT_RSQRT, LT_SILU, LT_CONTIGUOUS, LT_ROUND_F16 };
 lt_error lt_lm_unary(int op, lt_tensor a, lt_tensor* out);
 /* Rows of weight [n, d] at the int64 ids [...] → [..., d]. */
 lt_error lt_embedding(lt_tensor weight, lt_tensor ids, lt_tensor* out);

@@ -1,7 +1,19 @@
 package torch
 
 /*
+#include <dlfcn.h>
+#include <malloc.h>
 #include "lago_torch.h"
+
+// lago_set_openblas_threads sets OpenBLAS's own thread count when the BLAS
+// libtorch calls is OpenBLAS (found by name, so that lago links to none)
+// and returns 1, else 0.
+static int lago_set_openblas_threads(int n) {
+	void (*set)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+	if (set == NULL) return 0;
+	set(n);
+	return 1;
+}
 */
 import "C"
 
@@ -10,6 +22,25 @@ import (
 	"runtime"
 	"unsafe"
 )
+
+// SetBLASThreads sets the thread count of OpenBLAS, the BLAS behind
+// Debian's libtorch, and reports whether the BLAS is OpenBLAS. It is
+// process-wide and separate from SetNumThreads: libtorch's set_num_threads
+// sets OpenMP's and MKL's counts, not OpenBLAS's, so every GEMM otherwise
+// splits over all cores, and OpenBLAS's idle threads spin in sched_yield
+// (measured: 17% of a scoring run's CPU on the 2-vCPU machine).
+func SetBLASThreads(n int) bool { return C.lago_set_openblas_threads(C.int(n)) == 1 }
+
+// KeepFreedMemory makes glibc's malloc keep freed blocks of up to 32 MB in
+// the heap instead of returning them to the system: libtorch frees and
+// reallocates the same activation sizes at every op, and a block that
+// went back to the system page-faults afresh on each reuse (measured:
+// ~40% of the language-model scorer's CPU was system time). It is
+// process-wide; the heap keeps up to 256 MB unused before trimming.
+func KeepFreedMemory() {
+	C.mallopt(C.M_MMAP_THRESHOLD, 32<<20)
+	C.mallopt(C.M_TRIM_THRESHOLD, 256<<20)
+}
 
 // The ops below serve the language model (engine/lm): attention layouts,
 // rotary embeddings, RMSNorm, SwiGLU and the token loss.
@@ -75,6 +106,33 @@ func (s *Scope) SiLU(a *Tensor) *Tensor { return s.lmUnary(C.LT_SILU, a) }
 
 // Contiguous copies a into row-major layout (a itself when it already is).
 func (s *Scope) Contiguous(a *Tensor) *Tensor { return s.lmUnary(C.LT_CONTIGUOUS, a) }
+
+// RoundF16 rounds a float32 or float64 tensor to the nearest float16 (ties
+// to even; beyond ±65504 to ±inf) and returns it in a's dtype: what a
+// value stored as f16 reads back as, as llama.cpp's f16 KV cache stores
+// keys and values. Another dtype is an error naming it.
+func (s *Scope) RoundF16(a *Tensor) *Tensor { return s.lmUnary(C.LT_ROUND_F16, a) }
+
+// AttentionF16Acc is attention as llama.cpp's CPU flash-attention kernel
+// computes it, for matching Ollama's numbers: queries q [B, Hkv, G, T, D]
+// (G query heads per KV head), keys k and values v [B, Hkv, Tk, D], all
+// float32 and read as f16; mask bool broadcastable to [B, Hkv, G, T, Tk],
+// true where attention is forbidden. Per query: an online softmax of
+// scale·q·k over the keys in order, the V sum kept in f16 and rounded after
+// every step. CPU only; no gradient. → [B, Hkv, G, T, D] float32.
+func (s *Scope) AttentionF16Acc(q, k, v, mask *Tensor, scale float64) *Tensor {
+	hs, ok := s.handles(q, k, v, mask)
+	if !ok {
+		return nil
+	}
+	var out C.lt_tensor
+	e := C.lt_attention_f16acc(hs[0], hs[1], hs[2], hs[3], C.double(scale), &out)
+	runtime.KeepAlive(q)
+	runtime.KeepAlive(k)
+	runtime.KeepAlive(v)
+	runtime.KeepAlive(mask)
+	return s.result(out, e)
+}
 
 // Embedding looks up rows of weight [n, d] at the int64 ids [...] → [..., d].
 // An id outside [0, n) is an error naming the range, not a crash.

@@ -132,8 +132,123 @@ func TestLMOpsValues(t *testing.T) {
 	logits := mustTensor(t, s, []float64{0, 0, 1, 1}, 2, 2)
 	tg := FromSliceIn(s, []int64{-100, 1}, []int64{2}, d)
 	assertClose(t, "cross_entropy", values(t, s.CrossEntropy(logits, tg, -100)), []float64{math.Log(2)}, 1e-12)
+	// f16 has 10 mantissa bits: 1+2⁻¹¹ is a tie that goes to the even 1,
+	// 1+3·2⁻¹¹ one that goes to the even 1+2⁻⁹; 0.1 reads back as
+	// 0.0999755859375; 1e-8 is below half the least subnormal (2⁻²⁴);
+	// 70000 is past the largest finite 65504.
+	for _, dt := range []DType{Float32, Float64} {
+		r := s.To(mustTensor(t, s, []float64{1 + math.Ldexp(1, -11), 1 + 3*math.Ldexp(1, -11), 0.1, -0.1, 1e-8, 70000, -65504}, 7), d, dt)
+		got := values(t, s.To(s.RoundF16(r), d, Float64))
+		if len(got) != 7 || !math.IsInf(got[5], 1) {
+			t.Fatalf("round_f16 %s: %v, want +Inf at 5", dt, got)
+		}
+		got[5] = 0
+		assertClose(t, "round_f16 "+dt.String(), got, []float64{1, 1 + math.Ldexp(1, -9), 0.0999755859375, -0.0999755859375, 0, 0, -65504}, 0)
+	}
 	if s.Err() != nil {
 		t.Fatal(s.Err())
+	}
+}
+
+// roundF16 is the float16 nearest x (ties to even), as float32.
+func roundF16(x float32) float32 {
+	v := float64(x)
+	a := math.Abs(v)
+	switch {
+	case a == 0 || math.IsInf(v, 0) || math.IsNaN(v):
+		return x
+	case a >= 65520: // halfway past the largest finite, 65504
+		return float32(math.Inf(int(math.Copysign(1, v))))
+	}
+	_, e := math.Frexp(a) // a = f·2^e, f in [0.5, 1)
+	q := math.Ldexp(1, max(e-11, -24))
+	return float32(math.RoundToEven(v/q) * q)
+}
+
+// TestAttentionF16Acc follows llama.cpp's flash-attention loop written out
+// in Go (f16 inputs, f32 products summed in float64, online softmax, an f16
+// V accumulator rounded after every step) on a GQA shape with a causal and
+// a padding mask.
+func TestAttentionF16Acc(t *testing.T) {
+	d := testDevice(t)
+	if d != CPU {
+		t.Skip("AttentionF16Acc runs on the CPU only")
+	}
+	const B, Hkv, G, T, Tk, D = 2, 2, 2, 3, 4, 8
+	r := rand.New(rand.NewPCG(4, 4))
+	gen := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * 2)
+		}
+		return v
+	}
+	q, k, v := gen(B*Hkv*G*T*D), gen(B*Hkv*Tk*D), gen(B*Hkv*Tk*D)
+	// Query t sits at key position t+1 (one cached key before it); batch
+	// row 1's last key is padding.
+	mask := make([]bool, B*T*Tk)
+	for b := range B {
+		for t := range T {
+			for c := range Tk {
+				mask[(b*T+t)*Tk+c] = c > t+1 || (b == 1 && c == Tk-1)
+			}
+		}
+	}
+	const scale = 0.35
+	want := make([]float64, B*Hkv*G*T*D)
+	for b := range B {
+		for h := range Hkv {
+			for g := range G {
+				for t := range T {
+					row := ((b*Hkv+h)*G+g)*T + t
+					mx, sum := float32(math.Inf(-1)), float32(0)
+					acc := make([]float32, D)
+					for c := range Tk {
+						if mask[(b*T+t)*Tk+c] {
+							continue
+						}
+						kr := ((b*Hkv+h)*Tk + c) * D
+						var dot float64
+						for i := range D {
+							dot += float64(roundF16(q[row*D+i]) * roundF16(k[kr+i]))
+						}
+						s := float32(dot) * scale
+						ms, vs := float32(1), float32(1)
+						if s > mx {
+							ms = float32(math.Exp(float64(mx - s)))
+							mx = s
+							for i := range acc {
+								acc[i] = roundF16(acc[i] * ms)
+							}
+						} else {
+							vs = float32(math.Exp(float64(s - mx)))
+						}
+						for i := range acc {
+							acc[i] = roundF16(acc[i] + roundF16(v[kr+i])*vs)
+						}
+						sum = sum*ms + vs
+					}
+					for i := range acc {
+						want[row*D+i] = float64(acc[i] * (1 / sum))
+					}
+				}
+			}
+		}
+	}
+	s := NewScope()
+	defer s.Close()
+	m := s.View(FromSliceIn(s, mask, []int64{B, T, Tk}, d), B, 1, 1, T, Tk)
+	out := s.AttentionF16Acc(FromSliceIn(s, q, []int64{B, Hkv, G, T, D}, d), FromSliceIn(s, k, []int64{B, Hkv, Tk, D}, d),
+		FromSliceIn(s, v, []int64{B, Hkv, Tk, D}, d), m, scale)
+	if s.Err() != nil {
+		t.Fatal(s.Err())
+	}
+	assertClose(t, "attention_f16acc", values(t, s.To(out, d, Float64)), want, 1e-6)
+	s.Reset()
+	m = s.View(FromSliceIn(s, mask, []int64{B, T, Tk}, d), B, 1, 1, T, Tk)
+	if s.AttentionF16Acc(FromSliceIn(s, q, []int64{B, Hkv, G, T, D}, d), FromSliceIn(s, k, []int64{B, Hkv, Tk, D}, d),
+		FromSliceIn(s, v, []int64{B, Hkv, Tk / 2, 2 * D}, d), m, scale); s.Err() == nil || !strings.Contains(s.Err().Error(), "keys and values must be") {
+		t.Errorf("mismatched values: %v", s.Err())
 	}
 }
 
@@ -148,6 +263,9 @@ func TestLMOpsShapeErrors(t *testing.T) {
 		{"narrow", "[2 3]", func(s *Scope, x *Tensor) *Tensor { return s.Narrow(x, 1, 2, 5) }},
 		{"embedding", "the table has 2 rows", func(s *Scope, x *Tensor) *Tensor {
 			return s.Embedding(x, FromSliceIn(s, []int64{0, 2}, []int64{2}, d))
+		}},
+		{"round to float16", "must be float32 or float64, not Long", func(s *Scope, x *Tensor) *Tensor {
+			return s.RoundF16(FromSliceIn(s, []int64{1}, []int64{1}, d))
 		}},
 		{"masked_fill", "mask must be bool", func(s *Scope, x *Tensor) *Tensor { return s.MaskedFill(x, x, 0) }},
 		{"cross_entropy", "want logits [n, c] and targets [n]", func(s *Scope, x *Tensor) *Tensor {

@@ -34,21 +34,35 @@ type CheckResult struct {
 // and several ids can share a text (<0x41> and A), so each is matched to
 // lago's token of that text whose log-probability is closest.
 func Check(ctx context.Context, host *url.URL, model string, sc *Scorer, prompts []string, hc *http.Client) (CheckResult, error) {
+	res, err := CheckScorers(ctx, host, model, []*Scorer{sc}, prompts, hc)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	return res[0], nil
+}
+
+// CheckScorers is Check for several scorers of the same GGUF (engines),
+// asking the server once per prompt.
+func CheckScorers(ctx context.Context, host *url.URL, model string, scs []*Scorer, prompts []string, hc *http.Client) ([]CheckResult, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
 	client := api.NewClient(host, hc)
-	rows, err := sc.NextLogprobs(ctx, prompts)
-	if err != nil {
-		return CheckResult{}, err
+	rows := make([][][]float32, len(scs))
+	for j, sc := range scs {
+		var err error
+		if rows[j], err = sc.NextLogprobs(ctx, prompts); err != nil {
+			return nil, err
+		}
 	}
+	vocab := scs[0].vocab
 	byText := map[string][]int{}
-	for id := range sc.vocab.Len() {
-		t := strings.ToValidUTF8(sc.vocab.Piece(id), "\uFFFD") // Ollama returns bytes ≥ 0x80 as U+FFFD
+	for id := range vocab.Len() {
+		t := strings.ToValidUTF8(vocab.Piece(id), "\uFFFD") // Ollama returns bytes ≥ 0x80 as U+FFFD
 		byText[t] = append(byText[t], id)
 	}
-	var res CheckResult
-	var diffs []float64
+	res := make([]CheckResult, len(scs))
+	diffs := make([][]float64, len(scs))
 	stream := false
 	for i, p := range prompts {
 		var resp api.GenerateResponse
@@ -60,30 +74,36 @@ func Check(ctx context.Context, host *url.URL, model string, sc *Scorer, prompts
 		if len(resp.Logprobs) == 0 {
 			return res, fmt.Errorf("lm: check: %s returned no log-probabilities for prompt %d (Ollama older than 0.12?)", model, i)
 		}
-		res.Prompts++
-		if resp.PromptEvalCount != len(sc.vocab.Encode(p)) {
-			res.TokenCountMismatches++
-		}
-		for _, tl := range resp.Logprobs[0].TopLogprobs {
-			ids := byText[tl.Token]
-			if len(ids) == 0 {
-				res.Unmatched++
-				continue
+		mismatch := resp.PromptEvalCount != len(vocab.Encode(p))
+		for j := range scs {
+			r := &res[j]
+			r.Prompts++
+			if mismatch {
+				r.TokenCountMismatches++
 			}
-			best := math.Inf(1)
-			for _, id := range ids {
-				best = math.Min(best, math.Abs(float64(rows[i][id])-tl.Logprob))
-			}
-			diffs = append(diffs, best)
-			if best > res.MaxDiff {
-				res.MaxDiff, res.WorstPrompt, res.WorstToken = best, p, tl.Token
+			for _, tl := range resp.Logprobs[0].TopLogprobs {
+				ids := byText[tl.Token]
+				if len(ids) == 0 {
+					r.Unmatched++
+					continue
+				}
+				best := math.Inf(1)
+				for _, id := range ids {
+					best = math.Min(best, math.Abs(float64(rows[j][i][id])-tl.Logprob))
+				}
+				diffs[j] = append(diffs[j], best)
+				if best > r.MaxDiff {
+					r.MaxDiff, r.WorstPrompt, r.WorstToken = best, p, tl.Token
+				}
 			}
 		}
 	}
-	res.Compared = len(diffs)
-	if len(diffs) > 0 {
-		sort.Float64s(diffs)
-		res.Median = diffs[len(diffs)/2]
+	for j := range res {
+		res[j].Compared = len(diffs[j])
+		if len(diffs[j]) > 0 {
+			sort.Float64s(diffs[j])
+			res[j].Median = diffs[j][len(diffs[j])/2]
+		}
 	}
 	return res, nil
 }

@@ -21,17 +21,17 @@ import (
 	"github.com/lago-rl/lago/engine/lm/train"
 )
 
-// parityTolerance: lago's plain float32 forward against the pinned CPU
-// build's default runner (f16 K/V cache, flash attention with an f16 V
-// accumulator). Measured by this test on 2026-11-30 (287 prompts × top-20,
-// the model trained here at lr 1e-2, so its logits are far from flat): F32
-// max |Δ| 1.26e-2, median 3.8e-4; F16 max 1.16e-2, median 6.2e-4; token
-// counts equal on every prompt. The bound is the F16 target, 2e-2,
-// for both files: it catches every tokenizer, RoPE, layout or head-mapping
-// error (those are O(1) nats) but not the f16 rounding of Ollama's K/V cache.
-// The 1e-3 for F32 needs that rounding emulated (Q, K, V to f16 and
-// the f16 attention step, llama-gguf-parity.md), which is not built yet.
-const parityTolerance = 2e-2
+// parityTolerance is the bound on max |Δ logprob| per file type, for the
+// scorer's default engine (EngineF16FA: Q, K, V in f16 and llama.cpp's CPU
+// flash-attention step with its f16 V accumulator, as the pinned CPU
+// build's default runner computes).
+// Before that rounding, lago's plain float32 forward measured (287 prompts ×
+// top-20, the model trained here at lr 1e-2, so its logits are far from
+// flat) F32 max 1.26e-2, median 3.8e-4; F16 max 1.16e-2, median 6.2e-4.
+// The bounds are the issue's: 1e-3 for F32, 2e-2 for F16 (an F16 file's
+// weights are rounded too, and llama.cpp's F16 matmuls round their inputs
+// to f16, which lago does not emulate). Figures: bench/results/lm-engine.md.
+var parityTolerance = map[lm.FileType]float64{lm.F32: 1e-3, lm.F16: 2e-2}
 
 func TestOllamaParity(t *testing.T) {
 	host := os.Getenv("LAGO_OLLAMA_HOST")
@@ -90,19 +90,28 @@ func TestOllamaParity(t *testing.T) {
 		if err := lm.Push(context.Background(), u, path, name, lm.PushOptions{}, nil); err != nil {
 			t.Fatal(err)
 		}
-		sc, err := lm.OpenScorer(path, lm.ScorerOptions{Device: torch.CPU})
+		// Every engine is logged, for the record; the default one (f16fa)
+		// must be within the bound.
+		engines := []string{lm.EngineF16FA, lm.EngineF16KV, lm.EngineF32}
+		var scs []*lm.Scorer
+		for _, engine := range engines {
+			sc, err := lm.OpenScorer(path, lm.ScorerOptions{Device: torch.CPU, Engine: engine})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sc.Close()
+			scs = append(scs, sc)
+		}
+		rs, err := lm.CheckScorers(context.Background(), u, name, scs, prompts, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := lm.Check(context.Background(), u, name, sc, prompts, nil)
-		sc.Close()
-		if err != nil {
-			t.Fatal(err)
+		for j, r := range rs {
+			t.Logf("%s, engine %s: %d prompts, %d log-probabilities: max |Δ| %.3g, median %.3g (worst %q on %q); token counts differ on %d; unmatched %d",
+				ft, engines[j], r.Prompts, r.Compared, r.MaxDiff, r.Median, r.WorstToken, r.WorstPrompt, r.TokenCountMismatches, r.Unmatched)
 		}
-		t.Logf("%s: %d prompts, %d log-probabilities: max |Δ| %.3g, median %.3g (worst %q on %q); token counts differ on %d; unmatched %d",
-			ft, r.Prompts, r.Compared, r.MaxDiff, r.Median, r.WorstToken, r.WorstPrompt, r.TokenCountMismatches, r.Unmatched)
-		if r.TokenCountMismatches > 0 || r.Unmatched > 0 || r.MaxDiff > parityTolerance {
-			t.Errorf("%s: parity fails (tolerance %g)", ft, parityTolerance)
+		if r := rs[0]; r.TokenCountMismatches > 0 || r.Unmatched > 0 || r.MaxDiff > parityTolerance[ft] {
+			t.Errorf("%s: parity fails (tolerance %g)", ft, parityTolerance[ft])
 		}
 	}
 }

@@ -16,6 +16,11 @@ import (
 // scorerModel writes a random model whose vocabulary holds the labels and
 // the prompt words, and opens it for scoring.
 func scorerModel(t *testing.T, batch int) (*Scorer, [][]float32, Shape) {
+	return scorerModelWith(t, ScorerOptions{Device: torch.CPU, Batch: batch})
+}
+
+// scorerModelWith is scorerModel with the scorer's options.
+func scorerModelWith(t *testing.T, opt ScorerOptions) (*Scorer, [][]float32, Shape) {
 	t.Helper()
 	v := tokenizer.Build([]string{"Which ball should the robot push next? A. red B. blue C. green D. cyan E. purple Answer:",
 		"The robot pushes the red ball. In which direction? A B C D E F G H Answer:"})
@@ -30,7 +35,7 @@ func scorerModel(t *testing.T, batch int) (*Scorer, [][]float32, Shape) {
 		t.Fatal(err)
 	}
 	m.Free()
-	sc, err := OpenScorer(path, ScorerOptions{Device: torch.CPU, Batch: batch})
+	sc, err := OpenScorer(path, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,11 +51,12 @@ var scorerPrompts = []string{
 	"Which ball?",
 }
 
-// TestScorerMatchesReference: batched, padded, sorted scoring gives the
-// last-position log-softmax of the float64 reference forward.
+// TestScorerMatchesReference: batched, padded, sorted scoring with the
+// plain float32 engine gives the last-position log-softmax of the float64
+// reference forward.
 func TestScorerMatchesReference(t *testing.T) {
 	for _, batch := range []int{1, 2, 64} {
-		sc, w, s := scorerModel(t, batch)
+		sc, w, s := scorerModelWith(t, ScorerOptions{Device: torch.CPU, Batch: batch, Engine: EngineF32})
 		rows, err := sc.NextLogprobs(context.Background(), scorerPrompts)
 		if err != nil {
 			t.Fatal(err)
@@ -73,6 +79,44 @@ func TestScorerMatchesReference(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestEngines: the f16 engines move the log-probabilities off the float32
+// engine's by about f16's relative precision (2⁻¹¹), not more, and off each
+// other (f16fa's V accumulator is f16 too); each names its own cache keys,
+// f16fa is the default, and an unknown engine is an error naming the
+// known ones.
+func TestEngines(t *testing.T) {
+	rows := map[string][][]float32{}
+	for _, e := range []string{EngineF32, EngineF16KV, ""} {
+		sc, _, _ := scorerModelWith(t, ScorerOptions{Device: torch.CPU, Engine: e})
+		r, err := sc.NextLogprobs(context.Background(), scorerPrompts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e == "" {
+			e = EngineF16FA
+		}
+		rows[e] = r
+		if want := "lago-lm-" + e + ":sha256:"; !strings.HasPrefix(sc.Digest(), want) {
+			t.Errorf("engine %s: digest %q, want the prefix %q", e, sc.Digest(), want)
+		}
+	}
+	for _, pair := range [][2]string{{EngineF32, EngineF16KV}, {EngineF16KV, EngineF16FA}, {EngineF32, EngineF16FA}} {
+		a, b := rows[pair[0]], rows[pair[1]]
+		var most float64
+		for i := range a {
+			for v := range a[i] {
+				most = math.Max(most, math.Abs(float64(a[i][v]-b[i][v])))
+			}
+		}
+		if most < 1e-6 || most > 1e-2 {
+			t.Errorf("max |Δ logprob| between %s and %s = %g, want in [1e-6, 1e-2]", pair[0], pair[1], most)
+		}
+	}
+	if _, err := ParseEngine("f16"); err == nil || !strings.Contains(err.Error(), "f16fa, f16kv, f32") {
+		t.Errorf("ParseEngine(f16): %v", err)
 	}
 }
 
@@ -132,8 +176,80 @@ func TestScoreBatchFactored(t *testing.T) {
 			}
 		}
 	}
-	if !strings.HasPrefix(sc.Digest(), "lago-lm-f32:sha256:") {
+	if !strings.HasPrefix(sc.Digest(), "lago-lm-f16fa:sha256:") {
 		t.Errorf("digest %q", sc.Digest())
+	}
+}
+
+// prefixQuestion renders prompts like engine/prior's: the state's view
+// first, then the factor's question, so both factors' prompts share the view.
+func prefixQuestion(state int) Query {
+	balls := []string{"red", "blue", "green", "cyan", "purple"}
+	view := "Which ball " + strings.Repeat("red blue ", state%4) + strings.Repeat("green ", state%3) + "?"
+	return Query{
+		Factors: [][]string{balls, {"A", "B", "C", "D", "E", "F", "G", "H"}},
+		Prompt: func(k int, chosen string) string {
+			if k == 0 {
+				return view + " A. red B. blue C. green D. cyan E. purple Answer:"
+			}
+			return view + " The robot pushes the " + chosen + " ball. In which direction? A B C D E F G H Answer:"
+		},
+	}
+}
+
+// wholePrompts scores q the plain way: every prompt a full forward.
+func wholePrompts(t *testing.T, sc *Scorer, q Query) []float64 {
+	t.Helper()
+	rows, err := sc.NextLogprobs(context.Background(), []string{q.Prompt(0, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := sc.labelDistribution(rows[0], len(q.Factors[0]))
+	inner := len(q.Factors[1])
+	joint := make([]float64, len(first)*inner)
+	for a, p := range first {
+		for b := range inner {
+			joint[a*inner+b] = p / float64(inner)
+		}
+	}
+	for _, a := range topIndices(first, sc.topK, FactorCoverage) {
+		rows, err := sc.NextLogprobs(context.Background(), []string{q.Prompt(1, q.Factors[0][a])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for b, p := range sc.labelDistribution(rows[0], inner) {
+			joint[a*inner+b] = first[a] * p
+		}
+	}
+	return joint
+}
+
+// TestScoreBatchReusesSharedPrefix: scoring second-factor prompts as
+// continuations of the first prompt's cached keys and values (different
+// shared lengths, padding in both passes, several batch sizes) gives what
+// scoring every prompt whole gives.
+func TestScoreBatchReusesSharedPrefix(t *testing.T) {
+	for _, batch := range []int{1, 3, 64} {
+		sc, _, _ := scorerModel(t, batch)
+		qs := make([]Query, 12)
+		for i := range qs {
+			qs[i] = prefixQuestion(i)
+		}
+		got, err := sc.ScoreBatch(context.Background(), qs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, q := range qs {
+			if shared := commonPrefix(sc.vocab.Encode(q.Prompt(0, "")), sc.vocab.Encode(q.Prompt(1, "red"))); shared < 3 {
+				t.Fatalf("state %d: prompts share %d tokens; the test needs a shared view", i, shared)
+			}
+			want := wholePrompts(t, sc, q)
+			for j := range want {
+				if math.Abs(got[i].Probs[j]-want[j]) > 1e-5 {
+					t.Fatalf("batch %d state %d action %d: ScoreBatch %g, whole prompts %g", batch, i, j, got[i].Probs[j], want[j])
+				}
+			}
+		}
 	}
 }
 
