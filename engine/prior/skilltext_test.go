@@ -235,7 +235,7 @@ func TestLMSkillWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := lm.OpenScorer(model, lm.ScorerOptions{Device: torch.CPU})
+	s, err := lm.OpenScorer(model, lm.ScorerOptions{Device: torch.CPU, Engine: lm.EngineF16KV}) // the lm: prior's engine
 	if err != nil {
 		t.Fatal(err)
 	}
