@@ -14,6 +14,7 @@ import (
 
 	"github.com/lago-rl/lago/engine/config"
 	"github.com/lago-rl/lago/engine/demos"
+	"github.com/lago-rl/lago/engine/lm"
 	"github.com/lago-rl/lago/engine/prior"
 )
 
@@ -25,7 +26,8 @@ const demosUsage = `usage:
   lago demos -env ID -episodes N -out DIR [flags]     collect demonstrations
   lago demos dataset -demos DIR -out DIR [flags]      (prompt, answer) pairs, split by episode
   lago demos ceiling -data DIR                        the text ceiling of a dataset's held-out states
-  lago demos agreement -data DIR -model ollama:NAME   a served model's held-out agreement with the expert
+  lago demos agreement -data DIR -model MODEL        a model's held-out agreement with the expert
+                                                     (MODEL: ollama:NAME served, or lm:PATH.gguf in-process)
 `
 
 func cmdDemos(args []string, stdout, stderr io.Writer) error {
@@ -157,14 +159,15 @@ func cmdDemosCeiling(args []string, stdout, stderr io.Writer) error {
 func cmdDemosAgreement(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demos agreement", stderr)
 	dir := fs.String("data", "", "dataset directory (required)")
-	model := fs.String("model", "", "ollama:NAME, a model served by the configured Ollama (required)")
-	host := fs.String("host", "", "Ollama host; empty: $OLLAMA_HOST or the default")
+	model := fs.String("model", "", "ollama:NAME, a model served by the configured Ollama, or lm:PATH.gguf, a llama GGUF scored in-process (required)")
+	host := fs.String("host", "", "Ollama host of ollama:NAME; empty: $OLLAMA_HOST or the default")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	name, ok := strings.CutPrefix(*model, "ollama:")
-	if *dir == "" || !ok || name == "" {
-		return errors.New("-data DIR and -model ollama:NAME are required")
+	ollamaName, isOllama := strings.CutPrefix(*model, "ollama:")
+	lmPath, isLM := strings.CutPrefix(*model, "lm:")
+	if *dir == "" || !(isOllama && ollamaName != "" || isLM && lmPath != "") {
+		return errors.New("-data DIR and -model ollama:NAME or lm:PATH.gguf are required")
 	}
 	m, states, err := demos.ReadDataset(*dir)
 	if err != nil {
@@ -172,18 +175,44 @@ func cmdDemosAgreement(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	oc := prior.OllamaConfigFrom(config.Default(), name)
-	oc.Host = *host
-	o, err := prior.NewOllama(ctx, oc)
-	if err != nil {
-		return err
+	var scorer demos.LabelScorer
+	if isLM {
+		s, err := lm.OpenScorer(lmPath, lm.ScorerOptions{})
+		if err != nil {
+			return fmt.Errorf("-model %s: %w", *model, err)
+		}
+		defer s.Close()
+		scorer = lmLabels{s}
+	} else {
+		oc := prior.OllamaConfigFrom(config.Default(), ollamaName)
+		oc.Host = *host
+		o, err := prior.NewOllama(ctx, oc)
+		if err != nil {
+			return err
+		}
+		scorer = o
 	}
-	r, err := demos.Agreement(ctx, o, m, states)
+	start := time.Now()
+	r, err := demos.Agreement(ctx, scorer, m, states)
 	if err != nil {
 		return err
 	}
 	c := demos.TextCeiling(states)
-	fmt.Fprintf(stdout, "%s on %s (template %s, %d held-out states): agreement %.4f (exact %.4f, first factor %.4f); text ceiling %.4f\n",
-		*model, *dir, m.Config.Template, r.States, r.Agreement, r.Exact, r.FirstFactor, c.Optimum)
+	fmt.Fprintf(stdout, "%s on %s (template %s, %d held-out states): agreement %.4f (exact %.4f, first factor %.4f); text ceiling %.4f; %.1f s\n",
+		*model, *dir, m.Config.Template, r.States, r.Agreement, r.Exact, r.FirstFactor, c.Optimum, time.Since(start).Seconds())
 	return nil
+}
+
+// lmLabels asks an in-process lm.Scorer one question at a time, as
+// demos.Agreement asks a served model: a one-factor query over the first n
+// labels is exactly the label distribution of that prompt.
+type lmLabels struct{ s *lm.Scorer }
+
+func (l lmLabels) ScoreLabels(ctx context.Context, prompt string, n int) ([]float64, error) {
+	opts := make([]string, n) // only the count matters to a one-factor query
+	r, err := l.s.Score(ctx, lm.Query{Prompt: func(int, string) string { return prompt }, Factors: [][]string{opts}})
+	if err != nil {
+		return nil, err
+	}
+	return r.Probs, nil
 }
