@@ -115,6 +115,7 @@ func cmdDemosDataset(args []string, stdout, stderr io.Writer) error {
 	tmpl := fs.String("template", "clevr-v1", "prompt template version: clevr-v1 (what ollama: sends today), clevr-compact-v1 (for trained models) or generic-v1")
 	held := fs.Float64("heldout", 0.2, "fraction of the episodes held out")
 	seed := fs.Uint64("seed", 1, "seed of the episode split")
+	trainEpisodes := fs.Int("train-episodes", 0, "keep only the first N training episodes (0: all); the held-out episodes stay those of the whole directory, so a ladder of data sizes shares one held-out set")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -122,7 +123,7 @@ func cmdDemosDataset(args []string, stdout, stderr io.Writer) error {
 		return errors.New("-demos DIR and -out DIR are required")
 	}
 	start := time.Now()
-	m, err := demos.BuildDataset(*dir, *out, demos.DatasetConfig{Template: *tmpl, HeldoutFraction: *held, Seed: *seed}, version)
+	m, err := demos.BuildDataset(*dir, *out, demos.DatasetConfig{Template: *tmpl, HeldoutFraction: *held, Seed: *seed, TrainEpisodes: *trainEpisodes}, version)
 	if err != nil {
 		return err
 	}

@@ -268,6 +268,34 @@ func TestDatasetSplitsByEpisode(t *testing.T) {
 	}
 }
 
+// A data ladder: datasets that differ only in TrainEpisodes hold out the
+// same states and train on prefixes of one another.
+func TestDatasetTrainEpisodesKeepsTheHeldOutSet(t *testing.T) {
+	full, fm := buildDataset(t, "clevr-compact-v1")
+	part := filepath.Join(t.TempDir(), "part")
+	pm, err := BuildDataset(fm.Demos, part, DatasetConfig{Template: "clevr-compact-v1", HeldoutFraction: 0.3, Seed: 3, TrainEpisodes: 2}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pm.Counts.TrainEpisodes != 2 || pm.Counts.HeldoutEpisodes != fm.Counts.HeldoutEpisodes || pm.Counts.HeldoutStates != fm.Counts.HeldoutStates {
+		t.Errorf("counts %+v; full %+v", pm.Counts, fm.Counts)
+	}
+	for _, f := range []string{HeldoutFile, HeldoutStatesFile} {
+		a, _ := os.ReadFile(filepath.Join(full, f))
+		b, _ := os.ReadFile(filepath.Join(part, f))
+		if len(a) == 0 || string(a) != string(b) {
+			t.Errorf("%s differs between the full dataset and the 2-episode one", f)
+		}
+	}
+	fp, pp := readPairs(t, filepath.Join(full, TrainFile)), readPairs(t, filepath.Join(part, TrainFile))
+	if len(pp) == 0 || len(pp) >= len(fp) || !slices.Equal(pp, fp[:len(pp)]) || len(pp) != pm.Counts.TrainPairs {
+		t.Errorf("2-episode train pairs (%d) are not a proper prefix of the full ones (%d)", len(pp), len(fp))
+	}
+	if _, err := BuildDataset(fm.Demos, t.TempDir(), DatasetConfig{Template: "clevr-compact-v1", HeldoutFraction: 0.3, TrainEpisodes: -1}, "test"); err == nil || !strings.Contains(err.Error(), "-1 training episodes") {
+		t.Errorf("negative TrainEpisodes: %v", err)
+	}
+}
+
 func TestCompactDataset(t *testing.T) {
 	demos, _ := sharedDemos(t)
 	data, m := buildDataset(t, "clevr-compact-v1")
