@@ -338,6 +338,20 @@ func (r *Rope) apply(s *torch.Scope, x *torch.Tensor, b, h, t, d int64) *torch.T
 	return s.Reshape(s.Cat(-1, r0, r1), b, h, t, d)
 }
 
+// applyAt rotates adjacent pairs of x [B, H, T, D] at positions pos
+// (int64 [B, T]), each row at its own.
+func (r *Rope) applyAt(s *torch.Scope, x, pos *torch.Tensor, b, h, t, d int64) *torch.Tensor {
+	flat := s.View(pos, b*t)
+	cos := s.View(s.IndexSelect(r.Cos, 0, flat), b, 1, t, d/2, 1)
+	sin := s.View(s.IndexSelect(r.Sin, 0, flat), b, 1, t, d/2, 1)
+	pairs := s.Reshape(x, b, h, t, d/2, 2)
+	x0 := s.Narrow(pairs, -1, 0, 1)
+	x1 := s.Narrow(pairs, -1, 1, 1)
+	r0 := s.Sub(s.Mul(x0, cos), s.Mul(x1, sin))
+	r1 := s.Add(s.Mul(x0, sin), s.Mul(x1, cos))
+	return s.Reshape(s.Cat(-1, r0, r1), b, h, t, d)
+}
+
 // rmsNorm is x/√(mean(x²)+ε)·w over the last dim.
 func rmsNorm(s *torch.Scope, x, w *torch.Tensor, eps float32) *torch.Tensor {
 	ms := s.MeanDim(s.Square(x), -1, true)
@@ -358,18 +372,37 @@ func causalMask(s *torch.Scope, t int64, dev torch.Device) *torch.Tensor {
 // Block applies transformer block i to x [B, T, dim] under mask (bool,
 // broadcastable to [B, Hkv, G, T, T], true where attention is forbidden).
 func (m *Model) Block(s *torch.Scope, i int, x, mask *torch.Tensor, rope *Rope) *torch.Tensor {
+	y, _ := m.block(s, i, x, mask, rope, nil, KV{})
+	return y
+}
+
+// KV is one block's keys (after RoPE) and values, [B, Hkv, T, D]: what a
+// later forward over the same prefix reads instead of recomputing it.
+type KV struct{ K, V *torch.Tensor }
+
+// BlockCached is Block for tokens that continue a prefix whose keys and
+// values are past (zero for none): x [B, T, dim] sits at positions pos
+// (int64 [B, T]), its queries attend to past's and its own keys under mask
+// (broadcastable to [B, Hkv, G, T, Tpast+T]), and it returns the block's
+// output and its own keys and values (without past's).
+func (m *Model) BlockCached(s *torch.Scope, i int, x, mask *torch.Tensor, rope *Rope, pos *torch.Tensor, past KV) (*torch.Tensor, KV) {
+	return m.block(s, i, x, mask, rope, pos, past)
+}
+
+// block is Block and BlockCached: pos nil means positions 0…T−1.
+func (m *Model) block(s *torch.Scope, i int, x, mask *torch.Tensor, rope *Rope, pos *torch.Tensor, past KV) (*torch.Tensor, KV) {
 	if s.Err() != nil {
-		return nil
+		return nil, KV{}
 	}
 	sh := x.Shape()
 	if len(sh) != 3 {
 		s.Fail(fmt.Errorf("lm: block input has shape %v, want [batch, tokens, dim]", sh))
-		return nil
+		return nil, KV{}
 	}
 	b, t := sh[0], sh[1]
 	if int(t) > rope.N {
 		s.Fail(fmt.Errorf("lm: %d tokens, more than the %d positions of the rotary tables", t, rope.N))
-		return nil
+		return nil, KV{}
 	}
 	blk := m.Blocks[i]
 	H, Hkv, D := int64(m.Shape.Heads), int64(m.Shape.KVHeads), int64(m.Shape.HeadDim())
@@ -378,9 +411,18 @@ func (m *Model) Block(s *torch.Scope, i int, x, mask *torch.Tensor, rope *Rope) 
 	heads := func(w *torch.Tensor, n int64) *torch.Tensor {
 		return s.Transpose(s.View(s.Linear(h, w, nil), b, t, n, D), 1, 2) // [B, n, T, D]
 	}
-	q := rope.apply(s, heads(blk.Q, H), b, H, t, D)
-	k := rope.apply(s, heads(blk.K, Hkv), b, Hkv, t, D)
-	v := heads(blk.V, Hkv)
+	rotate := func(x *torch.Tensor, n int64) *torch.Tensor {
+		if pos == nil {
+			return rope.apply(s, x, b, n, t, D)
+		}
+		return rope.applyAt(s, x, pos, b, n, t, D)
+	}
+	q := rotate(heads(blk.Q, H), H)
+	own := KV{K: rotate(heads(blk.K, Hkv), Hkv), V: heads(blk.V, Hkv)}
+	k, v := own.K, own.V
+	if past.K != nil {
+		k, v = s.Cat(2, past.K, k), s.Cat(2, past.V, v)
+	}
 	// Query head h = kv·G + g reads KV head kv = ⌊h/G⌋: group the query
 	// heads by KV head and let matmul broadcast K and V over the group.
 	qg := s.View(q, b, Hkv, G, t, D)
@@ -393,7 +435,7 @@ func (m *Model) Block(s *torch.Scope, i int, x, mask *torch.Tensor, rope *Rope) 
 	x = s.Add(x, s.Linear(att, blk.Out, nil))
 	h = rmsNorm(s, x, blk.FFNNorm, m.Shape.NormEps)
 	ff := s.Mul(s.SiLU(s.Linear(h, blk.Gate, nil)), s.Linear(h, blk.Up, nil))
-	return s.Add(x, s.Linear(ff, blk.Down, nil))
+	return s.Add(x, s.Linear(ff, blk.Down, nil)), own
 }
 
 // Mask is the attention mask for a batch: causal, plus keys at padded
@@ -419,6 +461,27 @@ func (m *Model) Hidden(s *torch.Scope, ids, mask *torch.Tensor, rope *Rope) *tor
 		x = m.Block(s, i, x, mask, rope)
 	}
 	return rmsNorm(s, x, m.Norm, m.Shape.NormEps)
+}
+
+// HiddenCached is Hidden for tokens ids [B, T] at positions pos (int64
+// [B, T]) continuing prefixes whose per-block keys and values are past (nil
+// for none) under mask (broadcastable to [B, 1, 1, T, Tpast+T]); it also
+// returns every block's own keys and values, for a later continuation.
+func (m *Model) HiddenCached(s *torch.Scope, ids, mask, pos *torch.Tensor, rope *Rope, past []KV) (*torch.Tensor, []KV) {
+	if past != nil && len(past) != len(m.Blocks) {
+		s.Fail(fmt.Errorf("lm: %d cached blocks for a model of %d", len(past), len(m.Blocks)))
+		return nil, nil
+	}
+	x := s.Embedding(m.Embed, ids)
+	kvs := make([]KV, len(m.Blocks))
+	for i := range m.Blocks {
+		var p KV
+		if past != nil {
+			p = past[i]
+		}
+		x, kvs[i] = m.block(s, i, x, mask, rope, pos, p)
+	}
+	return rmsNorm(s, x, m.Norm, m.Shape.NormEps), kvs
 }
 
 // Logits projects hidden states [..., dim] onto the vocabulary.

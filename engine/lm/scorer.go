@@ -58,8 +58,9 @@ type ScorerOptions struct {
 	// (the prior_factor_topk key; default FactorTopK).
 	FactorTopK int
 	// Threads is the libtorch intra-op threads of the batcher's OS thread
-	// (default 1: on a busy machine two OpenMP threads made every op wait
-	// for a descheduled thread; raise it on a quiet one).
+	// and OpenBLAS's threads, which are process-wide (default 1: on a busy
+	// machine two threads made every op wait for a descheduled thread and
+	// OpenBLAS's idle threads spin; raise it on a quiet one).
 	Threads int
 }
 
@@ -78,6 +79,10 @@ func OpenScorer(path string, opt ScorerOptions) (*Scorer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Both are process-wide and were most of a scoring run's system time
+	// (bench/results/lm-engine.md, "Scoring speed").
+	torch.KeepFreedMemory()
+	torch.SetBLASThreads(opt.Threads)
 	im, err := Import(path, torch.Float32, opt.Device)
 	if err != nil {
 		return nil, err
@@ -137,9 +142,9 @@ func (s *Scorer) Close() {
 func (s *Scorer) NextLogprobs(ctx context.Context, prompts []string) ([][]float32, error) {
 	seqs := make([][]int, len(prompts))
 	for i, p := range prompts {
-		seqs[i] = s.vocab.Encode(p)
-		if len(seqs[i]) > s.model.Shape.Context {
-			return nil, fmt.Errorf("lm: prompt %d is %d tokens, more than the model's context of %d", i, len(seqs[i]), s.model.Shape.Context)
+		var err error
+		if seqs[i], err = s.encode(i, p); err != nil {
+			return nil, err
 		}
 	}
 	// Similar lengths share a batch, so little is padding.
@@ -151,11 +156,16 @@ func (s *Scorer) NextLogprobs(ctx context.Context, prompts []string) ([][]float3
 	out := make([][]float32, len(prompts))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for start := 0; start < len(order); start += s.batch {
+	for start := 0; start < len(order); {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		idx := order[start:min(start+s.batch, len(order))]
+		n := 1
+		for start+n < len(order) && n < s.batch && (n+1)*len(seqs[order[start+n]]) <= batchTokens {
+			n++
+		}
+		idx := order[start : start+n]
+		start += n
 		rows, err := s.forward(seqs, idx)
 		if err != nil {
 			return nil, err
@@ -170,48 +180,19 @@ func (s *Scorer) NextLogprobs(ctx context.Context, prompts []string) ([][]float3
 // forward runs one right-padded batch and returns each row's last-position
 // log-probabilities.
 func (s *Scorer) forward(seqs [][]int, idx []int) ([][]float32, error) {
-	var T int
-	for _, i := range idx {
-		T = max(T, len(seqs[i]))
-	}
-	B := len(idx)
-	ids := make([]int64, B*T)
-	pad := make([]bool, B*T)
-	last := make([]int64, B)
+	batch := make([][]int, len(idx))
 	for r, i := range idx {
-		for j, id := range seqs[i] {
-			ids[r*T+j] = int64(id)
-		}
-		for j := len(seqs[i]); j < T; j++ {
-			pad[r*T+j] = true
-		}
-		last[r] = int64(r*T + len(seqs[i]) - 1)
+		batch[r] = seqs[i]
 	}
-	V := s.model.Shape.Vocab
-	flat := make([]float32, B*V)
+	var rows [][]float32
 	err := torch.NoGrad(func() error {
 		sc := torch.NewScope()
 		defer sc.Close()
-		x := torch.FromSliceIn(sc, ids, []int64{int64(B), int64(T)}, s.device)
-		h := s.model.Hidden(sc, x, Mask(sc, int64(B), int64(T), pad, s.device), s.rope)
-		h = sc.IndexSelect(sc.View(h, int64(B*T), int64(s.model.Shape.Dim)), 0, torch.FromSliceIn(sc, last, []int64{int64(B)}, s.device))
-		lp := sc.LogSoftmax(s.model.Logits(sc, h), -1)
-		if s.device.IsCUDA() {
-			lp = sc.To(lp, torch.CPU, torch.Float32)
-		}
-		if err := sc.Err(); err != nil {
-			return err
-		}
-		return torch.CopyTo(lp, flat)
+		var err error
+		rows, _, err = s.prefill(sc, batch)
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	rows := make([][]float32, B)
-	for r := range rows {
-		rows[r] = flat[r*V : (r+1)*V]
-	}
-	return rows, nil
+	return rows, err
 }
 
 // TopLogprobs returns each prompt's k most likely next tokens, most likely
@@ -290,11 +271,23 @@ const (
 	FactorCoverage = 0.95
 )
 
-// ScoreBatch scores many states: all first-factor prompts in one batched
-// pass, then all second-factor prompts in another.
+// batchTokens bounds the tokens of one forward pass (rows × longest row)
+// besides the rows' count: the attention scores of a pass grow with rows ×
+// tokens², and tensors past glibc's 32 MB mmap threshold are mapped and
+// unmapped at every op, which page-faulted ~30% of a scoring run away in
+// system time (shared/reference and bench/results/lm-engine.md).
+const batchTokens = 4096
+
+// ScoreBatch scores many states. A state's prompts share their text up to
+// the question (the state's view), so each state costs one full forward
+// of its first-factor prompt, whose keys and values are kept, and its
+// second-factor prompts are scored as continuations of the tokens they
+// share with it: only the question, options and tail after the shared
+// tokens go through the model again. The answer is the same as scoring
+// every prompt whole (causal attention: a position's keys and values
+// depend only on the tokens up to it).
 func (s *Scorer) ScoreBatch(ctx context.Context, qs []Query) ([]Scored, error) {
-	out := make([]Scored, len(qs))
-	prompts := make([]string, len(qs))
+	tokens := make([][]int, len(qs))
 	for i, q := range qs {
 		if len(q.Factors) < 1 || len(q.Factors) > 2 {
 			return nil, fmt.Errorf("lm: query %d has %d action factors; 1 or 2 are supported", i, len(q.Factors))
@@ -304,54 +297,235 @@ func (s *Scorer) ScoreBatch(ctx context.Context, qs []Query) ([]Scored, error) {
 				return nil, fmt.Errorf("lm: query %d factor %d has %d options; 1 to %d are supported", i, k, len(f), len(labels))
 			}
 		}
-		prompts[i] = q.Prompt(0, "")
-	}
-	rows, err := s.NextLogprobs(ctx, prompts)
-	if err != nil {
-		return nil, err
-	}
-	type second struct{ q, opt int }
-	var seconds []second
-	var prompts2 []string
-	firsts := make([][]float64, len(qs))
-	for i, q := range qs {
-		first := s.labelDistribution(rows[i], len(q.Factors[0]))
-		firsts[i] = first
-		out[i].Calls = 1
-		if len(q.Factors) == 1 {
-			out[i].Probs = first
-			continue
-		}
-		inner := len(q.Factors[1])
-		joint := make([]float64, len(first)*inner)
-		for a, p := range first {
-			for b := range inner {
-				joint[a*inner+b] = p / float64(inner)
-			}
-		}
-		out[i].Probs = joint
-		for _, a := range topIndices(first, s.topK, FactorCoverage) {
-			seconds = append(seconds, second{i, a})
-			prompts2 = append(prompts2, q.Prompt(1, q.Factors[0][a]))
-			out[i].Calls++
+		var err error
+		if tokens[i], err = s.encode(i, q.Prompt(0, "")); err != nil {
+			return nil, err
 		}
 	}
-	if len(prompts2) == 0 {
-		return out, nil
+	// Similar lengths share a batch, so little is padding.
+	order := make([]int, len(qs))
+	for i := range order {
+		order[i] = i
 	}
-	rows2, err := s.NextLogprobs(ctx, prompts2)
-	if err != nil {
-		return nil, err
-	}
-	for j, sc := range seconds {
-		q := qs[sc.q]
-		inner := len(q.Factors[1])
-		p2 := s.labelDistribution(rows2[j], inner)
-		for b, p := range p2 {
-			out[sc.q].Probs[sc.opt*inner+b] = firsts[sc.q][sc.opt] * p
+	sort.SliceStable(order, func(a, b int) bool { return len(tokens[order[a]]) < len(tokens[order[b]]) })
+	out := make([]Scored, len(qs))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for start := 0; start < len(order); {
+		n := 1
+		for start+n < len(order) && n < s.batch && (n+1)*len(tokens[order[start+n]]) <= batchTokens {
+			n++
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := s.scoreStates(qs, tokens, order[start:start+n], out); err != nil {
+			return nil, err
+		}
+		start += n
 	}
 	return out, nil
+}
+
+// encode tokenizes prompt i, refusing one longer than the context.
+func (s *Scorer) encode(i int, prompt string) ([]int, error) {
+	t := s.vocab.Encode(prompt)
+	if len(t) > s.model.Shape.Context {
+		return nil, fmt.Errorf("lm: prompt %d is %d tokens, more than the model's context of %d", i, len(t), s.model.Shape.Context)
+	}
+	return t, nil
+}
+
+// continuation is a second-factor prompt scored after its state's first:
+// the first prompt's batch row, the option it follows, and its tokens,
+// of which the first shared are the first prompt's.
+type continuation struct {
+	row, opt int
+	tokens   []int
+	shared   int
+}
+
+// scoreStates scores the states idx (one batch) into out.
+func (s *Scorer) scoreStates(qs []Query, tokens [][]int, idx []int, out []Scored) error {
+	return torch.NoGrad(func() error {
+		sc := torch.NewScope()
+		defer sc.Close()
+		seqs := make([][]int, len(idx))
+		for r, i := range idx {
+			seqs[r] = tokens[i]
+		}
+		rows, cache, err := s.prefill(sc, seqs)
+		if err != nil {
+			return err
+		}
+		var conts []continuation
+		firsts := make([][]float64, len(idx))
+		for r, i := range idx {
+			q := qs[i]
+			first := s.labelDistribution(rows[r], len(q.Factors[0]))
+			firsts[r] = first
+			out[i].Calls = 1
+			if len(q.Factors) == 1 {
+				out[i].Probs = first
+				continue
+			}
+			inner := len(q.Factors[1])
+			joint := make([]float64, len(first)*inner)
+			for a, p := range first {
+				for b := range inner {
+					joint[a*inner+b] = p / float64(inner)
+				}
+			}
+			out[i].Probs = joint
+			for _, a := range topIndices(first, s.topK, FactorCoverage) {
+				t, err := s.encode(i, q.Prompt(1, q.Factors[0][a]))
+				if err != nil {
+					return err
+				}
+				// At least the last token is new: its position is the one scored.
+				shared := min(commonPrefix(seqs[r], t), len(t)-1)
+				conts = append(conts, continuation{row: r, opt: a, tokens: t, shared: shared})
+				out[i].Calls++
+			}
+		}
+		sort.SliceStable(conts, func(a, b int) bool {
+			return len(conts[a].tokens)-conts[a].shared < len(conts[b].tokens)-conts[b].shared
+		})
+		for start := 0; start < len(conts); {
+			n := 1
+			for start+n < len(conts) && n < 3*s.batch && (n+1)*(len(conts[start+n].tokens)-conts[start+n].shared) <= batchTokens {
+				n++
+			}
+			part := conts[start : start+n]
+			rows2, err := s.continueRows(cache, part)
+			if err != nil {
+				return err
+			}
+			for j, c := range part {
+				i := idx[c.row]
+				inner := len(qs[i].Factors[1])
+				for b, p := range s.labelDistribution(rows2[j], inner) {
+					out[i].Probs[c.opt*inner+b] = firsts[c.row][c.opt] * p
+				}
+			}
+			start += n
+		}
+		return nil
+	})
+}
+
+// commonPrefix is the number of leading tokens a and b share.
+func commonPrefix(a, b []int) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// prefill runs seqs as one right-padded batch and returns each row's
+// last-position log-probabilities and every block's keys and values
+// [rows, Hkv, longest, D], which live as long as sc.
+func (s *Scorer) prefill(sc *torch.Scope, seqs [][]int) ([][]float32, []KV, error) {
+	var T int
+	for _, q := range seqs {
+		T = max(T, len(q))
+	}
+	B := len(seqs)
+	ids := make([]int64, B*T)
+	pad := make([]bool, B*T)
+	last := make([]int64, B)
+	for r, q := range seqs {
+		for j, id := range q {
+			ids[r*T+j] = int64(id)
+		}
+		for j := len(q); j < T; j++ {
+			pad[r*T+j] = true
+		}
+		last[r] = int64(r*T + len(q) - 1)
+	}
+	x := torch.FromSliceIn(sc, ids, []int64{int64(B), int64(T)}, s.device)
+	h, kv := s.model.HiddenCached(sc, x, Mask(sc, int64(B), int64(T), pad, s.device), nil, s.rope, nil)
+	rows, err := s.lastLogprobs(sc, h, last)
+	return rows, kv, err
+}
+
+// continueRows scores continuations of prefill's rows: each row is the
+// tokens after its shared ones, at their positions, attending to the
+// shared tokens' cached keys and values and causally to its own.
+func (s *Scorer) continueRows(cache []KV, conts []continuation) ([][]float32, error) {
+	sc := torch.NewScope()
+	defer sc.Close()
+	var S, P int
+	for _, c := range conts {
+		S = max(S, len(c.tokens)-c.shared)
+		P = max(P, c.shared)
+	}
+	R := len(conts)
+	ids := make([]int64, R*S)
+	pos := make([]int64, R*S)
+	rows := make([]int64, R)
+	last := make([]int64, R)
+	mask := make([]bool, R*S*(P+S)) // [row, query, key]: true where forbidden
+	for r, c := range conts {
+		n := len(c.tokens) - c.shared
+		rows[r] = int64(c.row)
+		last[r] = int64(r*S + n - 1)
+		for j := range S {
+			pos[r*S+j] = int64(c.shared) // padding sits anywhere valid
+			if j < n {
+				ids[r*S+j] = int64(c.tokens[c.shared+j])
+				pos[r*S+j] = int64(c.shared + j)
+			}
+			m := mask[(r*S+j)*(P+S):][:P+S]
+			for k := c.shared; k < P; k++ {
+				m[k] = true // another row's longer shared part
+			}
+			for k := range S {
+				m[P+k] = k > j || k >= n
+			}
+		}
+	}
+	var past []KV
+	if P > 0 {
+		sel := torch.FromSliceIn(sc, rows, []int64{int64(R)}, s.device)
+		past = make([]KV, len(cache))
+		for i, kv := range cache {
+			past[i] = KV{K: sc.Narrow(sc.IndexSelect(kv.K, 0, sel), 2, 0, int64(P)), V: sc.Narrow(sc.IndexSelect(kv.V, 0, sel), 2, 0, int64(P))}
+		}
+	}
+	x := torch.FromSliceIn(sc, ids, []int64{int64(R), int64(S)}, s.device)
+	p := torch.FromSliceIn(sc, pos, []int64{int64(R), int64(S)}, s.device)
+	m := sc.View(torch.FromSliceIn(sc, mask, []int64{int64(R), int64(S), int64(P + S)}, s.device), int64(R), 1, 1, int64(S), int64(P+S))
+	h, _ := s.model.HiddenCached(sc, x, m, p, s.rope, past)
+	return s.lastLogprobs(sc, h, last)
+}
+
+// lastLogprobs returns the log-softmax over the vocabulary at the flat
+// positions last of hidden states h [B, T, dim].
+func (s *Scorer) lastLogprobs(sc *torch.Scope, h *torch.Tensor, last []int64) ([][]float32, error) {
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	sh := h.Shape()
+	h = sc.IndexSelect(sc.View(h, sh[0]*sh[1], sh[2]), 0, torch.FromSliceIn(sc, last, []int64{int64(len(last))}, s.device))
+	lp := sc.LogSoftmax(s.model.Logits(sc, h), -1)
+	if s.device.IsCUDA() {
+		lp = sc.To(lp, torch.CPU, torch.Float32)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	V := s.model.Shape.Vocab
+	flat := make([]float32, len(last)*V)
+	if err := torch.CopyTo(lp, flat); err != nil {
+		return nil, err
+	}
+	rows := make([][]float32, len(last))
+	for r := range rows {
+		rows[r] = flat[r*V : (r+1)*V]
+	}
+	return rows, nil
 }
 
 // topIndices returns the indices of the largest entries of p whose mass

@@ -137,6 +137,78 @@ func TestScoreBatchFactored(t *testing.T) {
 	}
 }
 
+// prefixQuestion renders prompts like engine/prior's: the state's view
+// first, then the factor's question, so both factors' prompts share the view.
+func prefixQuestion(state int) Query {
+	balls := []string{"red", "blue", "green", "cyan", "purple"}
+	view := "Which ball " + strings.Repeat("red blue ", state%4) + strings.Repeat("green ", state%3) + "?"
+	return Query{
+		Factors: [][]string{balls, {"A", "B", "C", "D", "E", "F", "G", "H"}},
+		Prompt: func(k int, chosen string) string {
+			if k == 0 {
+				return view + " A. red B. blue C. green D. cyan E. purple Answer:"
+			}
+			return view + " The robot pushes the " + chosen + " ball. In which direction? A B C D E F G H Answer:"
+		},
+	}
+}
+
+// wholePrompts scores q the plain way: every prompt a full forward.
+func wholePrompts(t *testing.T, sc *Scorer, q Query) []float64 {
+	t.Helper()
+	rows, err := sc.NextLogprobs(context.Background(), []string{q.Prompt(0, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := sc.labelDistribution(rows[0], len(q.Factors[0]))
+	inner := len(q.Factors[1])
+	joint := make([]float64, len(first)*inner)
+	for a, p := range first {
+		for b := range inner {
+			joint[a*inner+b] = p / float64(inner)
+		}
+	}
+	for _, a := range topIndices(first, sc.topK, FactorCoverage) {
+		rows, err := sc.NextLogprobs(context.Background(), []string{q.Prompt(1, q.Factors[0][a])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for b, p := range sc.labelDistribution(rows[0], inner) {
+			joint[a*inner+b] = first[a] * p
+		}
+	}
+	return joint
+}
+
+// TestScoreBatchReusesSharedPrefix: scoring second-factor prompts as
+// continuations of the first prompt's cached keys and values (different
+// shared lengths, padding in both passes, several batch sizes) gives what
+// scoring every prompt whole gives.
+func TestScoreBatchReusesSharedPrefix(t *testing.T) {
+	for _, batch := range []int{1, 3, 64} {
+		sc, _, _ := scorerModel(t, batch)
+		qs := make([]Query, 12)
+		for i := range qs {
+			qs[i] = prefixQuestion(i)
+		}
+		got, err := sc.ScoreBatch(context.Background(), qs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, q := range qs {
+			if shared := commonPrefix(sc.vocab.Encode(q.Prompt(0, "")), sc.vocab.Encode(q.Prompt(1, "red"))); shared < 3 {
+				t.Fatalf("state %d: prompts share %d tokens; the test needs a shared view", i, shared)
+			}
+			want := wholePrompts(t, sc, q)
+			for j := range want {
+				if math.Abs(got[i].Probs[j]-want[j]) > 1e-5 {
+					t.Fatalf("batch %d state %d action %d: ScoreBatch %g, whole prompts %g", batch, i, j, got[i].Probs[j], want[j])
+				}
+			}
+		}
+	}
+}
+
 func TestTopLogprobsAndErrors(t *testing.T) {
 	sc, _, _ := scorerModel(t, 4)
 	top, err := sc.TopLogprobs(context.Background(), scorerPrompts[:1], 20)
