@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lago-rl/lago/bindings/torch"
 	"github.com/lago-rl/lago/engine/config"
 	"github.com/lago-rl/lago/engine/demos"
 	"github.com/lago-rl/lago/engine/lm"
@@ -162,6 +163,7 @@ func cmdDemosAgreement(args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("data", "", "dataset directory (required)")
 	model := fs.String("model", "", "ollama:NAME, a model served by the configured Ollama, or lm:PATH.gguf, a llama GGUF scored in-process (required)")
 	host := fs.String("host", "", "Ollama host of ollama:NAME; empty: $OLLAMA_HOST or the default")
+	device := fs.String("device", "auto", "device of lm:PATH.gguf: cpu, cuda, cuda:N or auto")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -176,25 +178,23 @@ func cmdDemosAgreement(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	var scorer demos.LabelScorer
+	start := time.Now()
+	var r demos.AgreementResult
 	if isLM {
-		s, err := lm.OpenScorer(lmPath, lm.ScorerOptions{})
-		if err != nil {
-			return fmt.Errorf("-model %s: %w", *model, err)
+		dev, derr := torch.ParseDevice(*device)
+		if derr != nil {
+			return fmt.Errorf("-device: %w", derr)
 		}
-		defer s.Close()
-		scorer = lmLabels{s}
+		r, err = lmAgreement(ctx, lmPath, dev, m, states)
 	} else {
 		oc := prior.OllamaConfigFrom(config.Default(), ollamaName)
 		oc.Host = *host
-		o, err := prior.NewOllama(ctx, oc)
-		if err != nil {
+		var o *prior.Ollama
+		if o, err = prior.NewOllama(ctx, oc); err != nil {
 			return err
 		}
-		scorer = o
+		r, err = demos.Agreement(ctx, o, m, states)
 	}
-	start := time.Now()
-	r, err := demos.Agreement(ctx, scorer, m, states)
 	if err != nil {
 		return err
 	}
@@ -204,16 +204,45 @@ func cmdDemosAgreement(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// lmLabels asks an in-process lm.Scorer one question at a time, as
-// demos.Agreement asks a served model: a one-factor query over the first n
-// labels is exactly the label distribution of that prompt.
-type lmLabels struct{ s *lm.Scorer }
-
-func (l lmLabels) ScoreLabels(ctx context.Context, prompt string, n int) ([]float64, error) {
-	opts := make([]string, n) // only the count matters to a one-factor query
-	r, err := l.s.Score(ctx, lm.Query{Prompt: func(int, string) string { return prompt }, Factors: [][]string{opts}})
+// lmAgreement scores the held-out states with the GGUF at path in batches
+// (lm.Scorer.ScoreBatch: every ball prompt in one pass, then the direction
+// prompts of the likeliest balls) and reads each state's top action from the
+// joint distribution (demos.TopOfJoint), which is demos.TopAction's answer
+// at a fraction of its one-prompt-at-a-time cost.
+func lmAgreement(ctx context.Context, path string, dev torch.Device, m demos.DatasetManifest, states []demos.State) (demos.AgreementResult, error) {
+	tmpl, err := prior.TemplateByVersion(m.Config.Template)
 	if err != nil {
-		return nil, err
+		return demos.AgreementResult{}, err
 	}
-	return r.Probs, nil
+	s, err := lm.OpenScorer(path, lm.ScorerOptions{Device: dev})
+	if err != nil {
+		return demos.AgreementResult{}, fmt.Errorf("-model lm:%s: %w", path, err)
+	}
+	defer s.Close()
+	inner := 1
+	if len(m.Factors) == 2 {
+		inner = len(m.Factors[1])
+	}
+	const chunk = 256
+	tops := make([]int, 0, len(states))
+	for lo := 0; lo < len(states); lo += chunk {
+		part := states[lo:min(lo+chunk, len(states))]
+		qs := make([]lm.Query, len(part))
+		for i, st := range part {
+			q := prior.Question{Text: st.Text, Factors: m.Factors, Template: tmpl}
+			qs[i] = lm.Query{Prompt: q.Prompt, Factors: q.Factors}
+		}
+		scored, err := s.ScoreBatch(ctx, qs)
+		if err != nil {
+			return demos.AgreementResult{}, err
+		}
+		for i, sc := range scored {
+			top, err := demos.TopOfJoint(sc.Probs, inner)
+			if err != nil {
+				return demos.AgreementResult{}, fmt.Errorf("episode %d step %d: %w", part[i].Episode, part[i].T, err)
+			}
+			tops = append(tops, top)
+		}
+	}
+	return demos.AgreementOfTops(m, states, tops)
 }

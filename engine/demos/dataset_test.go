@@ -225,6 +225,85 @@ func TestAgreementCountsTheBestSet(t *testing.T) {
 	}
 }
 
+// tableScorer answers the first factor with first and the second with
+// second[chosen option's index], as a joint p1(a)·p2(b|a) factorises.
+type tableScorer struct {
+	first  []float64
+	second [][]float64
+	opts   []string
+}
+
+func (s tableScorer) ScoreLabels(_ context.Context, prompt string, n int) ([]float64, error) {
+	for i, o := range s.opts {
+		if strings.Contains(prompt, "Push "+o+".") {
+			return s.second[i], nil
+		}
+	}
+	return s.first, nil
+}
+
+// A batched scorer's joint distribution gives TopAction's answer, also when
+// only some rows were scored (the others uniform) and when a row's own
+// argmax is not the joint argmax.
+func TestTopOfJointIsTopAction(t *testing.T) {
+	tmpl, err := prior.TemplateByVersion("clevr-compact-v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	balls := []string{"red", "blue", "green"}
+	q := prior.Question{Text: "red 0 0", Factors: [][]string{balls, {"left", "right"}}, Template: tmpl}
+	for _, c := range []struct {
+		first  []float64
+		second [][]float64
+		scored []bool
+		want   int
+	}{
+		{[]float64{0.5, 0.3, 0.2}, [][]float64{{0.6, 0.4}, {0.0, 1.0}, {0.5, 0.5}}, []bool{true, true, false}, 0},
+		{[]float64{0.2, 0.7, 0.1}, [][]float64{{1, 0}, {0.3, 0.7}, {0.5, 0.5}}, []bool{false, true, false}, 3},
+		{[]float64{0.1, 0.1, 0.8}, [][]float64{{1, 0}, {1, 0}, {0.5, 0.5}}, []bool{true, true, true}, 4},
+	} {
+		s := tableScorer{first: c.first, second: c.second, opts: balls}
+		top, err := TopAction(context.Background(), s, q)
+		if err != nil || top != c.want {
+			t.Fatalf("TopAction %d (%v); want %d", top, err, c.want)
+		}
+		joint := make([]float64, 6)
+		for a := range 3 {
+			for b := range 2 {
+				joint[a*2+b] = c.first[a] / 2
+				if c.scored[a] {
+					joint[a*2+b] = c.first[a] * c.second[a][b]
+				}
+			}
+		}
+		if got, err := TopOfJoint(joint, 2); err != nil || got != c.want {
+			t.Errorf("TopOfJoint(%v) = %d (%v); want %d", joint, got, err, c.want)
+		}
+	}
+	if _, err := TopOfJoint(make([]float64, 5), 2); err == nil {
+		t.Error("5 actions are not rows of 2")
+	}
+}
+
+func TestAgreementOfTopsIsAgreement(t *testing.T) {
+	data, _ := buildDataset(t, "clevr-v1")
+	m, states, err := ReadDataset(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Agreement(context.Background(), alwaysA{}, m, states)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := AgreementOfTops(m, states, make([]int, len(states)))
+	if err != nil || got != want {
+		t.Errorf("AgreementOfTops %+v (%v); Agreement %+v", got, err, want)
+	}
+	if _, err := AgreementOfTops(m, states, nil); err == nil {
+		t.Error("no tops for the states")
+	}
+}
+
 func TestDatasetSplitsByEpisode(t *testing.T) {
 	data, m := buildDataset(t, "clevr-v1")
 	held, _ := heldoutEpisodes(m.DemosCounts.Episodes, 0.3, 3)
