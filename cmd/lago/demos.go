@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lago-rl/lago/bindings/torch"
 	"github.com/lago-rl/lago/engine/config"
 	"github.com/lago-rl/lago/engine/demos"
+	"github.com/lago-rl/lago/engine/lm"
 	"github.com/lago-rl/lago/engine/prior"
 )
 
@@ -25,7 +27,8 @@ const demosUsage = `usage:
   lago demos -env ID -episodes N -out DIR [flags]     collect demonstrations
   lago demos dataset -demos DIR -out DIR [flags]      (prompt, answer) pairs, split by episode
   lago demos ceiling -data DIR                        the text ceiling of a dataset's held-out states
-  lago demos agreement -data DIR -model ollama:NAME   a served model's held-out agreement with the expert
+  lago demos agreement -data DIR -model MODEL        a model's held-out agreement with the expert
+                                                     (MODEL: ollama:NAME served, or lm:PATH.gguf in-process)
 `
 
 func cmdDemos(args []string, stdout, stderr io.Writer) error {
@@ -113,6 +116,7 @@ func cmdDemosDataset(args []string, stdout, stderr io.Writer) error {
 	tmpl := fs.String("template", "clevr-v1", "prompt template version: clevr-v1 (what ollama: sends today), clevr-compact-v1 (for trained models) or generic-v1")
 	held := fs.Float64("heldout", 0.2, "fraction of the episodes held out")
 	seed := fs.Uint64("seed", 1, "seed of the episode split")
+	trainEpisodes := fs.Int("train-episodes", 0, "keep only the first N training episodes (0: all); the held-out episodes stay those of the whole directory, so a ladder of data sizes shares one held-out set")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -120,7 +124,7 @@ func cmdDemosDataset(args []string, stdout, stderr io.Writer) error {
 		return errors.New("-demos DIR and -out DIR are required")
 	}
 	start := time.Now()
-	m, err := demos.BuildDataset(*dir, *out, demos.DatasetConfig{Template: *tmpl, HeldoutFraction: *held, Seed: *seed}, version)
+	m, err := demos.BuildDataset(*dir, *out, demos.DatasetConfig{Template: *tmpl, HeldoutFraction: *held, Seed: *seed, TrainEpisodes: *trainEpisodes}, version)
 	if err != nil {
 		return err
 	}
@@ -157,14 +161,16 @@ func cmdDemosCeiling(args []string, stdout, stderr io.Writer) error {
 func cmdDemosAgreement(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demos agreement", stderr)
 	dir := fs.String("data", "", "dataset directory (required)")
-	model := fs.String("model", "", "ollama:NAME, a model served by the configured Ollama (required)")
-	host := fs.String("host", "", "Ollama host; empty: $OLLAMA_HOST or the default")
+	model := fs.String("model", "", "ollama:NAME, a model served by the configured Ollama, or lm:PATH.gguf, a llama GGUF scored in-process (required)")
+	host := fs.String("host", "", "Ollama host of ollama:NAME; empty: $OLLAMA_HOST or the default")
+	device := fs.String("device", "auto", "device of lm:PATH.gguf: cpu, cuda, cuda:N or auto")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	name, ok := strings.CutPrefix(*model, "ollama:")
-	if *dir == "" || !ok || name == "" {
-		return errors.New("-data DIR and -model ollama:NAME are required")
+	ollamaName, isOllama := strings.CutPrefix(*model, "ollama:")
+	lmPath, isLM := strings.CutPrefix(*model, "lm:")
+	if *dir == "" || !(isOllama && ollamaName != "" || isLM && lmPath != "") {
+		return errors.New("-data DIR and -model ollama:NAME or lm:PATH.gguf are required")
 	}
 	m, states, err := demos.ReadDataset(*dir)
 	if err != nil {
@@ -172,18 +178,71 @@ func cmdDemosAgreement(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	oc := prior.OllamaConfigFrom(config.Default(), name)
-	oc.Host = *host
-	o, err := prior.NewOllama(ctx, oc)
-	if err != nil {
-		return err
+	start := time.Now()
+	var r demos.AgreementResult
+	if isLM {
+		dev, derr := torch.ParseDevice(*device)
+		if derr != nil {
+			return fmt.Errorf("-device: %w", derr)
+		}
+		r, err = lmAgreement(ctx, lmPath, dev, m, states)
+	} else {
+		oc := prior.OllamaConfigFrom(config.Default(), ollamaName)
+		oc.Host = *host
+		var o *prior.Ollama
+		if o, err = prior.NewOllama(ctx, oc); err != nil {
+			return err
+		}
+		r, err = demos.Agreement(ctx, o, m, states)
 	}
-	r, err := demos.Agreement(ctx, o, m, states)
 	if err != nil {
 		return err
 	}
 	c := demos.TextCeiling(states)
-	fmt.Fprintf(stdout, "%s on %s (template %s, %d held-out states): agreement %.4f (exact %.4f, first factor %.4f); text ceiling %.4f\n",
-		*model, *dir, m.Config.Template, r.States, r.Agreement, r.Exact, r.FirstFactor, c.Optimum)
+	fmt.Fprintf(stdout, "%s on %s (template %s, %d held-out states): agreement %.4f (exact %.4f, first factor %.4f); text ceiling %.4f; %.1f s\n",
+		*model, *dir, m.Config.Template, r.States, r.Agreement, r.Exact, r.FirstFactor, c.Optimum, time.Since(start).Seconds())
 	return nil
+}
+
+// lmAgreement scores the held-out states with the GGUF at path in batches
+// (lm.Scorer.ScoreBatch: every ball prompt in one pass, then the direction
+// prompts of the likeliest balls) and reads each state's top action from the
+// joint distribution (demos.TopOfJoint), which is demos.TopAction's answer
+// at a fraction of its one-prompt-at-a-time cost.
+func lmAgreement(ctx context.Context, path string, dev torch.Device, m demos.DatasetManifest, states []demos.State) (demos.AgreementResult, error) {
+	tmpl, err := prior.TemplateByVersion(m.Config.Template)
+	if err != nil {
+		return demos.AgreementResult{}, err
+	}
+	s, err := lm.OpenScorer(path, lm.ScorerOptions{Device: dev})
+	if err != nil {
+		return demos.AgreementResult{}, fmt.Errorf("-model lm:%s: %w", path, err)
+	}
+	defer s.Close()
+	inner := 1
+	if len(m.Factors) == 2 {
+		inner = len(m.Factors[1])
+	}
+	const chunk = 256
+	tops := make([]int, 0, len(states))
+	for lo := 0; lo < len(states); lo += chunk {
+		part := states[lo:min(lo+chunk, len(states))]
+		qs := make([]lm.Query, len(part))
+		for i, st := range part {
+			q := prior.Question{Text: st.Text, Factors: m.Factors, Template: tmpl}
+			qs[i] = lm.Query{Prompt: q.Prompt, Factors: q.Factors}
+		}
+		scored, err := s.ScoreBatch(ctx, qs)
+		if err != nil {
+			return demos.AgreementResult{}, err
+		}
+		for i, sc := range scored {
+			top, err := demos.TopOfJoint(sc.Probs, inner)
+			if err != nil {
+				return demos.AgreementResult{}, fmt.Errorf("episode %d step %d: %w", part[i].Episode, part[i].T, err)
+			}
+			tops = append(tops, top)
+		}
+	}
+	return demos.AgreementOfTops(m, states, tops)
 }

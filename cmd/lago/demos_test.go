@@ -43,7 +43,8 @@ func TestDemosFlagErrors(t *testing.T) {
 		{[]string{"demos", "datset"}, `unexpected argument "datset"`},
 		{[]string{"demos", "dataset", "-demos", dir}, "-demos DIR and -out DIR are required"},
 		{[]string{"demos", "dataset", "-demos", dir, "-out", filepath.Join(dir, "d")}, "manifest.json is missing"},
-		{[]string{"demos", "agreement", "-data", dir, "-model", "lm:x.gguf"}, "-model ollama:NAME"},
+		{[]string{"demos", "agreement", "-data", dir, "-model", "x.gguf"}, "-model ollama:NAME or lm:PATH.gguf are required"},
+		{[]string{"demos", "agreement", "-data", dir, "-model", "lm:"}, "-model ollama:NAME or lm:PATH.gguf are required"},
 	} {
 		_, stderr, code := runLago(t, c.args...)
 		if code == 0 || !strings.Contains(stderr, c.want) {

@@ -72,18 +72,52 @@ func Agreement(ctx context.Context, s LabelScorer, m DatasetManifest, states []S
 	if err != nil {
 		return AgreementResult{}, err
 	}
+	tops := make([]int, len(states))
+	for i, st := range states {
+		q := prior.Question{Text: st.Text, Factors: m.Factors, Template: tmpl}
+		if tops[i], err = TopAction(ctx, s, q); err != nil {
+			return AgreementResult{}, fmt.Errorf("demos: episode %d step %d: %w", st.Episode, st.T, err)
+		}
+	}
+	return AgreementOfTops(m, states, tops)
+}
+
+// TopOfJoint is the top action (see Agrees) read from a factorised joint
+// distribution over actions, first factor major, as a batched scorer returns
+// it: the first factor's marginal gives the ball, then the most likely
+// second factor within that ball's row. When that row was scored (a scorer
+// scores the second factor at least for the most likely first option), it is
+// TopAction's answer; ties go to the earlier option, as there.
+func TopOfJoint(p []float64, inner int) (int, error) {
+	if inner < 1 || len(p) == 0 || len(p)%inner != 0 {
+		return 0, fmt.Errorf("demos: a joint distribution of %d actions is not rows of %d", len(p), inner)
+	}
+	marginal := make([]float64, len(p)/inner)
+	for a := range marginal {
+		for _, x := range p[a*inner : (a+1)*inner] {
+			marginal[a] += x
+		}
+	}
+	first, _ := argmax(marginal, len(marginal))
+	second, _ := argmax(p[first*inner:(first+1)*inner], inner)
+	return first*inner + second, nil
+}
+
+// AgreementOfTops counts a model's top actions (one per state, in order)
+// against the expert's: the counting half of Agreement, for scorers that
+// score many states at once.
+func AgreementOfTops(m DatasetManifest, states []State, tops []int) (AgreementResult, error) {
+	if len(tops) != len(states) {
+		return AgreementResult{}, fmt.Errorf("demos: %d top actions for %d states", len(tops), len(states))
+	}
 	inner := 1
 	if len(m.Factors) == 2 {
 		inner = len(m.Factors[1])
 	}
 	var r AgreementResult
 	var agree, exact, first int
-	for _, st := range states {
-		q := prior.Question{Text: st.Text, Factors: m.Factors, Template: tmpl}
-		top, err := TopAction(ctx, s, q)
-		if err != nil {
-			return r, fmt.Errorf("demos: episode %d step %d: %w", st.Episode, st.T, err)
-		}
+	for i, st := range states {
+		top := tops[i]
 		r.States++
 		if Agrees(top, st.Best) {
 			agree++

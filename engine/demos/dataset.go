@@ -59,6 +59,12 @@ type DatasetConfig struct {
 	HeldoutFraction float64 `json:"heldout_fraction"`
 	// Seed draws which episodes are held out.
 	Seed uint64 `json:"seed"`
+	// TrainEpisodes keeps only the first this many training episodes (in
+	// collection order); 0 keeps all. The split is drawn over all episodes
+	// first, so datasets of one demonstrations directory that differ only
+	// here share their held-out set: a ladder of data sizes measured on the
+	// same states.
+	TrainEpisodes int `json:"train_episodes,omitempty"`
 }
 
 // DatasetCounts summarise a dataset.
@@ -88,6 +94,9 @@ type DatasetManifest struct {
 func (c DatasetConfig) check() error {
 	if !(c.HeldoutFraction > 0 && c.HeldoutFraction < 1) {
 		return fmt.Errorf("demos: held-out fraction %v; want a value in (0, 1)", c.HeldoutFraction)
+	}
+	if c.TrainEpisodes < 0 {
+		return fmt.Errorf("demos: %d training episodes; want 0 (all) or more", c.TrainEpisodes)
 	}
 	_, err := prior.TemplateByVersion(c.Template)
 	return err
@@ -148,6 +157,9 @@ func BuildDataset(demosDir, out string, cfg DatasetConfig, lagoVersion string) (
 		}
 		_, err := Read(demosDir, func(ep Episode) error {
 			if held[ep.Index] != heldout {
+				return nil
+			}
+			if !heldout && cfg.TrainEpisodes > 0 && m.Counts.TrainEpisodes >= cfg.TrainEpisodes {
 				return nil
 			}
 			if heldout {

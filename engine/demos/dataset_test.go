@@ -225,6 +225,85 @@ func TestAgreementCountsTheBestSet(t *testing.T) {
 	}
 }
 
+// tableScorer answers the first factor with first and the second with
+// second[chosen option's index], as a joint p1(a)·p2(b|a) factorises.
+type tableScorer struct {
+	first  []float64
+	second [][]float64
+	opts   []string
+}
+
+func (s tableScorer) ScoreLabels(_ context.Context, prompt string, n int) ([]float64, error) {
+	for i, o := range s.opts {
+		if strings.Contains(prompt, "Push "+o+".") {
+			return s.second[i], nil
+		}
+	}
+	return s.first, nil
+}
+
+// A batched scorer's joint distribution gives TopAction's answer, also when
+// only some rows were scored (the others uniform) and when a row's own
+// argmax is not the joint argmax.
+func TestTopOfJointIsTopAction(t *testing.T) {
+	tmpl, err := prior.TemplateByVersion("clevr-compact-v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	balls := []string{"red", "blue", "green"}
+	q := prior.Question{Text: "red 0 0", Factors: [][]string{balls, {"left", "right"}}, Template: tmpl}
+	for _, c := range []struct {
+		first  []float64
+		second [][]float64
+		scored []bool
+		want   int
+	}{
+		{[]float64{0.5, 0.3, 0.2}, [][]float64{{0.6, 0.4}, {0.0, 1.0}, {0.5, 0.5}}, []bool{true, true, false}, 0},
+		{[]float64{0.2, 0.7, 0.1}, [][]float64{{1, 0}, {0.3, 0.7}, {0.5, 0.5}}, []bool{false, true, false}, 3},
+		{[]float64{0.1, 0.1, 0.8}, [][]float64{{1, 0}, {1, 0}, {0.5, 0.5}}, []bool{true, true, true}, 4},
+	} {
+		s := tableScorer{first: c.first, second: c.second, opts: balls}
+		top, err := TopAction(context.Background(), s, q)
+		if err != nil || top != c.want {
+			t.Fatalf("TopAction %d (%v); want %d", top, err, c.want)
+		}
+		joint := make([]float64, 6)
+		for a := range 3 {
+			for b := range 2 {
+				joint[a*2+b] = c.first[a] / 2
+				if c.scored[a] {
+					joint[a*2+b] = c.first[a] * c.second[a][b]
+				}
+			}
+		}
+		if got, err := TopOfJoint(joint, 2); err != nil || got != c.want {
+			t.Errorf("TopOfJoint(%v) = %d (%v); want %d", joint, got, err, c.want)
+		}
+	}
+	if _, err := TopOfJoint(make([]float64, 5), 2); err == nil {
+		t.Error("5 actions are not rows of 2")
+	}
+}
+
+func TestAgreementOfTopsIsAgreement(t *testing.T) {
+	data, _ := buildDataset(t, "clevr-v1")
+	m, states, err := ReadDataset(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Agreement(context.Background(), alwaysA{}, m, states)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := AgreementOfTops(m, states, make([]int, len(states)))
+	if err != nil || got != want {
+		t.Errorf("AgreementOfTops %+v (%v); Agreement %+v", got, err, want)
+	}
+	if _, err := AgreementOfTops(m, states, nil); err == nil {
+		t.Error("no tops for the states")
+	}
+}
+
 func TestDatasetSplitsByEpisode(t *testing.T) {
 	data, m := buildDataset(t, "clevr-v1")
 	held, _ := heldoutEpisodes(m.DemosCounts.Episodes, 0.3, 3)
@@ -265,6 +344,34 @@ func TestDatasetSplitsByEpisode(t *testing.T) {
 	}
 	if _, err := heldoutEpisodes(1, 0.5, 1); err == nil {
 		t.Error("one episode cannot be split")
+	}
+}
+
+// A data ladder: datasets that differ only in TrainEpisodes hold out the
+// same states and train on prefixes of one another.
+func TestDatasetTrainEpisodesKeepsTheHeldOutSet(t *testing.T) {
+	full, fm := buildDataset(t, "clevr-compact-v1")
+	part := filepath.Join(t.TempDir(), "part")
+	pm, err := BuildDataset(fm.Demos, part, DatasetConfig{Template: "clevr-compact-v1", HeldoutFraction: 0.3, Seed: 3, TrainEpisodes: 2}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pm.Counts.TrainEpisodes != 2 || pm.Counts.HeldoutEpisodes != fm.Counts.HeldoutEpisodes || pm.Counts.HeldoutStates != fm.Counts.HeldoutStates {
+		t.Errorf("counts %+v; full %+v", pm.Counts, fm.Counts)
+	}
+	for _, f := range []string{HeldoutFile, HeldoutStatesFile} {
+		a, _ := os.ReadFile(filepath.Join(full, f))
+		b, _ := os.ReadFile(filepath.Join(part, f))
+		if len(a) == 0 || string(a) != string(b) {
+			t.Errorf("%s differs between the full dataset and the 2-episode one", f)
+		}
+	}
+	fp, pp := readPairs(t, filepath.Join(full, TrainFile)), readPairs(t, filepath.Join(part, TrainFile))
+	if len(pp) == 0 || len(pp) >= len(fp) || !slices.Equal(pp, fp[:len(pp)]) || len(pp) != pm.Counts.TrainPairs {
+		t.Errorf("2-episode train pairs (%d) are not a proper prefix of the full ones (%d)", len(pp), len(fp))
+	}
+	if _, err := BuildDataset(fm.Demos, t.TempDir(), DatasetConfig{Template: "clevr-compact-v1", HeldoutFraction: 0.3, TrainEpisodes: -1}, "test"); err == nil || !strings.Contains(err.Error(), "-1 training episodes") {
+		t.Errorf("negative TrainEpisodes: %v", err)
 	}
 }
 
