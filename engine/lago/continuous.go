@@ -246,22 +246,7 @@ func SkillKLs(s *torch.Scope, mu, logStd, muZ, logStdZ *torch.Tensor, dir Direct
 // the share of covered samples whose nearest skill to the policy is the
 // prior's most likely one; lago_prior_entropy, the weights' entropy (nats).
 func (r *Continuous) Metrics() map[string]float64 {
-	out := map[string]float64{"lago_beta": r.m.beta}
-	if r.m.terms > 0 {
-		out["lago_kl"] = r.m.d / float64(r.m.terms)
-	}
-	if r.m.samples > 0 {
-		out["lago_coverage"] = float64(r.m.covered) / float64(r.m.samples)
-	}
-	if r.m.agreeN > 0 {
-		out["lago_agreement"] = r.m.agree / r.m.agreeN
-		out["lago_prior_entropy"] = r.m.entropy / r.m.entropyN
-	}
-	for k, v := range r.prior.Metrics() {
-		out[k] = v
-	}
-	r.m = metrics{}
-	return out
+	return r.m.report(r.prior)
 }
 
 // Covered counts the samples of idx that have skill weights, over which

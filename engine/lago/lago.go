@@ -194,6 +194,27 @@ type metrics struct {
 	covered, samples                          int
 }
 
+// report returns the figures both regularisers log, with the prior's own,
+// and resets m for the next iteration.
+func (m *metrics) report(p prior.Prior) map[string]float64 {
+	out := map[string]float64{"lago_beta": m.beta}
+	if m.terms > 0 {
+		out["lago_kl"] = m.d / float64(m.terms)
+	}
+	if m.samples > 0 {
+		out["lago_coverage"] = float64(m.covered) / float64(m.samples)
+	}
+	if m.agreeN > 0 {
+		out["lago_agreement"] = m.agree / m.agreeN
+		out["lago_prior_entropy"] = m.entropy / m.entropyN
+	}
+	for k, v := range p.Metrics() {
+		out[k] = v
+	}
+	*m = metrics{}
+	return out
+}
+
 // New builds LaGO's regulariser over p for envs with n discrete actions.
 func New(p prior.Prior, n int, opt Options) (*Regularizer, error) {
 	if err := opt.Validate(); err != nil {
@@ -488,22 +509,7 @@ func DiscreteKL(s *torch.Scope, logPi, logP *torch.Tensor, dir Direction) *torch
 // samples with a prior; lago_agreement and lago_prior_entropy over the
 // covered samples of every minibatch.
 func (r *Regularizer) Metrics() map[string]float64 {
-	out := map[string]float64{"lago_beta": r.m.beta}
-	if r.m.terms > 0 {
-		out["lago_kl"] = r.m.d / float64(r.m.terms)
-	}
-	if r.m.samples > 0 {
-		out["lago_coverage"] = float64(r.m.covered) / float64(r.m.samples)
-	}
-	if r.m.agreeN > 0 {
-		out["lago_agreement"] = r.m.agree / r.m.agreeN
-		out["lago_prior_entropy"] = r.m.entropy / r.m.entropyN
-	}
-	for k, v := range r.prior.Metrics() {
-		out[k] = v
-	}
-	r.m = metrics{}
-	return out
+	return r.m.report(r.prior)
 }
 
 // Covered counts the samples of idx that have a prior: Term's D is the mean
