@@ -190,21 +190,21 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			s.python, rep.ReferenceTorch = py, ver
 		}
 	}
-	var todo []measurement
+	var selected []measurement
 	for _, m := range measurements() {
 		if opt.Filter == nil || opt.Filter.MatchString(m.name) {
-			todo = append(todo, m)
+			selected = append(selected, m)
 		}
 	}
-	if len(todo) == 0 {
+	if len(selected) == 0 {
 		return nil, fmt.Errorf("bench: -filter %q matches none of %s", opt.Filter, strings.Join(Names(), ", "))
 	}
-	for i, m := range todo {
+	for i, m := range selected {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
 		if opt.Progress != nil {
-			opt.Progress(i+1, len(todo), m.name)
+			opt.Progress(i+1, len(selected), m.name)
 		}
 		rows, err := m.run(ctx, s)
 		if err != nil {
