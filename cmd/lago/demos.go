@@ -113,7 +113,7 @@ func cmdDemosDataset(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demos dataset", stderr)
 	dir := fs.String("demos", "", "demonstrations directory (required)")
 	out := fs.String("out", "", "dataset directory to write (required)")
-	tmpl := fs.String("template", "clevr-v1", "prompt template version: clevr-v1 (what ollama: sends today), clevr-compact-v1 (for trained models) or generic-v1")
+	tmpl := fs.String("template", "clevr-v1", "prompt template version: clevr-v1 (what ollama: sends today), clevr-rel-v1 or clevr-compact-v1 (for trained models) or generic-v1")
 	held := fs.Float64("heldout", 0.2, "fraction of the episodes held out")
 	seed := fs.Uint64("seed", 1, "seed of the episode split")
 	trainEpisodes := fs.Int("train-episodes", 0, "keep only the first N training episodes (0: all); the held-out episodes stay those of the whole directory, so a ladder of data sizes shares one held-out set")

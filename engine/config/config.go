@@ -98,7 +98,7 @@ type Config struct {
 	PriorWait         float64 `toml:"prior_wait" default:"0" range:"[0,)" doc:"seconds an update may wait for priors still being scored; 0 masks them out at once"`
 
 	// Stage 1 (issue 13): the prompt template a language-model prior is asked with.
-	PriorTemplate string `toml:"prior_template" default:"" doc:"prompt template version of language-model priors: empty for the env's own (clevr-v1 on CLEVR-Robot, metaworld-v1 on MetaWorld-<task>-v3, asking which skill to use now), or clevr-compact-v1 (short prompts, 0.02 m grid; for models trained by lago demos dataset -template clevr-compact-v1), clevr-v1, metaworld-v1, generic-v1"`
+	PriorTemplate string `toml:"prior_template" default:"" doc:"prompt template version of language-model priors: empty for the env's own (clevr-v1 on CLEVR-Robot, metaworld-v1 on MetaWorld-<task>-v3, asking which skill to use now), or clevr-rel-v1 (short prompts, whole centimetres, the named balls' offsets; for models trained by lago demos dataset -template clevr-rel-v1), clevr-compact-v1 (short prompts, 0.02 m grid), clevr-v1, metaworld-v1, generic-v1"`
 
 	// Prior cache keys (issue 13): which engine the Ollama server runs, which
 	// its API does not tell (the server's version it does, and is keyed too).

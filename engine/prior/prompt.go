@@ -112,11 +112,112 @@ func gridString(v, grid float64) string {
 	return fmt.Sprintf("%.2f", cells*grid)
 }
 
+// ClevrRelative is ClevrCompact with the geometry spelled out the way the
+// direction question needs it: positions in whole centimetres on a 2 cm grid
+// with the axis named by a word (so that each magnitude is one token of a
+// lago-built vocabulary, where "-0.46" is four), and, for every pair of
+// balls the instruction names, where the later is seen from the earlier
+// ("blue from red: 56 left 40 forward"). With clevr-compact-v1 a model must
+// find two balls' coordinates among ten and subtract them to choose a
+// direction; trained at this machine's budget it named the ball in 98% of
+// held-out states and the direction barely above chance
+// (bench/results/stage1-clevr). The view reads only the instruction's text
+// and the positions, as any text view may: no goal, no expert.
+var ClevrRelative = Template{
+	Version:   clevrRelativeVersion,
+	Questions: []string{"Ball?", "Push %s. Direction?"},
+	Tail:      "Answer:",
+	View:      relativeBallsView,
+}
+
+const clevrRelativeVersion = "clevr-rel-v1"
+
+// relativeBallsView renders clevr-rel-v1's view, e.g.
+//
+//	Task: Put the red ball on the right side of the blue ball.
+//	red 10 right 6 backward, blue 46 left 34 forward, green 42 left 8 backward, purple 42 right 34 forward, cyan 46 right 8 backward.
+//	blue from red: 56 left 40 forward.
+func relativeBallsView(e env.Env) (string, error) {
+	s, ok := e.(ballScene)
+	f, fok := e.(env.FactoredActions)
+	if !ok || !fok {
+		return "", fmt.Errorf("prior: template %s needs an env with Instruction, Positions and ball factors (CLEVR-Robot); %s has not", clevrRelativeVersion, e.Spec().ID)
+	}
+	balls := f.ActionFactors()[0]
+	pos := s.Positions()
+	if len(balls) != len(pos) {
+		return "", fmt.Errorf("prior: template %s: %d ball names for %d positions", clevrRelativeVersion, len(balls), len(pos))
+	}
+	var b strings.Builder
+	instr := s.Instruction()
+	b.WriteString("Task: ")
+	b.WriteString(instr)
+	if !strings.HasSuffix(instr, "?") && !strings.HasSuffix(instr, ".") {
+		b.WriteByte('.')
+	}
+	b.WriteByte('\n')
+	for i, p := range pos {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(balls[i])
+		b.WriteByte(' ')
+		b.WriteString(offsetWords(p[0], p[1]))
+	}
+	b.WriteByte('.')
+	named := namedOrder(instr, balls)
+	for i, a := range named {
+		for _, c := range named[i+1:] {
+			fmt.Fprintf(&b, "\n%s from %s: %s.", balls[c], balls[a], offsetWords(pos[c][0]-pos[a][0], pos[c][1]-pos[a][1]))
+		}
+	}
+	return b.String(), nil
+}
+
+// relativeGridCM is clevr-rel-v1's grid, in centimetres: ClevrCompact's
+// 0.02 m.
+const relativeGridCM = 2
+
+// offsetWords renders an (x, y) offset in metres as whole centimetres on
+// the 2 cm grid, each axis with its direction word: "56 left 40 forward".
+// A zero reads "0 right" or "0 forward", so every offset has four words.
+func offsetWords(dx, dy float64) string {
+	axis := func(v float64, pos, neg string) string {
+		cm := int(math.Round(v*100/relativeGridCM)) * relativeGridCM
+		if cm < 0 {
+			return fmt.Sprintf("%d %s", -cm, neg)
+		}
+		return fmt.Sprintf("%d %s", cm, pos)
+	}
+	return axis(dx, "right", "left") + " " + axis(dy, "forward", "backward")
+}
+
+// namedOrder returns the indices of the balls an instruction names, in the
+// order of their first mention (whole words, any case).
+func namedOrder(instr string, balls []string) []int {
+	first := make(map[int]int)
+	for w, word := range strings.FieldsFunc(strings.ToLower(instr), func(r rune) bool {
+		return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-')
+	}) {
+		for i, name := range balls {
+			if _, seen := first[i]; !seen && word == strings.ToLower(name) {
+				first[i] = w
+			}
+		}
+	}
+	order := make([]int, 0, len(first))
+	for i := range first {
+		order = append(order, i)
+	}
+	sort.Slice(order, func(x, y int) bool { return first[order[x]] < first[order[y]] })
+	return order
+}
+
 // TemplateByVersion returns the template of a version, for data and
 // scorers that name theirs (a dataset's manifest). An unknown version is an
 // error listing the known ones.
 func TemplateByVersion(v string) (Template, error) {
-	known := []Template{Generic, ClevrCompact}
+	known := []Template{Generic, ClevrCompact, ClevrRelative}
 	for _, t := range templates {
 		known = append(known, t)
 	}

@@ -138,3 +138,54 @@ func TestPriorTemplateKey(t *testing.T) {
 		t.Errorf("unknown template: %v", err)
 	}
 }
+
+func TestClevrRelative(t *testing.T) {
+	e := sceneEnv{
+		pos:   [5][2]float64{{0.301, -0.119}, {-0.2, 0.44}, {-0.009, 0.0099}, {-0.46, -0.18}, {0.52, 0.6}},
+		instr: "Push the red ball to the left of the blue ball",
+	}
+	q, err := QuestionWith(e, ClevrRelative)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantText := "Task: Push the red ball to the left of the blue ball.\n" +
+		"red 30 right 12 backward, blue 20 left 44 forward, green 0 right 0 forward, purple 46 left 18 backward, cyan 52 right 60 forward.\n" +
+		"blue from red: 50 left 56 forward."
+	if q.Text != wantText {
+		t.Errorf("text\n%q\nwant\n%q", q.Text, wantText)
+	}
+	if got, want := q.Prompt(0, ""), wantText+"\n\nBall?\nA. red\nB. blue\nC. green\nD. purple\nE. cyan\nAnswer:"; got != want {
+		t.Errorf("ball prompt\n%q\nwant\n%q", got, want)
+	}
+	if _, err := QuestionWith(plainEnv{}, ClevrRelative); err == nil || !strings.Contains(err.Error(), "Plain-v0") {
+		t.Errorf("an env without positions: err %v, want one naming the env", err)
+	}
+	if tm, err := TemplateByVersion("clevr-rel-v1"); err != nil || tm.Version != ClevrRelative.Version {
+		t.Errorf("TemplateByVersion(clevr-rel-v1) = %v, %v", tm.Version, err)
+	}
+}
+
+func TestNamedOrder(t *testing.T) {
+	balls := []string{"red", "blue", "green", "purple", "cyan"}
+	for _, c := range []struct {
+		instr string
+		want  []int
+	}{
+		{"Push the red ball to the left of the blue ball", []int{0, 1}},
+		{"Is there a cyan ball behind the Green ball? Then the red one.", []int{4, 2, 0}},
+		{"Gather the balls", []int{}},
+		{"reddish bluest", []int{}},
+	} {
+		got := namedOrder(c.instr, balls)
+		if len(got) != len(c.want) {
+			t.Errorf("%q: %v, want %v", c.instr, got, c.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Errorf("%q: %v, want %v", c.instr, got, c.want)
+				break
+			}
+		}
+	}
+}

@@ -46,7 +46,7 @@ type Config struct {
 	Workers    int     `toml:"workers" doc:"episodes collected in parallel; the output does not depend on it (nor does the step's hash)"`
 
 	// The guidance dataset (lago demos dataset).
-	Template        string  `toml:"template" doc:"prompt template version the model is trained on and the prior asks with (the RL config's prior_template): clevr-compact-v1, clevr-v1 or generic-v1"`
+	Template        string  `toml:"template" doc:"prompt template version the model is trained on and the prior asks with (the RL config's prior_template): clevr-rel-v1, clevr-compact-v1, clevr-v1 or generic-v1"`
 	HeldoutFraction float64 `toml:"heldout_fraction" doc:"fraction of the episodes held out, in (0, 1)"`
 	SplitSeed       int64   `toml:"split_seed" doc:"seed of which episodes are held out"`
 
