@@ -27,9 +27,9 @@ import (
 // left to take. So num_workers goroutines step envs, as many as lockstep's
 // and as many as cores, and neither the caller nor a worker sleeps and
 // wakes at every group: on a shared machine a thread that sleeps loses its
-// core and its caches to other jobs, and on a quiet VM waking an idle vCPU
-// costs tens of µs (bench/results/vec3.md measured both). With one worker
-// there is no background goroutine: each group steps in its Recv.
+// core and its caches to other jobs, and the same MuJoCo steps then cost
+// more CPU (bench/results/vec3.md). With one worker there is no background
+// goroutine: each group steps in its Recv.
 //
 // Which worker steps which env changes from run to run; the results do
 // not: each env's
