@@ -32,10 +32,9 @@ import (
 // goroutine: each group steps in its Recv.
 //
 // Which worker steps which env changes from run to run; the results do
-// not: each env's
-// transition depends only on its own state and action and is written into
-// its own rows, so a rollout is the same for any number of workers and any
-// scheduling. The groups are fixed ranges, so a caller that runs its policy
+// not: each env's transition depends only on its own state and action and
+// is written into its own rows, so a rollout is the same for any number of
+// workers and any scheduling. The groups are fixed ranges, so a caller that runs its policy
 // group by group in a fixed order sees the same batches every run.
 type asyncState struct {
 	bounds []int // group g is envs bounds[g]..bounds[g+1]
@@ -55,9 +54,9 @@ type asyncState struct {
 
 // EnableAsync splits the envs into groups contiguous ranges of nearly equal
 // size and starts a goroutine for each worker but the caller to step them;
-// after it, Send and Recv step a group at a time. Reset, Step and the binary state remain
-// available while no group is in flight. It returns an error if groups is
-// not in 1..NumEnvs or the mode is already enabled.
+// after it, Send and Recv step a group at a time. Reset, Step and the
+// binary state remain available while no group is in flight. It returns an
+// error if groups is not in 1..NumEnvs or the mode is already enabled.
 func (v *Vec) EnableAsync(groups int) error {
 	if v.closed {
 		return fmt.Errorf("env: Vec.EnableAsync after Close")
@@ -165,8 +164,8 @@ func (v *Vec) Send(g int, actions []float32) {
 // the group's rows hold its results, as after Step. Meanwhile the caller
 // works as a worker: it steps the envs of g that are not taken yet, then,
 // while other workers finish g's last envs, envs of the other groups in
-// flight (which may return a few hundred µs after g is done, but keeps the
-// core busy), and it blocks only when no env is left to take. It panics if
+// flight (so it may return up to one env step after g is done, but the
+// core stays busy), and it blocks only when no env is left to take. It panics if
 // group g is not in flight.
 func (v *Vec) Recv(g int) {
 	a := v.async

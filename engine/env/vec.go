@@ -18,8 +18,9 @@ import (
 // shards, one at a time, so that a slow env (a CLEVR reset settles the
 // scene for several pushes' time) does not leave the other cores waiting
 // at the end of the step while envs are left; the envs stay on their
-// shard's worker otherwise, with their memory in its core's caches. The exported slices are owned by the Vec and overwritten by
-// every Reset and Step; a Vec is not safe for concurrent use.
+// shard's worker otherwise, with their memory in its core's caches. The
+// exported slices are owned by the Vec and overwritten by every Reset and
+// Step; a Vec is not safe for concurrent use.
 //
 // After EnableAsync, Send and Recv also step the envs a group at a time
 // without waiting, so that the caller can run its policy on one group
