@@ -50,7 +50,7 @@ type Config struct {
 	CheckpointEvery    int    `toml:"checkpoint_every" default:"25" range:"[0,)" doc:"save a checkpoint every this many iterations; 0 = only at the end"`
 
 	// Vector env mode (issue 16): how a rollout steps the envs.
-	VecMode string `toml:"vec_mode" default:"lockstep" enum:"lockstep,async" doc:"how rollouts step the envs: lockstep (every env steps, then the policy acts on all of them) or async (two halves, double buffered: the policy acts on one half while the workers step the other, and a free worker takes the next env waiting; needs prior = none). Each gives the same run for a seed with any num_workers; with discrete actions the two take the same actions, with outputs equal up to float rounding"`
+	VecMode string `toml:"vec_mode" default:"lockstep" enum:"lockstep,async" doc:"how rollouts step the envs: lockstep (every env steps, then the policy acts on all of them) or async (two halves, double buffered: the policy acts on one half while the workers step the other, and a free worker takes the next env waiting; a prior looks up each half's states as it comes in). Each gives the same run for a seed with any num_workers; with discrete actions the two take the same actions, with outputs equal up to float rounding"`
 
 	// PPO.
 	NumSteps       int     `toml:"num_steps" default:"128" range:"[1,)" doc:"steps per environment in each rollout"`
@@ -261,11 +261,6 @@ func (c *Config) problems() []error {
 	}
 	if _, err := ParsePrior(c.Prior); err != nil {
 		errs = append(errs, err)
-	}
-	if c.VecMode == "async" && c.Prior != "none" {
-		// A prior looks every env's state up at once, between steps; in
-		// the async mode half the envs are always stepping.
-		errs = append(errs, fmt.Errorf("config key vec_mode: async needs prior = none (prior = %q); use vec_mode = \"lockstep\" with a prior", c.Prior))
 	}
 	if c.ExpName != "" { // the empty name is minlen's to report
 		if err := CheckExpName(c.ExpName); err != nil {

@@ -20,31 +20,43 @@ import (
 // no core waits for a straggler while work is left.
 //
 // Within a group the workers take envs one at a time from a shared counter,
-// so that a slow env does not hold back a fixed shard. Which worker steps
-// which env changes from run to run; the results do not: each env's
-// transition depends only on its own state and action and is written into
-// its own rows, so a rollout is the same for any number of workers and any
-// scheduling. The groups are fixed ranges, so a caller that runs its policy
+// so that a slow env does not hold back a fixed shard. As in lockstep, the
+// caller is one of the workers: Recv(g) steps envs of group g that no
+// worker has taken yet, then, while g's last envs finish elsewhere, envs of
+// the other groups in flight, one at a time, and blocks only when no env is
+// left to take. So num_workers goroutines step envs, as many as lockstep's
+// and as many as cores, and neither the caller nor a worker sleeps and
+// wakes at every group: on a shared machine a thread that sleeps loses its
+// core and its caches to other jobs, and the same MuJoCo steps then cost
+// more CPU (bench/results/vec3.md). With one worker there is no background
+// goroutine: each group steps in its Recv.
+//
+// Which worker steps which env changes from run to run; the results do
+// not: each env's transition depends only on its own state and action and
+// is written into its own rows, so a rollout is the same for any number of
+// workers and any scheduling. The groups are fixed ranges, so a caller that runs its policy
 // group by group in a fixed order sees the same batches every run.
 type asyncState struct {
 	bounds []int // group g is envs bounds[g]..bounds[g+1]
-	// req[k] queues group numbers for worker k; its buffer holds one entry
-	// per group, so Send never blocks (a group is sent at most once before
-	// its Recv).
+	// req[k] queues group numbers for background worker k (the workers
+	// besides the caller); its buffer holds one entry per group, so Send
+	// never blocks (a group is sent at most once before its Recv).
 	req []chan int
 	// Per group: the next env to take (counted from the group's first),
-	// the actions of its step in flight, and the workers still on it.
+	// the envs not yet stepped to the end, the actions of its step in
+	// flight, and the background workers still on it.
 	next  []atomic.Int64
+	left  []atomic.Int64
 	acts  [][]float32
 	wg    []sync.WaitGroup
 	going []bool // sent and not yet received; owned by the caller
 }
 
 // EnableAsync splits the envs into groups contiguous ranges of nearly equal
-// size and starts one goroutine per worker to step them; after it, Send and
-// Recv step a group at a time. Reset, Step and the binary state remain
-// available while no group is in flight. It returns an error if groups is
-// not in 1..NumEnvs or the mode is already enabled.
+// size and starts a goroutine for each worker but the caller to step them;
+// after it, Send and Recv step a group at a time. Reset, Step and the
+// binary state remain available while no group is in flight. It returns an
+// error if groups is not in 1..NumEnvs or the mode is already enabled.
 func (v *Vec) EnableAsync(groups int) error {
 	if v.closed {
 		return fmt.Errorf("env: Vec.EnableAsync after Close")
@@ -57,8 +69,9 @@ func (v *Vec) EnableAsync(groups int) error {
 	}
 	a := &asyncState{
 		bounds: make([]int, groups+1),
-		req:    make([]chan int, len(v.bounds)-1), // as many workers as the lockstep mode
+		req:    make([]chan int, len(v.wake)), // the caller is worker 0, as in lockstep
 		next:   make([]atomic.Int64, groups),
+		left:   make([]atomic.Int64, groups),
 		acts:   make([][]float32, groups),
 		wg:     make([]sync.WaitGroup, groups),
 		going:  make([]bool, groups),
@@ -78,19 +91,25 @@ func (v *Vec) EnableAsync(groups int) error {
 // asyncWork steps the envs of each group received on c, taking them one
 // at a time from the group's counter, until c is closed.
 func (v *Vec) asyncWork(a *asyncState, c <-chan int) {
-	ad := v.ActDim
 	for g := range c {
-		lo, hi := a.bounds[g], a.bounds[g+1]
-		acts := a.acts[g]
-		for {
-			i := lo + int(a.next[g].Add(1)) - 1
-			if i >= hi {
-				break
-			}
-			v.stepEnv(i, acts[(i-lo)*ad:(i-lo+1)*ad])
+		for v.stepOne(a, g) {
 		}
 		a.wg[g].Done()
 	}
+}
+
+// stepOne takes the next env of group g that no worker has taken and steps
+// it; it returns false when none is left.
+func (v *Vec) stepOne(a *asyncState, g int) bool {
+	lo, hi := a.bounds[g], a.bounds[g+1]
+	i := lo + int(a.next[g].Add(1)) - 1
+	if i >= hi {
+		return false
+	}
+	ad := v.ActDim
+	v.stepEnv(i, a.acts[g][(i-lo)*ad:(i-lo+1)*ad])
+	a.left[g].Add(-1)
+	return true
 }
 
 // NumGroups is the number of groups of the asynchronous mode; 0 before
@@ -134,19 +153,37 @@ func (v *Vec) Send(g int, actions []float32) {
 	a.going[g] = true
 	a.acts[g] = actions
 	a.next[g].Store(0)
+	a.left[g].Store(int64(hi - lo))
 	a.wg[g].Add(len(a.req))
 	for _, c := range a.req {
 		c <- g
 	}
 }
 
-// Recv waits until the step of group g started by Send has finished; then
-// the group's rows hold its results, as after Step. It panics if group g
-// is not in flight.
+// Recv returns when the step of group g started by Send has finished; then
+// the group's rows hold its results, as after Step. Meanwhile the caller
+// works as a worker: it steps the envs of g that are not taken yet, then,
+// while other workers finish g's last envs, envs of the other groups in
+// flight (so it may return up to one env step after g is done, but the
+// core stays busy), and it blocks only when no env is left to take. It panics if
+// group g is not in flight.
 func (v *Vec) Recv(g int) {
 	a := v.async
 	if a == nil || !a.going[g] {
 		panic(fmt.Sprintf("env: Vec.Recv(%d): the group was not sent", g))
+	}
+	for v.stepOne(a, g) {
+	}
+	for n := len(a.going); a.left[g].Load() > 0; {
+		stepped := false
+		for k := 1; k < n && !stepped; k++ {
+			if h := (g + k) % n; a.going[h] {
+				stepped = v.stepOne(a, h)
+			}
+		}
+		if !stepped {
+			break
+		}
 	}
 	a.wg[g].Wait()
 	a.going[g] = false

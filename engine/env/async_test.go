@@ -2,9 +2,11 @@ package env
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // actionTable draws steps batches of random actions for every env of v.
@@ -263,5 +265,71 @@ func TestObserveRangeTouchesItsGroup(t *testing.T) {
 	}
 	if got := n.Obs.Count - 1e-4; got < 1.999 || got > 2.001 {
 		t.Errorf("observation count grew by %v, want 2", got)
+	}
+}
+
+// gateEnv is a scriptEnv whose steps, once armed, announce themselves on
+// entered and wait for release.
+type gateEnv struct {
+	scriptEnv
+	entered, release chan struct{}
+}
+
+func (g *gateEnv) Step(action []float32, obs []float32) Transition {
+	if g.release != nil {
+		g.entered <- struct{}{}
+		<-g.release
+	}
+	return g.scriptEnv.Step(action, obs)
+}
+
+// TestAsyncCallerIsAWorker: the caller is worker 0. EnableAsync starts one
+// goroutine fewer than there are workers, and while the group it receives
+// waits on an env another worker is stepping, Recv steps the other groups'
+// envs instead of sleeping.
+func TestAsyncCallerIsAWorker(t *testing.T) {
+	for _, workers := range []int{1, 2, 3} {
+		v := newScriptVec(t, 6, 0, workers, 0)
+		before := runtime.NumGoroutine()
+		if err := v.EnableAsync(2); err != nil {
+			t.Fatal(err)
+		}
+		if n := runtime.NumGoroutine() - before; n != workers-1 {
+			t.Errorf("%d workers: EnableAsync started %d goroutines, want %d", workers, n, workers-1)
+		}
+	}
+
+	slow := &gateEnv{entered: make(chan struct{}), release: make(chan struct{})}
+	other := &scriptEnv{}
+	v, err := NewVecFrom([]Env{slow, other}, 2, 0) // groups {0} and {1}; one worker besides the caller
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.EnableAsync(2); err != nil {
+		t.Fatal(err)
+	}
+	v.Reset()
+	v.Send(0, []float32{1})
+	<-slow.entered // the background worker is inside env 0's step
+	v.Send(1, []float32{2})
+	helped := make(chan bool, 1)
+	go func() {
+		// Release env 0 once env 1 has stepped, or after a while, so that
+		// a Recv that only sleeps fails rather than hangs.
+		deadline := time.Now().Add(5 * time.Second)
+		for v.async.left[1].Load() > 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		helped <- v.async.left[1].Load() == 0
+		close(slow.release)
+	}()
+	v.Recv(0)
+	if !<-helped {
+		t.Error("env 1 did not step while Recv(0) waited for env 0 (the caller slept instead of stepping it)")
+	}
+	v.Recv(1)
+	if v.Rewards[0] != 1 || v.Rewards[1] != 2 {
+		t.Errorf("rewards %v, want [1 2]", v.Rewards)
 	}
 }

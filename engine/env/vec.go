@@ -5,16 +5,22 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Vec steps NumEnvs instances of one environment in parallel, applies the
 // time limit of their Spec and resets finished episodes in the same step.
 //
 // The envs are split into contiguous shards, one per worker. The goroutine
-// calling Step runs the first shard itself and persistent goroutines run
-// the others, so a step costs one wake-up per extra worker and allocates
-// nothing. The exported slices are owned by the Vec and overwritten by
-// every Reset and Step; a Vec is not safe for concurrent use.
+// calling Step is worker 0 and persistent goroutines are the others, so a
+// step costs one wake-up per extra worker and allocates nothing. A worker
+// steps its own shard, then takes envs not yet taken from the other
+// shards, one at a time, so that a slow env (a CLEVR reset settles the
+// scene for several pushes' time) does not leave the other cores waiting
+// at the end of the step while envs are left; the envs stay on their
+// shard's worker otherwise, with their memory in its core's caches. The
+// exported slices are owned by the Vec and overwritten by every Reset and
+// Step; a Vec is not safe for concurrent use.
 //
 // After EnableAsync, Send and Recv also step the envs a group at a time
 // without waiting, so that the caller can run its policy on one group
@@ -65,9 +71,11 @@ type Vec struct {
 	// Work handed to the workers: op, and for opStep the actions.
 	op      vecOp
 	actions []float32
-	// bounds[k]..bounds[k+1] is the shard of worker k. wake[k-1] wakes
-	// worker k, for k >= 1; worker 0 is the caller.
+	// bounds[k]..bounds[k+1] is the shard of worker k, and taken[k]
+	// counts its envs taken so far in this step. wake[k-1] wakes worker k,
+	// for k >= 1; worker 0 is the caller.
 	bounds []int
+	taken  []paddedCounter
 	wake   []chan struct{}
 	wg     sync.WaitGroup
 
@@ -77,6 +85,13 @@ type Vec struct {
 
 	ready  bool // Reset has been called
 	closed bool
+}
+
+// paddedCounter is a counter on a cache line of its own, so that a worker
+// counting its shard's envs does not slow the others down.
+type paddedCounter struct {
+	atomic.Int64
+	_ [56]byte
 }
 
 type vecOp int
@@ -155,21 +170,23 @@ func NewVecFrom(envs []Env, workers int, seed uint64) (*Vec, error) {
 	for k := range v.bounds {
 		v.bounds[k] = k * n / workers
 	}
+	v.taken = make([]paddedCounter, workers)
 	v.wake = make([]chan struct{}, workers-1)
 	for k := range v.wake {
 		// A buffer of one lets the caller wake every worker without
 		// waiting for each to be scheduled.
 		c := make(chan struct{}, 1)
 		v.wake[k] = c
-		go v.work(c, v.bounds[k+1], v.bounds[k+2])
+		go v.work(c, k+1)
 	}
 	return v, nil
 }
 
-// work runs the shard lo..hi each time it is woken, until c is closed.
-func (v *Vec) work(c <-chan struct{}, lo, hi int) {
+// work runs worker k's part of the op each time it is woken, until c is
+// closed.
+func (v *Vec) work(c <-chan struct{}, k int) {
 	for range c {
-		v.run(lo, hi)
+		v.run(k)
 		v.wg.Done()
 	}
 }
@@ -181,25 +198,48 @@ func (v *Vec) dispatch(op vecOp) {
 	}
 	v.checkIdle("Reset or Step")
 	v.op = op
+	for k := range v.taken {
+		v.taken[k].Store(0)
+	}
 	v.wg.Add(len(v.wake))
 	for _, c := range v.wake {
 		c <- struct{}{}
 	}
-	v.run(v.bounds[0], v.bounds[1])
+	v.run(0)
 	v.wg.Wait()
 }
 
-func (v *Vec) run(lo, hi int) {
+// run is worker k's part of the op: the envs of its own shard, then those
+// of the other shards that their workers have not taken yet.
+func (v *Vec) run(k int) {
+	w := len(v.taken)
+	if w == 1 { // nobody to share with: no counting
+		for i := range v.NumEnvs {
+			v.runEnv(i)
+		}
+		return
+	}
+	for j := range w {
+		s := (k + j) % w
+		lo, hi := v.bounds[s], v.bounds[s+1]
+		for {
+			i := lo + int(v.taken[s].Add(1)) - 1
+			if i >= hi {
+				break
+			}
+			v.runEnv(i)
+		}
+	}
+}
+
+// runEnv applies the op to env i.
+func (v *Vec) runEnv(i int) {
 	switch v.op {
 	case opReset:
-		for i := lo; i < hi; i++ {
-			v.resetEnv(i)
-		}
+		v.resetEnv(i)
 	case opStep:
 		ad := v.ActDim
-		for i := lo; i < hi; i++ {
-			v.stepEnv(i, v.actions[i*ad:(i+1)*ad])
-		}
+		v.stepEnv(i, v.actions[i*ad:(i+1)*ad])
 	}
 }
 

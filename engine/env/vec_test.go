@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // scriptEnv is a transparent env for testing Vec: its observation is
@@ -421,5 +423,62 @@ func BenchmarkEnvStep(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "env-steps/s")
 		})
+	}
+}
+
+// blockEnv is a scriptEnv whose steps wait for release once it is set.
+type blockEnv struct {
+	scriptEnv
+	release chan struct{}
+}
+
+func (b *blockEnv) Step(action []float32, obs []float32) Transition {
+	if b.release != nil {
+		<-b.release
+	}
+	return b.scriptEnv.Step(action, obs)
+}
+
+// countEnv is a scriptEnv that counts its steps where other goroutines
+// may read the count.
+type countEnv struct {
+	scriptEnv
+	n atomic.Int64
+}
+
+func (c *countEnv) Step(action []float32, obs []float32) Transition {
+	defer c.n.Add(1)
+	return c.scriptEnv.Step(action, obs)
+}
+
+// TestVecStepTakesOtherShardsEnvs: a worker that has finished its shard
+// steps the envs another worker has not reached yet, instead of waiting
+// at the end of the step while they are left. Env 2, the first of worker
+// 1's shard, holds its worker until env 3, the second, has stepped: only a
+// worker that takes env 3 from worker 1's shard lets the step finish.
+func TestVecStepTakesOtherShardsEnvs(t *testing.T) {
+	slow, last := &blockEnv{}, &countEnv{}
+	v, err := NewVecFrom([]Env{&scriptEnv{}, &scriptEnv{}, slow, last}, 2, 0) // shards {0, 1} and {2, 3}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	v.Reset()
+	slow.release = make(chan struct{})
+	stolen := make(chan bool, 1)
+	go func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for last.n.Load() == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		stolen <- last.n.Load() == 1
+		close(slow.release)
+	}()
+	v.Step([]float32{1, 2, 3, 4})
+	if !<-stolen {
+		t.Error("env 3 did not step while env 2 held its shard's worker")
+	}
+	if !slices.Equal(v.Rewards, []float32{1, 2, 3, 4}) {
+		t.Errorf("rewards %v, want [1 2 3 4]", v.Rewards)
 	}
 }

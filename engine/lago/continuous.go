@@ -79,11 +79,11 @@ func (r *Continuous) BeginRollout(samples int) error {
 	return nil
 }
 
-// Observe stores every env's skill Gaussians at its current state and looks
-// up the weights, env i's as sample first+i, split over goroutines as the
-// discrete Observe is.
-func (r *Continuous) Observe(first int, v *env.Vec) error {
-	return overEnvs(v, r.z, func(i int, raw []float32) error { return r.observe(first+i, v.Env(i), raw) })
+// Observe stores the skill Gaussians of envs lo..hi at their current state
+// and looks up the weights, env i's as sample first+i, split over
+// goroutines as the discrete Observe is.
+func (r *Continuous) Observe(first int, v *env.Vec, lo, hi int) error {
+	return overEnvs(lo, hi, r.z, func(i int, raw []float32) error { return r.observe(first+i, v.Env(i), raw) })
 }
 
 func (r *Continuous) observe(idx int, e env.Env, raw []float32) error {

@@ -241,7 +241,7 @@ func TestContinuousTermOnMetaWorld(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.BeginRollout(2)
-	if err := r.Observe(0, v); err != nil {
+	if err := r.Observe(0, v, 0, v.NumEnvs); err != nil {
 		t.Fatal(err)
 	}
 	fp.late = map[prior.Key]bool{} // env 1's weights never come

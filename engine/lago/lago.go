@@ -278,12 +278,14 @@ func (r *Regularizer) BeginRollout(samples int) error {
 	return nil
 }
 
-// Observe looks up the prior of every env's current state, env i's as
-// sample first+i. The envs are split over goroutines: a scripted prior
+// Observe looks up the prior of the current state of envs lo..hi, env i's
+// as sample first+i. The envs are split over goroutines: a scripted prior
 // simulates the expert's lookahead, which costs more than the env step
-// itself.
-func (r *Regularizer) Observe(first int, v *env.Vec) error {
-	return overEnvs(v, r.n, func(i int, raw []float32) error {
+// itself. Each sample's row depends only on its env's state, so the
+// asynchronous mode, which observes a group at a time, stores what
+// lockstep does.
+func (r *Regularizer) Observe(first int, v *env.Vec, lo, hi int) error {
+	return overEnvs(lo, hi, r.n, func(i int, raw []float32) error {
 		idx := first + i
 		k, ok, err := r.prior.Lookup(v.Env(i), raw)
 		if err != nil {
@@ -297,12 +299,16 @@ func (r *Regularizer) Observe(first int, v *env.Vec) error {
 	})
 }
 
-// overEnvs calls fn for every env of v, split over up to GOMAXPROCS
+// overEnvs calls fn for envs lo..hi, split over up to GOMAXPROCS
 // goroutines, each with its own scratch row of rowLen floats; a goroutine
 // stops at its first error. Both regularisers' Observe use it: a scripted
 // prior simulates the expert, which costs more than the env step itself.
-func overEnvs(v *env.Vec, rowLen int, fn func(i int, raw []float32) error) error {
-	workers := min(runtime.GOMAXPROCS(0), v.NumEnvs)
+func overEnvs(lo, hi, rowLen int, fn func(i int, raw []float32) error) error {
+	n := hi - lo
+	if n <= 0 {
+		return nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), n)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -310,7 +316,7 @@ func overEnvs(v *env.Vec, rowLen int, fn func(i int, raw []float32) error) error
 		go func() {
 			defer wg.Done()
 			raw := make([]float32, rowLen)
-			for i := w * v.NumEnvs / workers; i < (w+1)*v.NumEnvs/workers; i++ {
+			for i := lo + w*n/workers; i < lo+(w+1)*n/workers; i++ {
 				if err := fn(i, raw); err != nil {
 					errs[w] = err
 					return

@@ -282,7 +282,7 @@ func TestMaskingAndLateArrivals(t *testing.T) {
 	fp := newFixedPrior(v, []float32{0.9, 0.1})
 	r := newReg(t, fp, 2, Options{Beta: Schedule{Kind: Constant, Start: 0.5}, Direction: Reverse, Eps: 1e-3, Temperature: 1})
 	r.BeginRollout(4)
-	if err := r.Observe(0, v); err != nil {
+	if err := r.Observe(0, v, 0, v.NumEnvs); err != nil {
 		t.Fatal(err)
 	}
 	known := 0
@@ -342,7 +342,7 @@ func TestLatePriorsArriveAtTheEndOfTheRollout(t *testing.T) {
 	fp := newFixedPrior(v, []float32{0.5, 0.5})
 	r := newReg(t, fp, 2, Options{Beta: Schedule{Kind: Constant, Start: 1}, Direction: Reverse, Temperature: 1})
 	r.BeginRollout(4)
-	if err := r.Observe(0, v); err != nil {
+	if err := r.Observe(0, v, 0, v.NumEnvs); err != nil {
 		t.Fatal(err)
 	}
 	s := torch.NewScope()
@@ -389,7 +389,7 @@ func TestEndRolloutStopsWhenCancelled(t *testing.T) {
 	bp := blockingPrior{newFixedPrior(v, []float32{0.5, 0.5})}
 	r := newReg(t, bp, 2, Options{Beta: Schedule{Kind: Constant, Start: 1}, Direction: Reverse, Temperature: 1, Wait: time.Hour})
 	r.BeginRollout(4)
-	if err := r.Observe(0, v); err != nil {
+	if err := r.Observe(0, v, 0, v.NumEnvs); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -546,7 +546,7 @@ func TestPriorRowsAreTermsInput(t *testing.T) {
 	fp := newFixedPrior(v, []float32{0.9, 0.1})
 	r := newReg(t, fp, 2, Options{Beta: Schedule{Kind: Constant, Start: 0.5}, Direction: Forward, Eps: 1e-3, Temperature: 1})
 	r.BeginRollout(4)
-	if err := r.Observe(0, v); err != nil {
+	if err := r.Observe(0, v, 0, v.NumEnvs); err != nil {
 		t.Fatal(err)
 	}
 	logP, mask := make([]float32, 8), make([]float32, 4)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/lago-rl/lago/engine/config"
@@ -196,14 +195,5 @@ func TestAsyncCancelLeavesNoGroupStepping(t *testing.T) {
 	}
 	if _, err := tr.Vec.MarshalBinary(); err != nil {
 		t.Errorf("after a cancelled rollout: %v", err)
-	}
-}
-
-func TestAsyncRefusesARegularizer(t *testing.T) {
-	cfg := smallConfig(t, "CartPole-v1")
-	cfg.VecMode = "async"
-	_, err := New(cfg, newFakeReg(0.1))
-	if err == nil || !strings.Contains(err.Error(), "config key vec_mode: async does not support a regulariser") {
-		t.Errorf("New = %v, want the vec_mode error", err)
 	}
 }

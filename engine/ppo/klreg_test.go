@@ -51,8 +51,8 @@ func (r *klReg) BeginRollout(samples int) error {
 	return nil
 }
 
-func (r *klReg) Observe(first int, v *env.Vec) error  { return nil }
-func (r *klReg) EndRollout(ctx context.Context) error { return ctx.Err() }
+func (r *klReg) Observe(first int, v *env.Vec, lo, hi int) error { return nil }
+func (r *klReg) EndRollout(ctx context.Context) error            { return ctx.Err() }
 
 // fill copies the minibatch's prior rows and mask; it returns the covered count.
 func (r *klReg) fill(idx []int64, logP, mask []float32) int {

@@ -20,17 +20,23 @@ import (
 // Term by those sample numbers, without knowing how the trainer lays out
 // its buffers.
 //
-// Per iteration the trainer calls BeginRollout, Observe once per env step,
-// EndRollout once after the rollout's last step, then Term once per
-// minibatch of every epoch, and Metrics once at the end.
+// Per iteration the trainer calls BeginRollout, Observe for every env at
+// every step, EndRollout once after the rollout's last step, then Term once
+// per minibatch of every epoch, and Metrics once at the end.
 type Regularizer interface {
 	// Name names the regulariser in logs.
 	Name() string
 	// BeginRollout is called before a rollout of the given number of samples.
 	BeginRollout(samples int) error
-	// Observe is called at each rollout step, before the policy acts on
-	// v.Obs: env i's observation is sample first+i.
-	Observe(first int, v *env.Vec) error
+	// Observe is called at each rollout step for envs lo..hi (hi
+	// excluded), before the policy acts on their rows of v.Obs: env i's
+	// observation is sample first+i. In lockstep it covers every env at
+	// once; in the asynchronous mode (vec_mode = "async") it is called
+	// once per group, as soon as the group's step is received, while the
+	// other groups are still stepping, so it must read only envs lo..hi
+	// (their rows and v.Env(i)) and must not depend on the order of the
+	// calls within a step.
+	Observe(first int, v *env.Vec, lo, hi int) error
 	// EndRollout is called once after the rollout's last step and before
 	// the update, e.g. to pick up per-sample data that arrived late. It
 	// returns ctx.Err() promptly when ctx is cancelled.

@@ -38,8 +38,8 @@ func (f *fakeReg) BeginRollout(samples int) error {
 	f.calls = append(f.calls, fmt.Sprintf("begin %d", samples))
 	return nil
 }
-func (f *fakeReg) Observe(first int, v *env.Vec) error {
-	f.calls = append(f.calls, fmt.Sprintf("observe %d", first))
+func (f *fakeReg) Observe(first int, v *env.Vec, lo, hi int) error {
+	f.calls = append(f.calls, fmt.Sprintf("observe %d %d..%d", first, lo, hi))
 	if f.onObserve != nil {
 		f.onObserve()
 	}
@@ -230,21 +230,38 @@ func TestRegTermEntersTheGradient(t *testing.T) {
 
 // TestTrainerDrivesTheRegularizer: per iteration, BeginRollout with the
 // rollout's sample count, Observe once per step with that step's first
-// sample, EndRollout once before the first Term, a Term per minibatch of
-// every epoch with sample numbers inside the rollout, Metrics last.
+// sample (in the asynchronous mode once per group of envs, in group order),
+// EndRollout once before the first Term, a Term per minibatch of every
+// epoch with sample numbers inside the rollout, Metrics last.
 func TestTrainerDrivesTheRegularizer(t *testing.T) {
+	for _, mode := range []string{"lockstep", "async"} {
+		t.Run(mode, func(t *testing.T) { testTrainerDrivesTheRegularizer(t, mode) })
+	}
+}
+
+func testTrainerDrivesTheRegularizer(t *testing.T, mode string) {
 	f := newFakeReg(0.1)
-	tr := newTrainer(t, f)
+	cfg := smallConfig(t, "CartPole-v1")
+	cfg.NumEnvs = 5 // groups 0..2 and 2..5
+	cfg.VecMode = mode
+	tr, err := New(cfg, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
 	for it := 0; it < 2; it++ {
 		f.calls = nil
 		m, err := tr.Iterate(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := tr.Cfg
 		want := []string{fmt.Sprintf("begin %d", cfg.NumSteps*cfg.NumEnvs)}
 		for step := 0; step < cfg.NumSteps; step++ {
-			want = append(want, fmt.Sprintf("observe %d", step*cfg.NumEnvs))
+			if mode == "async" {
+				want = append(want, fmt.Sprintf("observe %d 0..2", step*cfg.NumEnvs), fmt.Sprintf("observe %d 2..5", step*cfg.NumEnvs))
+				continue
+			}
+			want = append(want, fmt.Sprintf("observe %d 0..%d", step*cfg.NumEnvs, cfg.NumEnvs))
 		}
 		want = append(want, "end")
 		for i := 0; i < cfg.UpdateEpochs*cfg.NumMinibatches; i++ {

@@ -130,10 +130,6 @@ func newRankTrainer(cfg config.Config, reg Regularizer, dist *distState, cores i
 	}
 	t := &Trainer{Cfg: cfg, Dev: dev, Vec: vec, Reg: reg, Recent: NewEpisodeWindow(100), dist: dist}
 	if cfg.VecMode == "async" {
-		if reg != nil {
-			vec.Close()
-			return nil, fmt.Errorf("config key vec_mode: async does not support a regulariser (%s), which looks every env's state up at once; use vec_mode = \"lockstep\"", reg.Name())
-		}
 		// Two halves: the policy acts on one while the workers step the other.
 		if err := vec.EnableAsync(min(2, vec.NumEnvs)); err != nil {
 			vec.Close()
@@ -394,10 +390,8 @@ func (t *Trainer) collectLockstep(ctx context.Context, s *torch.Scope) error {
 			return err
 		}
 		row := step * n // env i's sample is row+i
-		if t.Reg != nil {
-			if err := t.Reg.Observe(row, v); err != nil {
-				return err
-			}
+		if err := t.observe(row, 0, n); err != nil {
+			return err
 		}
 		if err := t.act(s, row, 0, n); err != nil {
 			return err
@@ -426,6 +420,9 @@ func (t *Trainer) collectAsync(ctx context.Context, s *torch.Scope) error {
 	defer v.RecvAll() // an error or a cancellation leaves no group stepping
 	for g := range groups {
 		lo, hi := v.Group(g)
+		if err := t.observe(0, lo, hi); err != nil {
+			return err
+		}
 		if err := t.act(s, 0, lo, hi); err != nil {
 			return err
 		}
@@ -446,6 +443,9 @@ func (t *Trainer) collectAsync(ctx context.Context, s *torch.Scope) error {
 			if step+1 == t.Cfg.NumSteps {
 				continue
 			}
+			if err := t.observe(row+n, lo, hi); err != nil {
+				return err
+			}
 			if err := t.act(s, row+n, lo, hi); err != nil {
 				return err
 			}
@@ -453,6 +453,15 @@ func (t *Trainer) collectAsync(ctx context.Context, s *torch.Scope) error {
 		}
 	}
 	return nil
+}
+
+// observe hands the regulariser, if any, the observations of envs lo..hi as
+// samples row+lo..row+hi.
+func (t *Trainer) observe(row, lo, hi int) error {
+	if t.Reg == nil {
+		return nil
+	}
+	return t.Reg.Observe(row, t.Vec, lo, hi)
 }
 
 // act runs the policy on the observations of envs lo..hi, stores them with
