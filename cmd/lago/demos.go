@@ -29,6 +29,8 @@ const demosUsage = `usage:
   lago demos ceiling -data DIR                        the text ceiling of a dataset's held-out states
   lago demos agreement -data DIR -model MODEL        a model's held-out agreement with the expert
                                                      (MODEL: ollama:NAME served, or lm:PATH.gguf in-process)
+  lago demos scenes -n N -out DIR [flags]            a generic scene-text corpus for pretraining: random
+                                                     scenes, spatial questions, no expert
 `
 
 func cmdDemos(args []string, stdout, stderr io.Writer) error {
@@ -40,6 +42,8 @@ func cmdDemos(args []string, stdout, stderr io.Writer) error {
 			return cmdDemosCeiling(args[1:], stdout, stderr)
 		case "agreement":
 			return cmdDemosAgreement(args[1:], stdout, stderr)
+		case "scenes":
+			return cmdDemosScenes(args[1:], stdout, stderr)
 		}
 	}
 	fs := newFlags("demos", stderr)
@@ -57,7 +61,7 @@ func cmdDemos(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q; subcommands: dataset, ceiling, agreement", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q; subcommands: dataset, ceiling, agreement, scenes", fs.Arg(0))
 	}
 	if *out == "" {
 		return errors.New("-out DIR is required")
