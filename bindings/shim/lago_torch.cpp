@@ -269,8 +269,9 @@ lt_error lt_item(lt_tensor t, double* out) {
 static const char* unary_name(int op) {
   static const char* names[] = {"neg",  "exp",     "log",    "tanh",   "relu",     "sqrt",
                                 "abs",  "sigmoid", "detach", "clone",  "sum",      "mean",
-                                "std",  "var",     "logical_not", "t", "log1p", "square"};
-  return (op >= 0 && op <= LT_SQUARE) ? names[op] : "unary";
+                                "std",  "var",     "logical_not", "t", "log1p", "square",
+                                "rsqrt", "silu",   "contiguous", "round to float16"};
+  return (op >= 0 && op <= LT_ROUND_F16) ? names[op] : "unary";
 }
 
 lt_error lt_unary(int op, lt_tensor a, lt_tensor* out) {
@@ -296,6 +297,15 @@ lt_error lt_unary(int op, lt_tensor a, lt_tensor* out) {
     case LT_T: r = x.t(); break;
     case LT_LOG1P: r = x.log1p(); break;
     case LT_SQUARE: r = x.square(); break;
+    case LT_RSQRT: r = x.rsqrt(); break;
+    case LT_SILU: r = torch::silu(x); break;
+    case LT_CONTIGUOUS: r = x.contiguous(); break;
+    case LT_ROUND_F16:
+      if (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kFloat64)
+        throw std::invalid_argument(std::string("operand must be float32 or float64, not ") +
+                                    c10::toString(x.scalar_type()));
+      r = x.to(torch::kHalf).to(x.scalar_type());
+      break;
     default: throw std::invalid_argument("unknown unary op " + std::to_string(op));
   }
   *out = wrap(std::move(r));
@@ -677,28 +687,6 @@ lt_error lt_narrow(lt_tensor a, int64_t dim, int64_t start, int64_t length, lt_t
   where += " of dim " + std::to_string(dim) + " [" + std::to_string(start) + ", " +
            std::to_string(start + length) + ") of shape " + shape_str(x);
   *out = wrap(x.narrow(dim, start, length));
-  LT_CATCH(where)
-}
-
-lt_error lt_lm_unary(int op, lt_tensor a, lt_tensor* out) {
-  static const char* names[] = {"rsqrt", "silu", "contiguous", "round to float16"};
-  std::string where = (op >= 0 && op <= LT_ROUND_F16) ? names[op] : "lm unary";
-  LT_TRY
-  const auto& x = get(a, "operand");
-  torch::Tensor r;
-  switch (op) {
-    case LT_RSQRT: r = x.rsqrt(); break;
-    case LT_SILU: r = torch::silu(x); break;
-    case LT_CONTIGUOUS: r = x.contiguous(); break;
-    case LT_ROUND_F16:
-      if (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kFloat64)
-        throw std::invalid_argument(std::string("operand must be float32 or float64, not ") +
-                                    c10::toString(x.scalar_type()));
-      r = x.to(torch::kHalf).to(x.scalar_type());
-      break;
-    default: throw std::invalid_argument("unknown lm unary op " + std::to_string(op));
-  }
-  *out = wrap(std::move(r));
   LT_CATCH(where)
 }
 

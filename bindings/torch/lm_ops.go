@@ -87,31 +87,20 @@ func (s *Scope) Narrow(a *Tensor, dim int, start, length int64) *Tensor {
 	return s.result(out, e)
 }
 
-func (s *Scope) lmUnary(op C.int, a *Tensor) *Tensor {
-	hs, ok := s.handles(a)
-	if !ok {
-		return nil
-	}
-	var out C.lt_tensor
-	e := C.lt_lm_unary(op, hs[0], &out)
-	runtime.KeepAlive(a)
-	return s.result(out, e)
-}
-
 // Rsqrt is 1/√a element-wise.
-func (s *Scope) Rsqrt(a *Tensor) *Tensor { return s.lmUnary(C.LT_RSQRT, a) }
+func (s *Scope) Rsqrt(a *Tensor) *Tensor { return s.unary(C.LT_RSQRT, a) }
 
 // SiLU is a·σ(a) element-wise (the gate of SwiGLU).
-func (s *Scope) SiLU(a *Tensor) *Tensor { return s.lmUnary(C.LT_SILU, a) }
+func (s *Scope) SiLU(a *Tensor) *Tensor { return s.unary(C.LT_SILU, a) }
 
 // Contiguous copies a into row-major layout (a itself when it already is).
-func (s *Scope) Contiguous(a *Tensor) *Tensor { return s.lmUnary(C.LT_CONTIGUOUS, a) }
+func (s *Scope) Contiguous(a *Tensor) *Tensor { return s.unary(C.LT_CONTIGUOUS, a) }
 
 // RoundF16 rounds a float32 or float64 tensor to the nearest float16 (ties
 // to even; beyond ±65504 to ±inf) and returns it in a's dtype: what a
 // value stored as f16 reads back as, as llama.cpp's f16 KV cache stores
 // keys and values. Another dtype is an error naming it.
-func (s *Scope) RoundF16(a *Tensor) *Tensor { return s.lmUnary(C.LT_ROUND_F16, a) }
+func (s *Scope) RoundF16(a *Tensor) *Tensor { return s.unary(C.LT_ROUND_F16, a) }
 
 // AttentionF16Acc is attention as llama.cpp's CPU flash-attention kernel
 // computes it, for matching Ollama's numbers: queries q [B, Hkv, G, T, D]
