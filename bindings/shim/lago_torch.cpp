@@ -14,6 +14,7 @@
 #include <ATen/cuda/CUDAContext.h>
 #endif
 
+#include <dlfcn.h>
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -141,13 +142,33 @@ lt_error lt_manual_seed(uint64_t seed) {
   LT_CATCH("manual_seed")
 }
 
+// lt_set_num_threads sets libtorch's intra-op threads and OpenBLAS's pool.
+// Why both: Debian's libtorch runs every float GEMM through OpenBLAS, whose
+// pthread build keeps its own process-wide pool of one thread per core,
+// untouched by at::set_num_threads. With torch_threads 1, a 64×128·128×128
+// GEMM still forks onto a second thread, and the pool's idle workers spin
+// in sched_yield: in a profile of the one-thread CLEVR-LaGO update, 17% of
+// the process's CPU time was that spinning (and 17% of a language-model
+// scoring run's), and on a loaded machine each forked GEMM waits for a
+// core. OpenBLAS is found by name, so that lago links to no BLAS; without
+// it (MKL, or the ATen fallback) only libtorch's count is set. The pool is
+// process-wide, so the last call sets it for every thread.
 lt_error lt_set_num_threads(int n) {
   LT_TRY
   torch::set_num_threads(n);
+  using set_fn = void (*)(int);
+  static const set_fn blas = reinterpret_cast<set_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (blas != nullptr) blas(n);
   LT_CATCH("set_num_threads")
 }
 
 int lt_get_num_threads(void) { return at::get_num_threads(); }
+
+int lt_blas_num_threads(void) {
+  using get_fn = int (*)(void);
+  static const get_fn get = reinterpret_cast<get_fn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return get != nullptr ? get() : 0;
+}
 
 void lt_set_grad_enabled(int enabled, int* previous) {
   if (previous != nullptr) *previous = torch::GradMode::is_enabled() ? 1 : 0;

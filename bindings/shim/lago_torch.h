@@ -40,8 +40,12 @@ int64_t lt_live_tensors(void);
 
 /* Global state. Grad mode is per OS thread. */
 lt_error lt_manual_seed(uint64_t seed);
+/* Sets libtorch's intra-op threads (of the calling OS thread) and, when the
+   BLAS is OpenBLAS, its process-wide pool to n. */
 lt_error lt_set_num_threads(int n);
 int lt_get_num_threads(void);
+/* OpenBLAS's thread count; 0 when the BLAS is not OpenBLAS. */
+int lt_blas_num_threads(void);
 /* Sets grad mode for the calling OS thread and reports the previous mode. */
 void lt_set_grad_enabled(int enabled, int* previous);
 int lt_is_grad_enabled(void);

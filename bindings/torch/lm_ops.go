@@ -1,19 +1,8 @@
 package torch
 
 /*
-#include <dlfcn.h>
 #include <malloc.h>
 #include "lago_torch.h"
-
-// lago_set_openblas_threads sets OpenBLAS's own thread count when the BLAS
-// libtorch calls is OpenBLAS (found by name, so that lago links to none)
-// and returns 1, else 0.
-static int lago_set_openblas_threads(int n) {
-	void (*set)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
-	if (set == NULL) return 0;
-	set(n);
-	return 1;
-}
 */
 import "C"
 
@@ -22,14 +11,6 @@ import (
 	"runtime"
 	"unsafe"
 )
-
-// SetBLASThreads sets the thread count of OpenBLAS, the BLAS behind
-// Debian's libtorch, and reports whether the BLAS is OpenBLAS. It is
-// process-wide and separate from SetNumThreads: libtorch's set_num_threads
-// sets OpenMP's and MKL's counts, not OpenBLAS's, so every GEMM otherwise
-// splits over all cores, and OpenBLAS's idle threads spin in sched_yield
-// (measured: 17% of a scoring run's CPU on the 2-vCPU machine).
-func SetBLASThreads(n int) bool { return C.lago_set_openblas_threads(C.int(n)) == 1 }
 
 // KeepFreedMemory makes glibc's malloc keep freed blocks of up to 32 MB in
 // the heap instead of returning them to the system: libtorch frees and

@@ -117,10 +117,10 @@ func OpenScorer(path string, opt ScorerOptions) (*Scorer, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Both are process-wide and were most of a scoring run's system time
-	// (bench/results/lm-engine.md, "Scoring speed").
+	// Process-wide, and most of a scoring run's system time
+	// (bench/results/lm-engine.md, "Scoring speed"). OpenBLAS's threads,
+	// the other half of that figure, are the batcher's SetNumThreads.
 	torch.KeepFreedMemory()
-	torch.SetBLASThreads(opt.Threads)
 	im, err := Import(path, torch.Float32, opt.Device)
 	if err != nil {
 		return nil, err
