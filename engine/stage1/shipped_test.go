@@ -45,7 +45,7 @@ func TestShippedModelScoresItsKnownState(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	top, lp, err := ScoreKnown(context.Background(), LabelScorer{s}, m.Known)
+	top, lp, err := ScoreKnown(context.Background(), s, m.Known)
 	if err != nil {
 		t.Fatal(err)
 	}
