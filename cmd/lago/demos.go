@@ -187,7 +187,7 @@ func cmdDemosAgreement(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-device: %w", derr)
 		}
 		var s *lm.Scorer
-		if s, err = lm.OpenScorer(lmPath, lm.ScorerOptions{Device: dev}); err != nil {
+		if s, err = lm.OpenScorer(lmPath, lm.ScorerOptions{Device: dev.String()}); err != nil {
 			return fmt.Errorf("-model lm:%s: %w", lmPath, err)
 		}
 		defer s.Close()

@@ -201,7 +201,7 @@ func BuildModel(ctx context.Context, c Config, dataDir, trainDir, dir, lagoVersi
 	if err != nil {
 		return ModelManifest{}, err
 	}
-	s, err := lm.OpenScorer(path, lm.ScorerOptions{Device: dev, Threads: max(c.Train.TorchThreads, 1)})
+	s, err := lm.OpenScorer(path, lm.ScorerOptions{Device: dev.String(), Threads: max(c.Train.TorchThreads, 1)})
 	if err != nil {
 		return ModelManifest{}, err
 	}
