@@ -12,10 +12,8 @@
 
 #include "lago_fused.h"
 
-#include <dlfcn.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -524,24 +522,6 @@ bool usable(const std::vector<torch::Tensor>& ps, std::initializer_list<const to
 
 namespace {
 
-// match_blas_threads gives OpenBLAS as many threads as libtorch has.
-// Why: Debian's libtorch runs every float GEMM through OpenBLAS, whose
-// pthread build keeps its own pool of one thread per core, untouched by
-// at::set_num_threads. With torch_threads 1, a 64×128·128×128 GEMM still
-// forks onto a second thread, and the pool's idle workers spin in
-// sched_yield: in a profile of the one-thread CLEVR-LaGO update, 17% of
-// the process's CPU time was that spinning, and on a loaded machine each
-// forked GEMM waits for a core. Without OpenBLAS (MKL, or the ATen
-// fallback) nothing is done.
-void match_blas_threads() {
-  using set_fn = void (*)(int);
-  static const set_fn set = reinterpret_cast<set_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  static std::atomic<int> current{-1};
-  if (set == nullptr) return;
-  int n = at::get_num_threads();
-  if (current.exchange(n) != n) set(n);
-}
-
 // hand_minibatch_step is lt_ppo_minibatch_step's hand-written path: it
 // gathers the minibatch's rows into f's workspace, runs hand::step and,
 // when the loss is finite, the flat clip + Adam.
@@ -746,7 +726,6 @@ lt_error lt_ppo_minibatch_step(lt_flat_adam f, const lt_ppo_spec* spec, lt_tenso
                                 " and a critic of " + std::to_string(c.critic_layers) +
                                 " layers need " + std::to_string(want));
   if (n_idx < 1) throw std::invalid_argument("empty minibatch");
-  match_blas_threads();
   relink(*f);  // before backward, so that the gradients accumulate in place
   const auto &O = get(obs, "obs"), &Act = get(actions, "actions"), &OldLogp = get(old_logp, "old_logp"),
              &Adv = get(adv, "adv"), &Ret = get(returns, "returns"), &OldV = get(old_values, "old_values");

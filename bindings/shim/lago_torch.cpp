@@ -14,6 +14,7 @@
 #include <ATen/cuda/CUDAContext.h>
 #endif
 
+#include <dlfcn.h>
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -141,13 +142,33 @@ lt_error lt_manual_seed(uint64_t seed) {
   LT_CATCH("manual_seed")
 }
 
+// lt_set_num_threads sets libtorch's intra-op threads and OpenBLAS's pool.
+// Why both: Debian's libtorch runs every float GEMM through OpenBLAS, whose
+// pthread build keeps its own process-wide pool of one thread per core,
+// untouched by at::set_num_threads. With torch_threads 1, a 64×128·128×128
+// GEMM still forks onto a second thread, and the pool's idle workers spin
+// in sched_yield: in a profile of the one-thread CLEVR-LaGO update, 17% of
+// the process's CPU time was that spinning (and 17% of a language-model
+// scoring run's), and on a loaded machine each forked GEMM waits for a
+// core. OpenBLAS is found by name, so that lago links to no BLAS; without
+// it (MKL, or the ATen fallback) only libtorch's count is set. The pool is
+// process-wide, so the last call sets it for every thread.
 lt_error lt_set_num_threads(int n) {
   LT_TRY
   torch::set_num_threads(n);
+  using set_fn = void (*)(int);
+  static const set_fn blas = reinterpret_cast<set_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (blas != nullptr) blas(n);
   LT_CATCH("set_num_threads")
 }
 
 int lt_get_num_threads(void) { return at::get_num_threads(); }
+
+int lt_blas_num_threads(void) {
+  using get_fn = int (*)(void);
+  static const get_fn get = reinterpret_cast<get_fn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return get != nullptr ? get() : 0;
+}
 
 void lt_set_grad_enabled(int enabled, int* previous) {
   if (previous != nullptr) *previous = torch::GradMode::is_enabled() ? 1 : 0;
@@ -269,8 +290,9 @@ lt_error lt_item(lt_tensor t, double* out) {
 static const char* unary_name(int op) {
   static const char* names[] = {"neg",  "exp",     "log",    "tanh",   "relu",     "sqrt",
                                 "abs",  "sigmoid", "detach", "clone",  "sum",      "mean",
-                                "std",  "var",     "logical_not", "t", "log1p", "square"};
-  return (op >= 0 && op <= LT_SQUARE) ? names[op] : "unary";
+                                "std",  "var",     "logical_not", "t", "log1p", "square",
+                                "rsqrt", "silu",   "contiguous", "round to float16"};
+  return (op >= 0 && op <= LT_ROUND_F16) ? names[op] : "unary";
 }
 
 lt_error lt_unary(int op, lt_tensor a, lt_tensor* out) {
@@ -296,6 +318,15 @@ lt_error lt_unary(int op, lt_tensor a, lt_tensor* out) {
     case LT_T: r = x.t(); break;
     case LT_LOG1P: r = x.log1p(); break;
     case LT_SQUARE: r = x.square(); break;
+    case LT_RSQRT: r = x.rsqrt(); break;
+    case LT_SILU: r = torch::silu(x); break;
+    case LT_CONTIGUOUS: r = x.contiguous(); break;
+    case LT_ROUND_F16:
+      if (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kFloat64)
+        throw std::invalid_argument(std::string("operand must be float32 or float64, not ") +
+                                    c10::toString(x.scalar_type()));
+      r = x.to(torch::kHalf).to(x.scalar_type());
+      break;
     default: throw std::invalid_argument("unknown unary op " + std::to_string(op));
   }
   *out = wrap(std::move(r));
@@ -677,28 +708,6 @@ lt_error lt_narrow(lt_tensor a, int64_t dim, int64_t start, int64_t length, lt_t
   where += " of dim " + std::to_string(dim) + " [" + std::to_string(start) + ", " +
            std::to_string(start + length) + ") of shape " + shape_str(x);
   *out = wrap(x.narrow(dim, start, length));
-  LT_CATCH(where)
-}
-
-lt_error lt_lm_unary(int op, lt_tensor a, lt_tensor* out) {
-  static const char* names[] = {"rsqrt", "silu", "contiguous", "round to float16"};
-  std::string where = (op >= 0 && op <= LT_ROUND_F16) ? names[op] : "lm unary";
-  LT_TRY
-  const auto& x = get(a, "operand");
-  torch::Tensor r;
-  switch (op) {
-    case LT_RSQRT: r = x.rsqrt(); break;
-    case LT_SILU: r = torch::silu(x); break;
-    case LT_CONTIGUOUS: r = x.contiguous(); break;
-    case LT_ROUND_F16:
-      if (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kFloat64)
-        throw std::invalid_argument(std::string("operand must be float32 or float64, not ") +
-                                    c10::toString(x.scalar_type()));
-      r = x.to(torch::kHalf).to(x.scalar_type());
-      break;
-    default: throw std::invalid_argument("unknown lm unary op " + std::to_string(op));
-  }
-  *out = wrap(std::move(r));
   LT_CATCH(where)
 }
 

@@ -40,8 +40,12 @@ int64_t lt_live_tensors(void);
 
 /* Global state. Grad mode is per OS thread. */
 lt_error lt_manual_seed(uint64_t seed);
+/* Sets libtorch's intra-op threads (of the calling OS thread) and, when the
+   BLAS is OpenBLAS, its process-wide pool to n. */
 lt_error lt_set_num_threads(int n);
 int lt_get_num_threads(void);
+/* OpenBLAS's thread count; 0 when the BLAS is not OpenBLAS. */
+int lt_blas_num_threads(void);
 /* Sets grad mode for the calling OS thread and reports the previous mode. */
 void lt_set_grad_enabled(int enabled, int* previous);
 int lt_is_grad_enabled(void);
@@ -67,10 +71,13 @@ lt_error lt_copy_to_host(lt_tensor t, void* data, size_t nbytes);
 lt_error lt_to(lt_tensor t, int device, int dtype, lt_tensor* out);
 lt_error lt_item(lt_tensor t, double* out);
 
-/* Element-wise and reduction ops, selected by code (see the enums). */
+/* Element-wise and reduction ops, selected by code (see the enums).
+   LT_ROUND_F16 rounds a float32/float64 tensor to the nearest float16
+   (ties to even, beyond ±65504 to ±inf) and back to its own dtype. */
 enum lt_unary_op {
   LT_NEG, LT_EXP, LT_LOG, LT_TANH, LT_RELU, LT_SQRT, LT_ABS, LT_SIGMOID, LT_DETACH, LT_CLONE,
-  LT_SUM_ALL, LT_MEAN_ALL, LT_STD_ALL, LT_VAR_ALL, LT_LOGICAL_NOT, LT_T, LT_LOG1P, LT_SQUARE
+  LT_SUM_ALL, LT_MEAN_ALL, LT_STD_ALL, LT_VAR_ALL, LT_LOGICAL_NOT, LT_T, LT_LOG1P, LT_SQUARE,
+  LT_RSQRT, LT_SILU, LT_CONTIGUOUS, LT_ROUND_F16
 };
 lt_error lt_unary(int op, lt_tensor a, lt_tensor* out);
 
@@ -148,10 +155,6 @@ lt_error lt_narrow(lt_tensor a, int64_t dim, int64_t start, int64_t length, lt_t
    softmax over the keys in order with an f16 V accumulator. → [B, Hkv, G, T, D]. */
 lt_error lt_attention_f16acc(lt_tensor q, lt_tensor k, lt_tensor v, lt_tensor mask, double scale,
                              lt_tensor* out);
-/* LT_ROUND_F16 rounds a float32/float64 tensor to the nearest float16
-   (ties to even, beyond ±65504 to ±inf) and back to its own dtype. */
-enum lt_lm_unary_op { LT_RSQRT, LT_SILU, LT_CONTIGUOUS, LT_ROUND_F16 };
-lt_error lt_lm_unary(int op, lt_tensor a, lt_tensor* out);
 /* Rows of weight [n, d] at the int64 ids [...] → [..., d]. */
 lt_error lt_embedding(lt_tensor weight, lt_tensor ids, lt_tensor* out);
 /* a with value where the bool mask (broadcast to a's shape) holds. */

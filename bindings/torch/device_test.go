@@ -65,3 +65,22 @@ func TestCUDADevice(t *testing.T) {
 		t.Fatalf("shape error on CUDA: %v", s.Err())
 	}
 }
+
+// SetNumThreads owns OpenBLAS's pool as well as libtorch's threads: before
+// it did, only the fused PPO step and the language-model scorer set the
+// pool, and every other path's GEMMs forked over all cores.
+func TestSetNumThreadsSetsBLASThreads(t *testing.T) {
+	if BLASThreads() == 0 {
+		t.Skip("libtorch's BLAS is not OpenBLAS")
+	}
+	prev := NumThreads()
+	defer SetNumThreads(prev)
+	for _, n := range []int{1, 2, 1} {
+		if err := SetNumThreads(n); err != nil {
+			t.Fatal(err)
+		}
+		if got, blas := NumThreads(), BLASThreads(); got != n || blas != n {
+			t.Errorf("after SetNumThreads(%d): libtorch %d threads, OpenBLAS %d", n, got, blas)
+		}
+	}
+}

@@ -1,19 +1,8 @@
 package torch
 
 /*
-#include <dlfcn.h>
 #include <malloc.h>
 #include "lago_torch.h"
-
-// lago_set_openblas_threads sets OpenBLAS's own thread count when the BLAS
-// libtorch calls is OpenBLAS (found by name, so that lago links to none)
-// and returns 1, else 0.
-static int lago_set_openblas_threads(int n) {
-	void (*set)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
-	if (set == NULL) return 0;
-	set(n);
-	return 1;
-}
 */
 import "C"
 
@@ -22,14 +11,6 @@ import (
 	"runtime"
 	"unsafe"
 )
-
-// SetBLASThreads sets the thread count of OpenBLAS, the BLAS behind
-// Debian's libtorch, and reports whether the BLAS is OpenBLAS. It is
-// process-wide and separate from SetNumThreads: libtorch's set_num_threads
-// sets OpenMP's and MKL's counts, not OpenBLAS's, so every GEMM otherwise
-// splits over all cores, and OpenBLAS's idle threads spin in sched_yield
-// (measured: 17% of a scoring run's CPU on the 2-vCPU machine).
-func SetBLASThreads(n int) bool { return C.lago_set_openblas_threads(C.int(n)) == 1 }
 
 // KeepFreedMemory makes glibc's malloc keep freed blocks of up to 32 MB in
 // the heap instead of returning them to the system: libtorch frees and
@@ -87,31 +68,20 @@ func (s *Scope) Narrow(a *Tensor, dim int, start, length int64) *Tensor {
 	return s.result(out, e)
 }
 
-func (s *Scope) lmUnary(op C.int, a *Tensor) *Tensor {
-	hs, ok := s.handles(a)
-	if !ok {
-		return nil
-	}
-	var out C.lt_tensor
-	e := C.lt_lm_unary(op, hs[0], &out)
-	runtime.KeepAlive(a)
-	return s.result(out, e)
-}
-
 // Rsqrt is 1/√a element-wise.
-func (s *Scope) Rsqrt(a *Tensor) *Tensor { return s.lmUnary(C.LT_RSQRT, a) }
+func (s *Scope) Rsqrt(a *Tensor) *Tensor { return s.unary(C.LT_RSQRT, a) }
 
 // SiLU is a·σ(a) element-wise (the gate of SwiGLU).
-func (s *Scope) SiLU(a *Tensor) *Tensor { return s.lmUnary(C.LT_SILU, a) }
+func (s *Scope) SiLU(a *Tensor) *Tensor { return s.unary(C.LT_SILU, a) }
 
 // Contiguous copies a into row-major layout (a itself when it already is).
-func (s *Scope) Contiguous(a *Tensor) *Tensor { return s.lmUnary(C.LT_CONTIGUOUS, a) }
+func (s *Scope) Contiguous(a *Tensor) *Tensor { return s.unary(C.LT_CONTIGUOUS, a) }
 
 // RoundF16 rounds a float32 or float64 tensor to the nearest float16 (ties
 // to even; beyond ±65504 to ±inf) and returns it in a's dtype: what a
 // value stored as f16 reads back as, as llama.cpp's f16 KV cache stores
 // keys and values. Another dtype is an error naming it.
-func (s *Scope) RoundF16(a *Tensor) *Tensor { return s.lmUnary(C.LT_ROUND_F16, a) }
+func (s *Scope) RoundF16(a *Tensor) *Tensor { return s.unary(C.LT_ROUND_F16, a) }
 
 // AttentionF16Acc is attention as llama.cpp's CPU flash-attention kernel
 // computes it, for matching Ollama's numbers: queries q [B, Hkv, G, T, D]

@@ -58,11 +58,21 @@ func LiveTensors() int64 { return int64(C.lt_live_tensors()) }
 // ManualSeed seeds the default generators of every device.
 func ManualSeed(seed uint64) error { return goError(C.lt_manual_seed(C.uint64_t(seed))) }
 
-// SetNumThreads sets libtorch's intra-op thread count.
+// SetNumThreads sets libtorch's intra-op thread count (OpenMP's, per OS
+// thread) and, when libtorch's BLAS is OpenBLAS (Debian's), OpenBLAS's
+// thread pool, which at::set_num_threads leaves alone and which is
+// process-wide: the last call sets it for every thread. It is lago's one
+// place setting either, so every path (the fused PPO step, the op-by-op
+// regularisers and data-parallel ranks, the language-model scorer) runs
+// its GEMMs with the threads it asked for.
 func SetNumThreads(n int) error { return goError(C.lt_set_num_threads(C.int(n))) }
 
 // NumThreads is libtorch's intra-op thread count.
 func NumThreads() int { return int(C.lt_get_num_threads()) }
+
+// BLASThreads is OpenBLAS's thread count, 0 when libtorch's BLAS is not
+// OpenBLAS.
+func BLASThreads() int { return int(C.lt_blas_num_threads()) }
 
 // SetDeterministic makes libtorch use deterministic algorithms (or fail).
 func SetDeterministic(on bool) error { return goError(C.lt_set_deterministic(cBool(on))) }

@@ -17,6 +17,7 @@ import (
 	"github.com/lago-rl/lago/engine/demos"
 	"github.com/lago-rl/lago/engine/lm"
 	"github.com/lago-rl/lago/engine/prior"
+	"github.com/lago-rl/lago/engine/stage1"
 )
 
 func init() {
@@ -189,7 +190,12 @@ func cmdDemosAgreement(args []string, stdout, stderr io.Writer) error {
 		if derr != nil {
 			return fmt.Errorf("-device: %w", derr)
 		}
-		r, err = lmAgreement(ctx, lmPath, dev, m, states)
+		var s *lm.Scorer
+		if s, err = lm.OpenScorer(lmPath, lm.ScorerOptions{Device: dev.String()}); err != nil {
+			return fmt.Errorf("-model lm:%s: %w", lmPath, err)
+		}
+		defer s.Close()
+		r, err = stage1.Agreement(ctx, s, m, states)
 	} else {
 		oc := prior.OllamaConfigFrom(config.Default(), ollamaName)
 		oc.Host = *host
@@ -206,47 +212,4 @@ func cmdDemosAgreement(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%s on %s (template %s, %d held-out states): agreement %.4f (exact %.4f, first factor %.4f); text ceiling %.4f; %.1f s\n",
 		*model, *dir, m.Config.Template, r.States, r.Agreement, r.Exact, r.FirstFactor, c.Optimum, time.Since(start).Seconds())
 	return nil
-}
-
-// lmAgreement scores the held-out states with the GGUF at path in batches
-// (lm.Scorer.ScoreBatch: every ball prompt in one pass, then the direction
-// prompts of the likeliest balls) and reads each state's top action from the
-// joint distribution (demos.TopOfJoint), which is demos.TopAction's answer
-// at a fraction of its one-prompt-at-a-time cost.
-func lmAgreement(ctx context.Context, path string, dev torch.Device, m demos.DatasetManifest, states []demos.State) (demos.AgreementResult, error) {
-	tmpl, err := prior.TemplateByVersion(m.Config.Template)
-	if err != nil {
-		return demos.AgreementResult{}, err
-	}
-	s, err := lm.OpenScorer(path, lm.ScorerOptions{Device: dev})
-	if err != nil {
-		return demos.AgreementResult{}, fmt.Errorf("-model lm:%s: %w", path, err)
-	}
-	defer s.Close()
-	inner := 1
-	if len(m.Factors) == 2 {
-		inner = len(m.Factors[1])
-	}
-	const chunk = 256
-	tops := make([]int, 0, len(states))
-	for lo := 0; lo < len(states); lo += chunk {
-		part := states[lo:min(lo+chunk, len(states))]
-		qs := make([]lm.Query, len(part))
-		for i, st := range part {
-			q := prior.Question{Text: st.Text, Factors: m.Factors, Template: tmpl}
-			qs[i] = lm.Query{Prompt: q.Prompt, Factors: q.Factors}
-		}
-		scored, err := s.ScoreBatch(ctx, qs)
-		if err != nil {
-			return demos.AgreementResult{}, err
-		}
-		for i, sc := range scored {
-			top, err := demos.TopOfJoint(sc.Probs, inner)
-			if err != nil {
-				return demos.AgreementResult{}, fmt.Errorf("episode %d step %d: %w", part[i].Episode, part[i].T, err)
-			}
-			tops = append(tops, top)
-		}
-	}
-	return demos.AgreementOfTops(m, states, tops)
 }

@@ -282,7 +282,7 @@ func cmdLMCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sc, err := lm.OpenScorer(*model, lm.ScorerOptions{Device: torch.CPU})
+	sc, err := lm.OpenScorer(*model, lm.ScorerOptions{Device: "cpu"})
 	if err != nil {
 		return err
 	}

@@ -89,8 +89,8 @@
 // while the shaped one reaches 54% (bench/results/clevr-ppo.md).
 //
 // Instructions do not enter the observation; they matter to
-// language-conditioned agents and to the LLM prior through [Env.TextView]
-// ([StateKey] is its cache key), which is where the held-out paraphrases
+// language-conditioned agents and to the LLM prior through [Env.TextView],
+// which is where the held-out paraphrases
 // test generalisation. [Env.ExpertAction] is a scripted expert and
 // [Env.Render] draws a state.
 package clevr

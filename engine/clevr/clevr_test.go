@@ -428,10 +428,6 @@ func TestTextView(t *testing.T) {
 		t.Errorf("TextView() = %q, want the question mark kept alone", got)
 	}
 
-	if got := StateKey("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
-		t.Errorf("StateKey(abc) = %s, want its SHA-256", got)
-	}
-
 	// Random states all have the same shape of text.
 	line := regexp.MustCompile(`^Task: [A-Z][^\n]*[.?]\nBalls \(x right, y forward, metres\):( (red|blue|green|purple|cyan) \(-?\d\.\d, -?\d\.\d\),?){5}$`)
 	obs := make([]float32, obsDim)

@@ -1,8 +1,6 @@
 package clevr
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"slices"
@@ -22,7 +20,8 @@ const textGrid = 0.1
 //	Balls (x right, y forward, metres): red (0.3, -0.1), blue (-0.2, 0.4), ...
 //
 // It is canonical: states whose balls round to the same grid cells under the
-// same instruction have the same text, and so the same [StateKey].
+// same instruction have the same text, and so share the LLM prior's cache
+// entries.
 func (e *Env) TextView() string {
 	var b strings.Builder
 	b.WriteString("Task: ")
@@ -45,13 +44,6 @@ func (e *Env) TextView() string {
 func gridCoord(v float64) string {
 	cells := int(math.Round(v / textGrid))
 	return fmt.Sprintf("%.1f", float64(cells)*textGrid)
-}
-
-// StateKey returns the key the LLM prior caches a state under: the hex
-// SHA-256 of its text view.
-func StateKey(text string) string {
-	h := sha256.Sum256([]byte(text))
-	return hex.EncodeToString(h[:])
 }
 
 // actionNames is built once: ActionNames is called per state by the prior.

@@ -1,36 +1,23 @@
 // Package config holds lago's training hyper-parameters.
 //
 // Each setting is declared once, as a field of [Config] whose struct tags
-// give its TOML key, default, allowed values and documentation. Defaults,
-// validation, command-line overrides (-set key=value), the key listing and
-// the written effective config are all derived from those tags, so adding
-// a setting means adding one field.
-//
-// Tags understood on each field:
-//
-//	toml:"gamma"           TOML key (required)
-//	default:"0.99"         default, written as for -set (required)
-//	doc:"discount factor"  one-line description (required)
-//	range:"[0,1]"          allowed interval for numbers, per element for []int;
-//	                       '(' or ')' excludes a bound, an empty bound is
-//	                       unbounded: "(0,)" means > 0, "[1,)" means >= 1
-//	enum:"cpu,cuda,auto"   allowed values of a string
-//	minlen:"1"             minimum length of a string or []int
-//
-// Supported field types are string, bool, int, int64, float64 and []int.
+// give its TOML key, default, allowed values and documentation (the tags of
+// engine/tomlkeys). Defaults, validation, command-line overrides (-set
+// key=value), the key listing and the written effective config are all
+// derived from those tags, so adding a setting means adding one field.
 package config
 
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/lago-rl/lago/engine/tomlkeys"
 )
 
 // Config is the complete set of hyper-parameters of a training run. Names
@@ -128,7 +115,7 @@ func (c Config) Env() string {
 		{"reward", c.Reward},
 		{"phrasing", c.Phrasing},
 	} {
-		if o.value != byKey[o.key].def.String() {
+		if o.value != mustLookup(o.key).Default().String() {
 			opts = append(opts, o.key+"="+o.value)
 		}
 	}
@@ -150,14 +137,20 @@ func (c Config) CheckTrainable() error {
 	return nil
 }
 
-// Default returns the configuration with every setting at its default.
-func Default() Config {
-	var c Config
-	for i := range schema {
-		schema[i].set(&c, schema[i].def)
+// schema is Config's settings, from its tags.
+var schema = tomlkeys.MustNew[Config]("config")
+
+// mustLookup finds a key this package names itself.
+func mustLookup(key string) *tomlkeys.Field {
+	f, ok := schema.Lookup(key)
+	if !ok {
+		panic("config: no key " + key)
 	}
-	return c
+	return f
 }
+
+// Default returns the configuration with every setting at its default.
+func Default() Config { return schema.Default() }
 
 // Parse reads a TOML configuration. Keys absent from data keep their
 // defaults. The result is validated; every problem found is reported, one
@@ -171,21 +164,21 @@ func Parse(data []byte, source string) (Config, error) {
 	}
 	var errs []error
 	for _, key := range topLevelKeys(md) {
-		f, ok := byKey[key]
+		f, ok := schema.Lookup(key)
 		if !ok {
 			_, isTable := raw[key].(map[string]any)
 			errs = append(errs, unknownKey(key, isTable))
 			continue
 		}
-		v, err := f.fromTOML(raw[key])
+		v, err := f.FromTOML(raw[key])
 		if err == nil {
-			err = f.check(v)
+			err = f.Check(v)
 		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		f.set(&c, v)
+		schema.Store(&c, f, v)
 	}
 	// Cross-field checks run only on a cleanly decoded file: after a bad
 	// key they would judge its default, not what the user wrote.
@@ -203,16 +196,9 @@ func Parse(data []byte, source string) (Config, error) {
 
 // Load reads and parses the TOML configuration file at path.
 func Load(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := tomlkeys.ReadFile(path)
 	if err != nil {
-		// Unwrap the *fs.PathError so the message reads
-		// "config file x.toml: no such file or directory" rather than
-		// naming the internal "open" operation.
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		return Config{}, err
 	}
 	return Parse(data, path)
 }
@@ -228,18 +214,13 @@ func (c *Config) Set(assignment string) error {
 	if !ok || key == "" {
 		return fmt.Errorf("-set %q: expected the form -set key=value, e.g. -set gamma=0.99", assignment)
 	}
-	f, ok := byKey[key]
+	f, ok := schema.Lookup(key)
 	if !ok {
 		return fmt.Errorf("-set %s: %w", assignment, unknownKey(key, false))
 	}
-	v, err := f.parseText(strings.TrimSpace(value))
-	if err == nil {
-		err = f.check(v)
-	}
-	if err != nil {
+	if err := schema.SetText(c, f, value); err != nil {
 		return fmt.Errorf("-set %s: %w", assignment, err)
 	}
-	f.set(c, v)
 	return nil
 }
 
@@ -252,13 +233,7 @@ func (c *Config) Validate() error {
 // problems lists everything wrong with c; Validate joins them and Parse
 // prefixes each with the file name.
 func (c *Config) problems() []error {
-	var errs []error
-	for i := range schema {
-		f := &schema[i]
-		if err := f.check(f.get(c)); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := schema.Check(c)
 	if _, err := ParsePrior(c.Prior); err != nil {
 		errs = append(errs, err)
 	}
@@ -357,7 +332,7 @@ func topLevelKeys(md toml.MetaData) []string {
 // unknownKey reports a key that is not a setting, suggesting the closest
 // known key.
 func unknownKey(key string, isTable bool) error {
-	if s := suggest(key); s != "" {
+	if s := schema.Suggest(key); s != "" {
 		return fmt.Errorf("unknown key %q (did you mean %q?)", key, s)
 	}
 	if isTable {

@@ -543,11 +543,11 @@ func TestKeys(t *testing.T) {
 		t.Errorf("Keys() not in declaration order: first %q, last %q", keys[0].Key, keys[len(keys)-1].Key)
 	}
 	for _, want := range []KeyDoc{
-		{"gamma", "float", "0.99", "[0, 1]", "discount factor"},
-		{"device", "string", `"auto"`, "one of cpu, cuda, auto", "compute device; auto picks cuda when available, else cpu"},
-		{"num_envs", "integer", "4", "[1, +inf)", "number of parallel environments"},
-		{"hidden_sizes", "integer array", "[64, 64]", "each [1, +inf); at least 1 element", "hidden layer widths of the policy and value networks"},
-		{"norm_obs", "boolean", "false", "", "normalise observations by a running mean and variance"},
+		{Key: "gamma", Kind: "float", Default: "0.99", Allowed: "[0, 1]", Doc: "discount factor"},
+		{Key: "device", Kind: "string", Default: `"auto"`, Allowed: "one of cpu, cuda, auto", Doc: "compute device; auto picks cuda when available, else cpu"},
+		{Key: "num_envs", Kind: "integer", Default: "4", Allowed: "[1, +inf)", Doc: "number of parallel environments"},
+		{Key: "hidden_sizes", Kind: "integer array", Default: "[64, 64]", Allowed: "each [1, +inf); at least 1 element", Doc: "hidden layer widths of the policy and value networks"},
+		{Key: "norm_obs", Kind: "boolean", Default: "false", Allowed: "", Doc: "normalise observations by a running mean and variance"},
 	} {
 		if got := byName[want.Key]; got != want {
 			t.Errorf("KeyDoc for %s:\n got %+v\nwant %+v", want.Key, got, want)

@@ -42,7 +42,7 @@ func BenchmarkScore(b *testing.B) {
 		b.Fatal(err)
 	}
 	m.Free()
-	sc, err := OpenScorer(path, ScorerOptions{Device: torch.CPU, Batch: 256})
+	sc, err := OpenScorer(path, ScorerOptions{Device: "cpu", Batch: 256})
 	if err != nil {
 		b.Fatal(err)
 	}

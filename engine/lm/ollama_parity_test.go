@@ -95,7 +95,7 @@ func TestOllamaParity(t *testing.T) {
 		engines := []string{lm.EngineF16FA, lm.EngineF16KV, lm.EngineF32}
 		var scs []*lm.Scorer
 		for _, engine := range engines {
-			sc, err := lm.OpenScorer(path, lm.ScorerOptions{Device: torch.CPU, Engine: engine})
+			sc, err := lm.OpenScorer(path, lm.ScorerOptions{Device: "cpu", Engine: engine})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -82,7 +82,11 @@ func ParseEngine(name string) (string, error) {
 
 // ScorerOptions size the scorer.
 type ScorerOptions struct {
-	Device torch.Device
+	// Device is where the model runs, as torch.ParseDevice reads it: cpu,
+	// cuda, cuda:N, or auto (CUDA when available, else CPU). Empty is
+	// auto, so the zero options work on any machine (a zero torch.Device
+	// would be CUDA device 0).
+	Device string
 	// Engine is the scoring engine: EngineF16FA (default), EngineF16KV or
 	// EngineF32.
 	Engine string
@@ -109,6 +113,13 @@ func OpenScorer(path string, opt ScorerOptions) (*Scorer, error) {
 	if opt.FactorTopK < 1 {
 		opt.FactorTopK = FactorTopK
 	}
+	if opt.Device == "" {
+		opt.Device = "auto"
+	}
+	dev, err := torch.ParseDevice(opt.Device)
+	if err != nil {
+		return nil, fmt.Errorf("lm: %w", err)
+	}
 	engine, err := ParseEngine(opt.Engine)
 	if err != nil {
 		return nil, err
@@ -117,21 +128,21 @@ func OpenScorer(path string, opt ScorerOptions) (*Scorer, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Both are process-wide and were most of a scoring run's system time
-	// (bench/results/lm-engine.md, "Scoring speed").
+	// Process-wide, and most of a scoring run's system time
+	// (bench/results/lm-engine.md, "Scoring speed"). OpenBLAS's threads,
+	// the other half of that figure, are the batcher's SetNumThreads.
 	torch.KeepFreedMemory()
-	torch.SetBLASThreads(opt.Threads)
-	im, err := Import(path, torch.Float32, opt.Device)
+	im, err := Import(path, torch.Float32, dev)
 	if err != nil {
 		return nil, err
 	}
 	im.Model.Numerics = engines[engine]
-	rope, err := NewRope(im.Model.Shape, im.Model.Shape.Context, torch.Float32, opt.Device)
+	rope, err := NewRope(im.Model.Shape, im.Model.Shape.Context, torch.Float32, dev)
 	if err != nil {
 		im.Model.Free()
 		return nil, err
 	}
-	s := &Scorer{model: im.Model, vocab: im.Vocab, rope: rope, device: opt.Device, digest: digest, engine: engine, batch: opt.Batch, threads: opt.Threads, topK: opt.FactorTopK,
+	s := &Scorer{model: im.Model, vocab: im.Vocab, rope: rope, device: dev, digest: digest, engine: engine, batch: opt.Batch, threads: opt.Threads, topK: opt.FactorTopK,
 		requests: make(chan scoreRequest), stop: make(chan struct{}), labelIDs: map[string][]int{}}
 	for id := range im.Vocab.Len() {
 		if im.Vocab.Types[id] == tokenizer.TypeControl {

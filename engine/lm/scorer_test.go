@@ -16,7 +16,7 @@ import (
 // scorerModel writes a random model whose vocabulary holds the labels and
 // the prompt words, and opens it for scoring.
 func scorerModel(t *testing.T, batch int) (*Scorer, [][]float32, Shape) {
-	return scorerModelWith(t, ScorerOptions{Device: torch.CPU, Batch: batch})
+	return scorerModelWith(t, ScorerOptions{Device: "cpu", Batch: batch})
 }
 
 // scorerModelWith is scorerModel with the scorer's options.
@@ -56,7 +56,7 @@ var scorerPrompts = []string{
 // reference forward.
 func TestScorerMatchesReference(t *testing.T) {
 	for _, batch := range []int{1, 2, 64} {
-		sc, w, s := scorerModelWith(t, ScorerOptions{Device: torch.CPU, Batch: batch, Engine: EngineF32})
+		sc, w, s := scorerModelWith(t, ScorerOptions{Device: "cpu", Batch: batch, Engine: EngineF32})
 		rows, err := sc.NextLogprobs(context.Background(), scorerPrompts)
 		if err != nil {
 			t.Fatal(err)
@@ -90,7 +90,7 @@ func TestScorerMatchesReference(t *testing.T) {
 func TestEngines(t *testing.T) {
 	rows := map[string][][]float32{}
 	for _, e := range []string{EngineF32, EngineF16KV, ""} {
-		sc, _, _ := scorerModelWith(t, ScorerOptions{Device: torch.CPU, Engine: e})
+		sc, _, _ := scorerModelWith(t, ScorerOptions{Device: "cpu", Engine: e})
 		r, err := sc.NextLogprobs(context.Background(), scorerPrompts)
 		if err != nil {
 			t.Fatal(err)
@@ -270,5 +270,23 @@ func TestTopLogprobsAndErrors(t *testing.T) {
 	long := strings.Repeat("red ", 80)
 	if _, err := sc.NextLogprobs(context.Background(), []string{long}); err == nil || !strings.Contains(err.Error(), "more than the model's context") {
 		t.Errorf("long prompt: %v", err)
+	}
+}
+
+// The zero ScorerOptions run where "auto" would: on CPU without CUDA. A zero
+// torch.Device is CUDA device 0, which made a zero options value fail on
+// CPU-only machines.
+func TestZeroScorerOptionsAreAuto(t *testing.T) {
+	sc, _, _ := scorerModelWith(t, ScorerOptions{})
+	want := torch.CPU
+	if torch.CUDAAvailable() {
+		want = torch.CUDA(0)
+	}
+	if sc.device != want {
+		t.Errorf("zero options: device %v, want %v", sc.device, want)
+	}
+	if _, err := OpenScorer(filepath.Join(t.TempDir(), "none.gguf"), ScorerOptions{Device: "gpu"}); err == nil ||
+		!strings.Contains(err.Error(), `lm: torch: unknown device "gpu"`) {
+		t.Errorf("device gpu: error %v, want it named", err)
 	}
 }

@@ -51,7 +51,7 @@ func newLMPrior(cfg config.Config, path string) (*lmPrior, error) {
 	// log-probabilities rather than 1e-3, at a quarter of the CPU per state
 	// (22 against 82 ms on clevr-compact-v1, bench/results/lm-engine.md),
 	// which decides a run that scores ~17k states. Its cache keys say so.
-	s, err := lm.OpenScorer(path, lm.ScorerOptions{Device: dev, FactorTopK: cfg.PriorFactorTopK, Engine: lm.EngineF16KV})
+	s, err := lm.OpenScorer(path, lm.ScorerOptions{Device: dev.String(), FactorTopK: cfg.PriorFactorTopK, Engine: lm.EngineF16KV})
 	if err != nil {
 		return nil, fmt.Errorf("config key prior: lm:%s: %w", path, err)
 	}

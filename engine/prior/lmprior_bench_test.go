@@ -91,7 +91,7 @@ func BenchmarkLMPriorStates(b *testing.B) {
 		for _, engine := range []string{lm.EngineF16FA, lm.EngineF16KV} {
 			b.Run(tmpl+"/"+engine, func(b *testing.B) {
 				qs := clevrQuestions(b, benchStates, tmpl)
-				s, err := lm.OpenScorer(benchLMModel(b, qs), lm.ScorerOptions{Device: torch.CPU, Engine: engine})
+				s, err := lm.OpenScorer(benchLMModel(b, qs), lm.ScorerOptions{Device: "cpu", Engine: engine})
 				if err != nil {
 					b.Fatal(err)
 				}

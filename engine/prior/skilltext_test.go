@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lago-rl/lago/bindings/torch"
 	"github.com/lago-rl/lago/engine/config"
 	"github.com/lago-rl/lago/engine/env"
 	_ "github.com/lago-rl/lago/engine/envs" // MetaWorld-<task>-v3
@@ -235,7 +234,7 @@ func TestLMSkillWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := lm.OpenScorer(model, lm.ScorerOptions{Device: torch.CPU, Engine: lm.EngineF16KV}) // the lm: prior's engine
+	s, err := lm.OpenScorer(model, lm.ScorerOptions{Device: "cpu", Engine: lm.EngineF16KV}) // the lm: prior's engine
 	if err != nil {
 		t.Fatal(err)
 	}

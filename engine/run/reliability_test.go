@@ -148,6 +148,26 @@ func TestFailedStartLeavesNoDir(t *testing.T) {
 	}
 }
 
+// A start that fails in a directory that existed leaves it as it was: no
+// lock file (the lock is also released: the next start takes it).
+func TestFailedStartInExistingDirLeavesItAsItWas(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig()
+	cfg.EnvID = "NoSuchEnv-v0"
+	if _, err := Train(context.Background(), cfg, Options{Dir: dir, Log: zerolog.Nop()}); err == nil {
+		t.Fatal("started with an unknown env")
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 0 {
+		t.Errorf("%s holds %v (%v), want nothing", dir, entries, err)
+	}
+	l, err := runfile.Acquire(dir)
+	if err != nil {
+		t.Fatalf("the lock is still held: %v", err)
+	}
+	l.Release()
+}
+
 // Issue 11 point 8: after an abort (the second Ctrl-C) nothing is written:
 // the last good checkpoint stays the run's state, even when the stop (the
 // first Ctrl-C) asked for a checkpoint.

@@ -102,7 +102,16 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary
 	ckpt := filepath.Join(opt.Dir, runfile.CheckpointFile)
 	metricsPath := filepath.Join(opt.Dir, runfile.MetricsFile)
 	var lock *runfile.Lock
-	defer func() { lock.Release() }()
+	started := false // the run directory holds this run
+	defer func() {
+		// A start that failed in a directory that existed leaves it as
+		// it was: without the lock file it made.
+		if started {
+			lock.Release()
+		} else {
+			lock.Discard()
+		}
+	}()
 	var ckptData []byte // rank 0's checkpoint, for the other ranks
 	prepare := func() error {
 		// Before anything is made: a refused run leaves no directory.
@@ -201,6 +210,7 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary
 	} else if lock, err = newRunDir(opt.Dir, cfg, lock); err != nil {
 		return runfile.Summary{}, err
 	}
+	started = true
 
 	// A new run starts its metrics afresh: lines left by a run killed
 	// before its first checkpoint describe nothing that can be resumed.

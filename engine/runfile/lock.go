@@ -3,6 +3,7 @@ package runfile
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,7 +16,9 @@ import (
 // so the kernel releases it when the process dies, however it dies; the
 // file stays and holds the last holder's PID.
 type Lock struct {
-	f *os.File
+	f       *os.File
+	path    string
+	created bool // Acquire made the file
 }
 
 // ErrLocked is wrapped by Acquire's error when another process holds the lock.
@@ -26,6 +29,23 @@ var ErrLocked = errors.New("run directory in use")
 // the holder's PID. dir must exist.
 func Acquire(dir string) (*Lock, error) {
 	path := filepath.Join(dir, LockFile)
+	// A lock taken on a file that Discard removed meanwhile (opened before
+	// the removal, locked after it) holds nothing: the next process makes
+	// a new file. So the lock is only held once the locked file is still
+	// the one at path; otherwise it is taken again.
+	for range 100 {
+		l, err := acquire(dir, path)
+		if err != nil || l != nil {
+			return l, err
+		}
+	}
+	return nil, fmt.Errorf("runfile: locking %s: %s keeps being replaced", dir, path)
+}
+
+// acquire is one try of Acquire: nil, nil when the locked file is no longer
+// the one at path.
+func acquire(dir, path string) (*Lock, error) {
+	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("runfile: locking %s: %w", dir, err)
@@ -43,11 +63,17 @@ func Acquire(dir string) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("runfile: locking %s: %w", dir, err)
 	}
+	held, ferr := f.Stat()
+	now, perr := os.Stat(path)
+	if ferr != nil || perr != nil || !os.SameFile(held, now) {
+		f.Close()
+		return nil, nil
+	}
 	// The holder's PID, for the error of whoever comes next.
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
-	return &Lock{f: f}, nil
+	return &Lock{f: f, path: path, created: errors.Is(statErr, fs.ErrNotExist)}, nil
 }
 
 // Release gives the lock up. The file stays: removing it would let a
@@ -59,4 +85,20 @@ func (l *Lock) Release() error {
 	err := l.f.Close()
 	l.f = nil
 	return err
+}
+
+// Discard gives the lock up like Release and, when Acquire made the lock
+// file, removes it first, so that a start that failed in a directory that
+// existed leaves it as it found it. Removing the file while it is still
+// locked is safe: a process that opened it before and locks it after sees,
+// in Acquire, that it is no longer the file at the path.
+func (l *Lock) Discard() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	var err error
+	if l.created {
+		err = os.Remove(l.path)
+	}
+	return errors.Join(err, l.Release())
 }

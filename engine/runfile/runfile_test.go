@@ -144,6 +144,36 @@ func TestLockExclusive(t *testing.T) {
 	second.Release()
 }
 
+// Discard removes the lock file only when Acquire made it: a failed start
+// leaves a directory as it found it, and a run's own lock file stays.
+func TestLockDiscard(t *testing.T) {
+	for _, existed := range []bool{false, true} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, LockFile)
+		if existed {
+			if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := Acquire(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Discard(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(path); (err == nil) != existed {
+			t.Errorf("lock file existed before: %v; after Discard: %v", existed, err)
+		}
+		// Released: the next process takes it.
+		again, err := Acquire(dir)
+		if err != nil {
+			t.Fatalf("Acquire after Discard: %v", err)
+		}
+		again.Release()
+	}
+}
+
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestTrainArgsRoundTrip(t *testing.T) {

@@ -14,12 +14,9 @@
 package stage1
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"reflect"
-	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -27,32 +24,34 @@ import (
 	"github.com/lago-rl/lago/engine/demos"
 	"github.com/lago-rl/lago/engine/lm/train"
 	"github.com/lago-rl/lago/engine/prior"
+	"github.com/lago-rl/lago/engine/tomlkeys"
 )
 
 // Config is a stage-1 pipeline's settings: one TOML file, flat keys for the
 // demonstrations, the dataset and the push, and a [train] table holding
 // `lago lm train`'s keys (declared once, in engine/lm/train). Each key here
-// is declared once too: its doc tag is its documentation (`lago stage1
-// -list`), Default holds its default, Validate its range.
+// is declared once too, by engine/tomlkeys' tags: its doc tag is its
+// documentation (`lago stage1 -list`), its default tag its default;
+// Validate checks its range.
 type Config struct {
 	// Demonstrations (lago demos).
-	EnvID      string  `toml:"env_id" doc:"env id; it must have a scripted expert and discrete actions"`
-	Episodes   int     `toml:"episodes" doc:"episodes of demonstrations to collect (≥ 2: the split is by episode)"`
-	DemosSeed  int64   `toml:"demos_seed" doc:"seed of the collection: episode i seeds the env with demos_seed+i"`
-	EpsilonMin float64 `toml:"epsilon_min" doc:"each episode draws its exploration probability ε uniformly from [epsilon_min, epsilon_max]"`
-	EpsilonMax float64 `toml:"epsilon_max" doc:"see epsilon_min; at each step a random action with probability ε, else the expert's"`
-	Best       string  `toml:"best" doc:"which actions the expert rates best: success (its action, plus every action succeeding at once when its does) or argmax (its action alone)"`
-	MaxSteps   int     `toml:"max_steps" doc:"steps per episode at most; 0: the env's time limit"`
-	Workers    int     `toml:"workers" doc:"episodes collected in parallel; the output does not depend on it (nor does the step's hash)"`
+	EnvID      string  `toml:"env_id" default:"CLEVR-Robot-v0" doc:"env id; it must have a scripted expert and discrete actions"`
+	Episodes   int     `toml:"episodes" default:"1000" doc:"episodes of demonstrations to collect (≥ 2: the split is by episode)"`
+	DemosSeed  int64   `toml:"demos_seed" default:"1" doc:"seed of the collection: episode i seeds the env with demos_seed+i"`
+	EpsilonMin float64 `toml:"epsilon_min" default:"0" doc:"each episode draws its exploration probability ε uniformly from [epsilon_min, epsilon_max]"`
+	EpsilonMax float64 `toml:"epsilon_max" default:"0.5" doc:"see epsilon_min; at each step a random action with probability ε, else the expert's"`
+	Best       string  `toml:"best" default:"success" doc:"which actions the expert rates best: success (its action, plus every action succeeding at once when its does) or argmax (its action alone)"`
+	MaxSteps   int     `toml:"max_steps" default:"0" doc:"steps per episode at most; 0: the env's time limit"`
+	Workers    int     `toml:"workers" default:"1" doc:"episodes collected in parallel; the output does not depend on it (nor does the step's hash)"`
 
 	// The guidance dataset (lago demos dataset).
-	Template        string  `toml:"template" doc:"prompt template version the model is trained on and the prior asks with (the RL config's prior_template): clevr-rel-v1, clevr-compact-v1, clevr-v1 or generic-v1"`
-	HeldoutFraction float64 `toml:"heldout_fraction" doc:"fraction of the episodes held out, in (0, 1)"`
-	SplitSeed       int64   `toml:"split_seed" doc:"seed of which episodes are held out"`
+	Template        string  `toml:"template" default:"clevr-compact-v1" doc:"prompt template version the model is trained on and the prior asks with (the RL config's prior_template): clevr-rel-v1, clevr-compact-v1, clevr-v1 or generic-v1"`
+	HeldoutFraction float64 `toml:"heldout_fraction" default:"0.2" doc:"fraction of the episodes held out, in (0, 1)"`
+	SplitSeed       int64   `toml:"split_seed" default:"1" doc:"seed of which episodes are held out"`
 
 	// The push (lago lm push).
-	Push       string `toml:"push" doc:"Ollama model name to create from the trained model (-push NAME overrides); empty: no push"`
-	OllamaHost string `toml:"ollama_host" doc:"Ollama server of the push: host[:port] or a URL; empty means $OLLAMA_HOST, else 127.0.0.1:11434"`
+	Push       string `toml:"push" default:"" doc:"Ollama model name to create from the trained model (-push NAME overrides); empty: no push"`
+	OllamaHost string `toml:"ollama_host" default:"" doc:"Ollama server of the push: host[:port] or a URL; empty means $OLLAMA_HOST, else 127.0.0.1:11434"`
 
 	// Train holds lago lm train's keys; data and heldout_data are the
 	// dataset step's files and may not be set.
@@ -65,53 +64,39 @@ type Config struct {
 // direction question and answer are 107 tokens on average, 112 at most, in
 // the 589-token vocabulary lago lm train builds from 400 episodes' data).
 func Default() Config {
-	t := train.Default()
-	t.Context = 128
-	return Config{
-		EnvID: "CLEVR-Robot-v0", Episodes: 1000, DemosSeed: 1, EpsilonMin: 0, EpsilonMax: 0.5,
-		Best: string(demos.BestSuccess), Workers: 1,
-		Template: "clevr-compact-v1", HeldoutFraction: 0.2, SplitSeed: 1,
-		Train: t,
-	}
+	c := schema.Default()
+	c.Train = train.Default()
+	c.Train.Context = 128
+	return c
 }
+
+// schema is Config's flat keys; trainSchema the [train] table's, lago lm
+// train's own (both from the fields' tags).
+var (
+	schema      = tomlkeys.MustNew[Config]("stage1")
+	trainSchema = tomlkeys.MustNew[train.Config]("stage1")
+)
 
 // pipelineOwned are lago lm train's keys the pipeline sets: it trains on
 // the dataset step's files, split by episode (heldout_fraction above).
 var pipelineOwned = map[string]bool{"data": true, "heldout_data": true, "heldout_fraction": true}
 
 // KeyDoc describes one key for `lago stage1 -list`.
-type KeyDoc struct{ Key, Default, Doc string }
+type KeyDoc = tomlkeys.KeyDoc
 
 // Keys lists every key with its default and documentation, in file order;
-// the [train] table's keys are listed as train.KEY.
+// the [train] table's keys are listed as train.KEY, with lago lm train's
+// defaults.
 func Keys() []KeyDoc {
-	d := reflect.ValueOf(Default())
-	t := d.Type()
-	var out []KeyDoc
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Name == "Train" {
-			for _, k := range train.Keys() {
-				if pipelineOwned[k.Key] {
-					continue
-				}
-				out = append(out, KeyDoc{Key: "train." + k.Key, Default: k.Default, Doc: k.Doc})
-			}
+	out := schema.Keys()
+	for _, k := range trainSchema.Keys() {
+		if pipelineOwned[k.Key] {
 			continue
 		}
-		out = append(out, KeyDoc{Key: f.Tag.Get("toml"), Default: literal(d.Field(i)), Doc: f.Tag.Get("doc")})
+		k.Key = "train." + k.Key
+		out = append(out, k)
 	}
 	return out
-}
-
-func literal(v reflect.Value) string {
-	switch v.Kind() {
-	case reflect.String:
-		return strconv.Quote(v.String())
-	case reflect.Float64:
-		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
-	}
-	return fmt.Sprint(v.Interface())
 }
 
 // Parse reads a TOML config over the defaults; unknown keys, wrong types
@@ -124,7 +109,7 @@ func Parse(data []byte, source string) (Config, error) {
 	}
 	var errs []error
 	for _, k := range md.Undecoded() {
-		errs = append(errs, fmt.Errorf("%s: config key %s: unknown key (see lago stage1 -list)", source, k))
+		errs = append(errs, fmt.Errorf("%s: %w", source, unknownKey(k)))
 	}
 	for _, k := range []string{"data", "heldout_data", "heldout_fraction"} {
 		if md.IsDefined("train", k) {
@@ -142,15 +127,27 @@ func Parse(data []byte, source string) (Config, error) {
 
 // Load reads the TOML config file at path.
 func Load(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := tomlkeys.ReadFile(path)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		return Config{}, err
 	}
 	return Parse(data, path)
+}
+
+// unknownKey reports a key that is neither one of Config's nor, in the
+// [train] table, one of lago lm train's, with the key meant where a typo
+// makes it plain.
+func unknownKey(k toml.Key) error {
+	s := schema.Suggest(k.String())
+	if len(k) == 2 && k[0] == "train" {
+		if s = trainSchema.Suggest(k[1]); s != "" {
+			s = "train." + s
+		}
+	}
+	if s != "" {
+		return fmt.Errorf("config key %s: unknown key (did you mean %s?)", k, s)
+	}
+	return fmt.Errorf("config key %s: unknown key (see lago stage1 -list)", k)
 }
 
 // Validate checks every key's range. The [train] table is checked by
@@ -207,27 +204,13 @@ func prefixTrainKeys(err error) error {
 	return errors.New(strings.ReplaceAll(err.Error(), "config key ", "config key train."))
 }
 
-// Encode writes c as TOML, every key preceded by its documentation, in
-// the order of Keys.
+// Encode writes c as TOML, every key preceded by its documentation, allowed
+// values and default, in the order of Keys.
 func (c Config) Encode() []byte {
-	var b strings.Builder
+	var b bytes.Buffer
 	b.WriteString("# lago stage1 configuration: every key with the value in effect.\n")
-	v := reflect.ValueOf(c)
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Name == "Train" {
-			continue
-		}
-		fmt.Fprintf(&b, "\n# %s\n%s = %s\n", f.Tag.Get("doc"), f.Tag.Get("toml"), literal(v.Field(i)))
-	}
+	schema.Encode(&b, c, nil)
 	b.WriteString("\n[train]\n")
-	tv := reflect.ValueOf(c.Train)
-	for i, k := range train.Keys() {
-		if pipelineOwned[k.Key] {
-			continue
-		}
-		fmt.Fprintf(&b, "# %s\n%s = %s\n", k.Doc, k.Key, literal(tv.Field(i)))
-	}
-	return []byte(b.String())
+	trainSchema.Encode(&b, c.Train, func(key string) bool { return pipelineOwned[key] })
+	return b.Bytes()
 }

@@ -91,20 +91,64 @@ type KnownState struct {
 	Best   []int `json:"best"`
 }
 
-// LabelScorer adapts an in-process model to demos.LabelScorer: the
-// distribution over the first n option labels of the token after prompt,
-// as the lm: prior reads it.
-type LabelScorer struct{ S *lm.Scorer }
+// Agreement is an in-process model's held-out agreement with the expert
+// (demos.Agreement's definition). It scores the states in batches
+// (lm.Scorer.ScoreBatch: every first-factor prompt in one pass, then the
+// second-factor prompts of the likeliest options) and reads each state's
+// top action from the joint distribution (demos.TopOfJoint), which is
+// demos.TopAction's answer at a fraction of its one-prompt-at-a-time cost.
+func Agreement(ctx context.Context, s *lm.Scorer, m demos.DatasetManifest, states []demos.State) (demos.AgreementResult, error) {
+	tmpl, err := prior.TemplateByVersion(m.Config.Template)
+	if err != nil {
+		return demos.AgreementResult{}, err
+	}
+	const chunk = 256
+	tops := make([]int, 0, len(states))
+	for lo := 0; lo < len(states); lo += chunk {
+		part := states[lo:min(lo+chunk, len(states))]
+		qs := make([]prior.Question, len(part))
+		for i, st := range part {
+			qs[i] = prior.Question{Text: st.Text, Factors: m.Factors, Template: tmpl}
+		}
+		joints, err := scoreQuestions(ctx, s, qs)
+		if err != nil {
+			return demos.AgreementResult{}, err
+		}
+		for i, p := range joints {
+			top, err := demos.TopOfJoint(p, inner(m.Factors))
+			if err != nil {
+				return demos.AgreementResult{}, fmt.Errorf("stage1: episode %d step %d: %w", part[i].Episode, part[i].T, err)
+			}
+			tops = append(tops, top)
+		}
+	}
+	return demos.AgreementOfTops(m, states, tops)
+}
 
-func (l LabelScorer) ScoreLabels(ctx context.Context, prompt string, n int) ([]float64, error) {
-	r, err := l.S.ScoreBatch(ctx, []lm.Query{{
-		Prompt:  func(int, string) string { return prompt },
-		Factors: [][]string{make([]string, n)},
-	}})
+// scoreQuestions is each question's joint distribution over its actions
+// (first factor major), as the lm: prior reads it.
+func scoreQuestions(ctx context.Context, s *lm.Scorer, qs []prior.Question) ([][]float64, error) {
+	lq := make([]lm.Query, len(qs))
+	for i, q := range qs {
+		lq[i] = lm.Query{Prompt: q.Prompt, Factors: q.Factors}
+	}
+	scored, err := s.ScoreBatch(ctx, lq)
 	if err != nil {
 		return nil, err
 	}
-	return r[0].Probs, nil
+	joints := make([][]float64, len(scored))
+	for i, sc := range scored {
+		joints[i] = sc.Probs
+	}
+	return joints, nil
+}
+
+// inner is the options of the second factor, 1 without one.
+func inner(factors [][]string) int {
+	if len(factors) == 2 {
+		return len(factors[1])
+	}
+	return 1
 }
 
 // Question is the known state's question, as the prior asks it.
@@ -116,33 +160,22 @@ func (k KnownState) Question() (prior.Question, error) {
 	return prior.Question{Text: k.Text, Factors: k.Factors, Template: tmpl}, nil
 }
 
-// ScoreKnown is s's top action on the known state and its log-probability.
-func ScoreKnown(ctx context.Context, s demos.LabelScorer, k KnownState) (top int, logprob float64, err error) {
+// ScoreKnown is s's top action on the known state (demos.TopAction's, read
+// from the joint distribution as Agreement reads it) and its
+// log-probability: log p(first factor) + log p(second | first).
+func ScoreKnown(ctx context.Context, s *lm.Scorer, k KnownState) (top int, logprob float64, err error) {
 	q, err := k.Question()
 	if err != nil {
 		return 0, 0, err
 	}
-	top, err = demos.TopAction(ctx, s, q)
+	joints, err := scoreQuestions(ctx, s, []prior.Question{q})
 	if err != nil {
 		return 0, 0, err
 	}
-	inner := 1
-	if len(q.Factors) == 2 {
-		inner = len(q.Factors[1])
-	}
-	p0, err := s.ScoreLabels(ctx, q.Prompt(0, ""), len(q.Factors[0]))
-	if err != nil {
+	if top, err = demos.TopOfJoint(joints[0], inner(q.Factors)); err != nil {
 		return 0, 0, err
 	}
-	logprob = math.Log(p0[top/inner])
-	if len(q.Factors) == 2 {
-		p1, err := s.ScoreLabels(ctx, q.Prompt(1, q.Factors[0][top/inner]), inner)
-		if err != nil {
-			return 0, 0, err
-		}
-		logprob += math.Log(p1[top%inner])
-	}
-	return top, logprob, nil
+	return top, math.Log(joints[0][top]), nil
 }
 
 // BuildModel makes the model folder: the trained GGUF copied in, its
@@ -168,19 +201,18 @@ func BuildModel(ctx context.Context, c Config, dataDir, trainDir, dir, lagoVersi
 	if err != nil {
 		return ModelManifest{}, err
 	}
-	s, err := lm.OpenScorer(path, lm.ScorerOptions{Device: dev, Threads: max(c.Train.TorchThreads, 1)})
+	s, err := lm.OpenScorer(path, lm.ScorerOptions{Device: dev.String(), Threads: max(c.Train.TorchThreads, 1)})
 	if err != nil {
 		return ModelManifest{}, err
 	}
 	defer s.Close()
-	ls := LabelScorer{s}
-	ag, err := demos.Agreement(ctx, ls, dm, states)
+	ag, err := Agreement(ctx, s, dm, states)
 	if err != nil {
 		return ModelManifest{}, err
 	}
 	st := states[0]
 	known := KnownState{Template: dm.Config.Template, Text: st.Text, Factors: dm.Factors, Expert: st.Expert, Best: st.Best}
-	if known.TopAction, known.TopLogprob, err = ScoreKnown(ctx, ls, known); err != nil {
+	if known.TopAction, known.TopLogprob, err = ScoreKnown(ctx, s, known); err != nil {
 		return ModelManifest{}, err
 	}
 	im, err := lm.Import(path, torch.Float32, torch.CPU)

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/lago-rl/lago/bindings/torch"
 	"github.com/lago-rl/lago/engine/lm"
 )
 
@@ -40,12 +39,12 @@ func TestShippedModelScoresItsKnownState(t *testing.T) {
 	if cfg != m.Config {
 		t.Errorf("the manifest's config is not stage1.toml's:\n%+v\n%+v", m.Config, cfg)
 	}
-	s, err := lm.OpenScorer(path, lm.ScorerOptions{Device: torch.CPU})
+	s, err := lm.OpenScorer(path, lm.ScorerOptions{Device: "cpu"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	top, lp, err := ScoreKnown(context.Background(), LabelScorer{s}, m.Known)
+	top, lp, err := ScoreKnown(context.Background(), s, m.Known)
 	if err != nil {
 		t.Fatal(err)
 	}

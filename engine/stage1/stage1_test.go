@@ -196,10 +196,11 @@ func TestConfigErrors(t *testing.T) {
 		{`template = "clevr-v9"`, "config key template:"},
 		{`epsilon_min = 0.6`, "config key epsilon_max: 0.5, want a value in [epsilon_min = 0.6, 1]"},
 		{`heldout_fraction = 1`, "config key heldout_fraction: 1, want a value in (0, 1)"},
-		{`episodez = 3`, "config key episodez: unknown key"},
+		{`episodez = 3`, "config key episodez: unknown key (did you mean episodes?)"},
+		{`zzzz = 3`, "config key zzzz: unknown key (see lago stage1 -list)"},
 		{"[train]\ndata = \"x.jsonl\"", "config key train.data: set by the pipeline"},
 		{"[train]\nheads = 3", "config key train.heads: 3 must divide dim"},
-		{"[train]\nlayerz = 3", "config key train.layerz: unknown key"},
+		{"[train]\nlayerz = 3", "config key train.layerz: unknown key (did you mean train.layers?)"},
 	} {
 		_, err := Parse([]byte(tc.toml), "x.toml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

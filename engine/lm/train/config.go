@@ -11,61 +11,60 @@
 package train
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"reflect"
-	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/lago-rl/lago/engine/lm"
+	"github.com/lago-rl/lago/engine/tomlkeys"
 )
 
 // Config is a training run's settings, one flat TOML file like the RL
-// config. Each key is declared once here: its doc tag is its documentation
-// (`lago lm train -list`), Default holds its default, Validate its range.
+// config. Each key is declared once here, by engine/tomlkeys' tags: its doc
+// tag is its documentation (`lago lm train -list`), its default tag its
+// default; Validate checks its range.
 type Config struct {
 	// Data.
-	Data            string  `toml:"data" doc:"JSON-lines file of {\"prompt\": ..., \"answer\": ...} pairs (required)"`
-	HeldoutFraction float64 `toml:"heldout_fraction" doc:"fraction of the pairs held out for evaluation, in (0, 0.5]; unused with heldout_data"`
-	HeldoutData     string  `toml:"heldout_data" doc:"JSON-lines file of held-out pairs (e.g. lago demos dataset's heldout.jsonl, split by episode); then every pair of data trains; empty: hold out heldout_fraction of data's pairs at random"`
-	Init            string  `toml:"init" doc:"GGUF llama model to continue training (its shape and vocabulary win over the shape keys); empty: a new model"`
+	Data            string  `toml:"data" default:"" doc:"JSON-lines file of {\"prompt\": ..., \"answer\": ...} pairs (required)"`
+	HeldoutFraction float64 `toml:"heldout_fraction" default:"0.1" doc:"fraction of the pairs held out for evaluation, in (0, 0.5]; unused with heldout_data"`
+	HeldoutData     string  `toml:"heldout_data" default:"" doc:"JSON-lines file of held-out pairs (e.g. lago demos dataset's heldout.jsonl, split by episode); then every pair of data trains; empty: hold out heldout_fraction of data's pairs at random"`
+	Init            string  `toml:"init" default:"" doc:"GGUF llama model to continue training (its shape and vocabulary win over the shape keys); empty: a new model"`
 
 	// Run.
-	Seed         int64  `toml:"seed" doc:"seed of the weights, the held-out split and the batch order"`
-	Device       string `toml:"device" doc:"cpu, cuda or auto"`
-	TorchThreads int    `toml:"torch_threads" doc:"libtorch intra-op threads of the run; 0 = libtorch's default (one per core)"`
-	Name         string `toml:"name" doc:"the model's general.name in the exported GGUF"`
-	Export       string `toml:"export" doc:"tensor type of the exported model.gguf: f32, f16 or q8_0"`
+	Seed         int64  `toml:"seed" default:"1" doc:"seed of the weights, the held-out split and the batch order"`
+	Device       string `toml:"device" default:"cpu" doc:"cpu, cuda or auto"`
+	TorchThreads int    `toml:"torch_threads" default:"1" doc:"libtorch intra-op threads of the run; 0 = libtorch's default (one per core)"`
+	Name         string `toml:"name" default:"lago-lm" doc:"the model's general.name in the exported GGUF"`
+	Export       string `toml:"export" default:"f32" doc:"tensor type of the exported model.gguf: f32, f16 or q8_0"`
 
 	// Model shape (a new model only).
-	Layers   int     `toml:"layers" doc:"transformer blocks"`
-	Dim      int     `toml:"dim" doc:"embedding width"`
-	Heads    int     `toml:"heads" doc:"attention heads (must divide dim; dim/heads even)"`
-	KVHeads  int     `toml:"kv_heads" doc:"key/value heads (must divide heads; fewer is grouped-query attention)"`
-	FFN      int     `toml:"ffn" doc:"SwiGLU hidden width"`
-	Context  int     `toml:"context" doc:"longest prompt + answer in tokens"`
-	RopeBase float64 `toml:"rope_base" doc:"rotary embedding base (llama.rope.freq_base)"`
-	NormEps  float64 `toml:"norm_eps" doc:"RMSNorm epsilon (stored as float32)"`
+	Layers   int     `toml:"layers" default:"2" doc:"transformer blocks"`
+	Dim      int     `toml:"dim" default:"64" doc:"embedding width"`
+	Heads    int     `toml:"heads" default:"4" doc:"attention heads (must divide dim; dim/heads even)"`
+	KVHeads  int     `toml:"kv_heads" default:"2" doc:"key/value heads (must divide heads; fewer is grouped-query attention)"`
+	FFN      int     `toml:"ffn" default:"192" doc:"SwiGLU hidden width"`
+	Context  int     `toml:"context" default:"64" doc:"longest prompt + answer in tokens"`
+	RopeBase float64 `toml:"rope_base" default:"10000" doc:"rotary embedding base (llama.rope.freq_base)"`
+	NormEps  float64 `toml:"norm_eps" default:"1e-5" doc:"RMSNorm epsilon (stored as float32)"`
 
 	// Optimisation.
-	Steps           int     `toml:"steps" doc:"optimiser steps"`
-	BatchSize       int     `toml:"batch_size" doc:"pairs per minibatch"`
-	LearningRate    float64 `toml:"learning_rate" doc:"peak AdamW learning rate"`
-	WarmupSteps     int     `toml:"warmup_steps" doc:"steps of linear warm-up from 0 to learning_rate"`
-	LRFinalFraction float64 `toml:"lr_final_fraction" doc:"cosine decay ends at learning_rate times this"`
-	WeightDecay     float64 `toml:"weight_decay" doc:"AdamW decoupled weight decay of the weight matrices (not the norms)"`
-	Beta1           float64 `toml:"beta1" doc:"AdamW beta1"`
-	Beta2           float64 `toml:"beta2" doc:"AdamW beta2"`
-	AdamEps         float64 `toml:"adam_eps" doc:"AdamW epsilon"`
-	MaxGradNorm     float64 `toml:"max_grad_norm" doc:"clip the global gradient norm to this; 0 = no clipping"`
+	Steps           int     `toml:"steps" default:"2000" doc:"optimiser steps"`
+	BatchSize       int     `toml:"batch_size" default:"32" doc:"pairs per minibatch"`
+	LearningRate    float64 `toml:"learning_rate" default:"3e-3" doc:"peak AdamW learning rate"`
+	WarmupSteps     int     `toml:"warmup_steps" default:"100" doc:"steps of linear warm-up from 0 to learning_rate"`
+	LRFinalFraction float64 `toml:"lr_final_fraction" default:"0.1" doc:"cosine decay ends at learning_rate times this"`
+	WeightDecay     float64 `toml:"weight_decay" default:"0.1" doc:"AdamW decoupled weight decay of the weight matrices (not the norms)"`
+	Beta1           float64 `toml:"beta1" default:"0.9" doc:"AdamW beta1"`
+	Beta2           float64 `toml:"beta2" default:"0.95" doc:"AdamW beta2"`
+	AdamEps         float64 `toml:"adam_eps" default:"1e-8" doc:"AdamW epsilon"`
+	MaxGradNorm     float64 `toml:"max_grad_norm" default:"1" doc:"clip the global gradient norm to this; 0 = no clipping"`
 
 	// Evaluation and checkpoints.
-	EvalEvery       int `toml:"eval_every" doc:"evaluate the held-out split every this many steps (and at the end)"`
-	CheckpointEvery int `toml:"checkpoint_every" doc:"write a checkpoint every this many steps (and at the end); 0 = only at the end"`
+	EvalEvery       int `toml:"eval_every" default:"200" doc:"evaluate the held-out split every this many steps (and at the end)"`
+	CheckpointEvery int `toml:"checkpoint_every" default:"500" doc:"write a checkpoint every this many steps (and at the end); 0 = only at the end"`
 }
 
 // Default is the configuration with every key at its default: a 2-layer,
@@ -74,40 +73,16 @@ type Config struct {
 // stays on one OS thread (see Run), and on the shared 2-core machine two
 // OpenMP threads made each step up to 14× slower there (each parallel op
 // waits at a barrier for a descheduled thread); raise it on a quiet machine.
-func Default() Config {
-	return Config{
-		HeldoutFraction: 0.1, Seed: 1, Device: "cpu", TorchThreads: 1, Name: "lago-lm", Export: "f32",
-		Layers: 2, Dim: 64, Heads: 4, KVHeads: 2, FFN: 192, Context: 64, RopeBase: 10000, NormEps: 1e-5,
-		Steps: 2000, BatchSize: 32, LearningRate: 3e-3, WarmupSteps: 100, LRFinalFraction: 0.1,
-		WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, AdamEps: 1e-8, MaxGradNorm: 1,
-		EvalEvery: 200, CheckpointEvery: 500,
-	}
-}
+func Default() Config { return schema.Default() }
+
+// schema is Config's keys, from its tags.
+var schema = tomlkeys.MustNew[Config]("train")
 
 // KeyDoc describes one key for `lago lm train -list`.
-type KeyDoc struct{ Key, Default, Doc string }
+type KeyDoc = tomlkeys.KeyDoc
 
 // Keys lists every key with its default and documentation, in file order.
-func Keys() []KeyDoc {
-	d := reflect.ValueOf(Default())
-	t := d.Type()
-	out := make([]KeyDoc, t.NumField())
-	for i := range out {
-		f := t.Field(i)
-		out[i] = KeyDoc{Key: f.Tag.Get("toml"), Default: literal(d.Field(i)), Doc: f.Tag.Get("doc")}
-	}
-	return out
-}
-
-func literal(v reflect.Value) string {
-	switch v.Kind() {
-	case reflect.String:
-		return strconv.Quote(v.String())
-	case reflect.Float64:
-		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
-	}
-	return fmt.Sprint(v.Interface())
-}
+func Keys() []KeyDoc { return schema.Keys() }
 
 // Parse reads a TOML config over the defaults; unknown keys and wrong types
 // are errors naming the key, then Validate runs.
@@ -132,20 +107,16 @@ func ParseUnvalidated(data []byte, source string) (Config, error) {
 	}
 	var errs []error
 	for _, k := range md.Undecoded() {
-		errs = append(errs, fmt.Errorf("%s: config key %s: unknown key (see lago lm train -list)", source, k))
+		errs = append(errs, fmt.Errorf("%s: %w", source, unknownKey(k.String())))
 	}
 	return c, errors.Join(errs...)
 }
 
 // Load reads the TOML config file at path.
 func Load(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := tomlkeys.ReadFile(path)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		return Config{}, err
 	}
 	return Parse(data, path)
 }
@@ -157,31 +128,21 @@ func (c *Config) Set(assignment string) error {
 	if !ok || key == "" {
 		return fmt.Errorf("-set %q: expected key=value", assignment)
 	}
-	v := reflect.ValueOf(c).Elem()
-	for i := range v.NumField() {
-		if v.Type().Field(i).Tag.Get("toml") != key {
-			continue
-		}
-		f := v.Field(i)
-		var err error
-		switch f.Kind() {
-		case reflect.String:
-			f.SetString(value)
-		case reflect.Int, reflect.Int64:
-			var n int64
-			if n, err = strconv.ParseInt(value, 10, 64); err == nil {
-				f.SetInt(n)
-			}
-		case reflect.Float64:
-			var x float64
-			if x, err = strconv.ParseFloat(value, 64); err == nil {
-				f.SetFloat(x)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("config key %s: %q is not a %s", key, value, f.Kind())
-		}
-		return nil
+	f, ok := schema.Lookup(key)
+	if !ok {
+		return unknownKey(key)
+	}
+	if err := schema.SetText(c, f, value); err != nil {
+		return fmt.Errorf("config key %s: %w", key, err)
+	}
+	return nil
+}
+
+// unknownKey reports a key that is not one of Config's, with the key meant
+// where a typo makes it plain.
+func unknownKey(key string) error {
+	if s := schema.Suggest(key); s != "" {
+		return fmt.Errorf("config key %s: unknown key (did you mean %s?)", key, s)
 	}
 	return fmt.Errorf("config key %s: unknown key (see lago lm train -list)", key)
 }
@@ -268,14 +229,11 @@ func (c Config) Shape(vocab int) lm.Shape {
 		FFN: c.FFN, Context: c.Context, RopeBase: c.RopeBase, NormEps: float32(c.NormEps)}
 }
 
-// Encode writes c as TOML, every key preceded by its documentation.
+// Encode writes c as TOML, every key preceded by its documentation, allowed
+// values and default.
 func (c Config) Encode() []byte {
-	var b strings.Builder
+	var b bytes.Buffer
 	b.WriteString("# lago lm train configuration: every key with the value in effect.\n")
-	v := reflect.ValueOf(c)
-	defaults := Keys()
-	for i, k := range defaults {
-		fmt.Fprintf(&b, "\n# %s (default %s)\n%s = %s\n", k.Doc, k.Default, k.Key, literal(v.Field(i)))
-	}
-	return []byte(b.String())
+	schema.Encode(&b, c, nil)
+	return b.Bytes()
 }

@@ -195,7 +195,8 @@ func TestLRSchedule(t *testing.T) {
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
 	cases := []struct{ toml, want string }{
-		{`data = "x"` + "\ndimm = 3", "config key dimm: unknown key"},
+		{`data = "x"` + "\ndimm = 3", "config key dimm: unknown key (did you mean dim?)"},
+		{`data = "x"` + "\nzzzz = 3", "config key zzzz: unknown key (see lago lm train -list)"},
 		{`data = "x"` + "\nheads = 3", "config key heads: 3 must divide dim = 64"},
 		{`data = "x"` + "\nexport = \"q4\"", "config key export"},
 		{`dim = 64`, "config key data: required"},
@@ -211,8 +212,14 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	if err := cfg.Set("dim=128"); err != nil || cfg.Dim != 128 {
 		t.Errorf("-set dim=128: %v, dim %d", err, cfg.Dim)
 	}
-	if err := cfg.Set("dim=x"); err == nil || !strings.Contains(err.Error(), "config key dim") {
-		t.Errorf("-set dim=x: %v", err)
+	for _, c := range []struct{ set, want string }{
+		{"dim=x", `config key dim: key "dim": expected an integer, got "x"`},
+		{"stepz=3", "config key stepz: unknown key (did you mean steps?)"},
+		{"dim", `-set "dim": expected key=value`},
+	} {
+		if err := cfg.Set(c.set); err == nil || err.Error() != c.want {
+			t.Errorf("-set %s: error %v, want %q", c.set, err, c.want)
+		}
 	}
 	// The written config reads back as itself.
 	cfg.Data = "d.jsonl"

@@ -1,4 +1,4 @@
-package config
+package tomlkeys
 
 import (
 	"errors"
@@ -45,7 +45,7 @@ func kindOf(t reflect.Type) (k kind, ok bool) {
 	return 0, false
 }
 
-// name is the kind as a user sees it in TOML terms (for `lago config -list`).
+// name is the kind as a user sees it in TOML terms (for a -list).
 func (k kind) name() string {
 	switch k {
 	case kindString:
@@ -185,10 +185,10 @@ func (iv interval) String() string {
 	return b.String()
 }
 
-// field is one setting: a Config struct field plus everything its tags say.
-type field struct {
+// Field is one setting: a struct field plus everything its tags say.
+type Field struct {
 	key    string
-	index  int // position in Config, for reflect.Value.Field
+	index  int // position in the struct, for reflect.Value.Field
 	kind   kind
 	doc    string
 	def    reflect.Value // parsed default
@@ -197,54 +197,20 @@ type field struct {
 	minLen int           // minimum string length or array length
 }
 
-// schema lists every setting in declaration order. Building it panics on a
-// malformed tag: that is a programming error in this package, and failing at
-// start-up (and in every test) beats carrying a setting with no default or
-// an unparseable range.
-var schema = mustBuildSchema(reflect.TypeFor[Config]())
+// Key is the field's TOML key.
+func (f *Field) Key() string { return f.key }
 
-// byKey indexes schema by TOML key.
-var byKey = func() map[string]*field {
-	m := make(map[string]*field, len(schema))
-	for i := range schema {
-		m[schema[i].key] = &schema[i]
-	}
-	return m
-}()
+// Doc is the field's one-line description.
+func (f *Field) Doc() string { return f.doc }
 
-func mustBuildSchema(t reflect.Type) []field {
-	fields, err := buildSchema(t)
-	if err != nil {
-		panic("config: " + err.Error())
-	}
-	return fields
-}
-
-// buildSchema reads the tags of struct type t. Every field must carry toml,
-// default and doc tags; range, enum and minlen are optional.
-func buildSchema(t reflect.Type) ([]field, error) {
-	var fields []field
-	seen := make(map[string]bool)
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		f, err := parseField(sf, i)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", sf.Name, err)
-		}
-		if seen[f.key] {
-			return nil, fmt.Errorf("field %s: duplicate key %q", sf.Name, f.key)
-		}
-		seen[f.key] = true
-		fields = append(fields, f)
-	}
-	return fields, nil
-}
+// Default is the field's parsed default tag.
+func (f *Field) Default() reflect.Value { return f.def }
 
 // parseField reads the tags of one struct field, the index-th of its struct.
 // The default is parsed and checked against the field's own constraints
 // here, so a bad default fails when the package loads.
-func parseField(sf reflect.StructField, index int) (field, error) {
-	f := field{index: index}
+func parseField(sf reflect.StructField, index int) (Field, error) {
+	f := Field{index: index}
 	var ok bool
 	if f.kind, ok = kindOf(sf.Type); !ok {
 		return f, fmt.Errorf("unsupported type %s", sf.Type)
@@ -298,11 +264,11 @@ func parseField(sf reflect.StructField, index int) (field, error) {
 	if !ok {
 		return f, errors.New("missing default tag")
 	}
-	v, err := f.parseText(s)
+	v, err := f.ParseText(s)
 	if err != nil {
 		return f, fmt.Errorf("default: %w", err)
 	}
-	if err := f.check(v); err != nil {
+	if err := f.Check(v); err != nil {
 		return f, fmt.Errorf("default: %w", err)
 	}
 	f.def = v
@@ -319,9 +285,9 @@ func isBareKey(key string) bool {
 	return true
 }
 
-// parseText converts command-line text (a -set value or a default tag) to a
+// ParseText converts command-line text (a -set value or a default tag) to a
 // value of the field's kind.
-func (f *field) parseText(s string) (reflect.Value, error) {
+func (f *Field) ParseText(s string) (reflect.Value, error) {
 	bad := func() (reflect.Value, error) {
 		return reflect.Value{}, fmt.Errorf("key %q: expected %s, got %q", f.key, f.kind.expected(), s)
 	}
@@ -374,9 +340,9 @@ func (f *field) parseText(s string) (reflect.Value, error) {
 	return bad()
 }
 
-// fromTOML converts a value decoded by the TOML parser (string, int64,
+// FromTOML converts a value decoded by the TOML parser (string, int64,
 // float64, bool, []any, map[string]any, or a date-time) to the field's kind.
-func (f *field) fromTOML(raw any) (reflect.Value, error) {
+func (f *Field) FromTOML(raw any) (reflect.Value, error) {
 	bad := func(got any) (reflect.Value, error) {
 		return reflect.Value{}, fmt.Errorf("key %q: expected %s, got %s", f.key, f.kind.expected(), describe(got))
 	}
@@ -452,9 +418,9 @@ func describe(v any) string {
 	}
 }
 
-// check enforces the field's own constraints (range, enum, minlen) on v.
-// Constraints across fields live in Config.Validate.
-func (f *field) check(v reflect.Value) error {
+// Check enforces the field's own constraints (range, enum, minlen) on v.
+// Constraints across fields are the caller's (its Validate).
+func (f *Field) Check(v reflect.Value) error {
 	switch f.kind {
 	case kindString:
 		s := v.String()
@@ -480,7 +446,7 @@ func (f *field) check(v reflect.Value) error {
 		}
 	case kindIntList:
 		if v.Len() < f.minLen {
-			return fmt.Errorf("key %q = %s must have at least %d element%s", f.key, formatTOML(v), f.minLen, plural(f.minLen))
+			return fmt.Errorf("key %q = %s must have at least %d element%s", f.key, Literal(v), f.minLen, plural(f.minLen))
 		}
 		if f.rng != nil {
 			for i := range v.Len() {
@@ -493,8 +459,8 @@ func (f *field) check(v reflect.Value) error {
 	return nil
 }
 
-// allowed describes the accepted values for docs: "[0, 1]", "one of a, b".
-func (f *field) allowed() string {
+// Allowed describes the accepted values for docs: "[0, 1]", "one of a, b".
+func (f *Field) Allowed() string {
 	var parts []string
 	if f.enum != nil {
 		parts = append(parts, "one of "+strings.Join(f.enum, ", "))
@@ -521,18 +487,4 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-// get returns the field's value inside c.
-func (f *field) get(c *Config) reflect.Value {
-	return reflect.ValueOf(c).Elem().Field(f.index)
-}
-
-// set stores v into c. Slices are copied so that no two Configs (or a
-// Config and the schema's default) share a backing array.
-func (f *field) set(c *Config, v reflect.Value) {
-	if f.kind == kindIntList {
-		v = reflect.ValueOf(slices.Clone(v.Interface().([]int)))
-	}
-	f.get(c).Set(v)
 }

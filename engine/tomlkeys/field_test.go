@@ -1,75 +1,80 @@
-package config
+package tomlkeys
 
 import (
 	"math"
-	"reflect"
 	"strings"
 	"testing"
 )
 
+// build is New's error for a struct type T.
+func build[T any]() error {
+	_, err := New[T]()
+	return err
+}
+
 // Malformed tags are programming errors caught when the package loads; these
 // cases make sure each one is caught, with a message naming the field.
-func TestBuildSchemaErrors(t *testing.T) {
+func TestNewErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		typ  reflect.Type
+		new  func() error
 		want string
 	}{
-		{"unsupported type", reflect.TypeFor[struct {
+		{"unsupported type", build[struct {
 			A uint `toml:"a" default:"1" doc:"d"`
-		}](), "field A: unsupported type uint"},
-		{"missing toml", reflect.TypeFor[struct {
+		}], "field A: unsupported type uint"},
+		{"missing toml", build[struct {
 			A int `default:"1" doc:"d"`
-		}](), "field A: missing toml tag"},
-		{"quoted key", reflect.TypeFor[struct {
+		}], "field A: missing toml tag"},
+		{"quoted key", build[struct {
 			A int `toml:"a.b" default:"1" doc:"d"`
-		}](), `field A: toml key "a.b" may only hold letters, digits, '_' and '-'`},
-		{"missing doc", reflect.TypeFor[struct {
+		}], `field A: toml key "a.b" may only hold letters, digits, '_' and '-'`},
+		{"missing doc", build[struct {
 			A int `toml:"a" default:"1"`
-		}](), "field A: missing doc tag"},
-		{"multi-line doc", reflect.TypeFor[struct {
+		}], "field A: missing doc tag"},
+		{"multi-line doc", build[struct {
 			A int `toml:"a" default:"1" doc:"one\ntwo"`
-		}](), "field A: doc tag spans several lines"},
-		{"missing default", reflect.TypeFor[struct {
+		}], "field A: doc tag spans several lines"},
+		{"missing default", build[struct {
 			A int `toml:"a" doc:"d"`
-		}](), "field A: missing default tag"},
-		{"bad default", reflect.TypeFor[struct {
+		}], "field A: missing default tag"},
+		{"bad default", build[struct {
 			A int `toml:"a" default:"x" doc:"d"`
-		}](), `field A: default: key "a": expected an integer, got "x"`},
-		{"default out of range", reflect.TypeFor[struct {
+		}], `field A: default: key "a": expected an integer, got "x"`},
+		{"default out of range", build[struct {
 			A float64 `toml:"a" default:"2" range:"[0,1]" doc:"d"`
-		}](), `field A: default: key "a" = 2.0 is out of range [0, 1]`},
-		{"default not in enum", reflect.TypeFor[struct {
+		}], `field A: default: key "a" = 2.0 is out of range [0, 1]`},
+		{"default not in enum", build[struct {
 			A string `toml:"a" default:"x" enum:"y,z" doc:"d"`
-		}](), `field A: default: key "a" = "x" must be one of y, z`},
-		{"range on string", reflect.TypeFor[struct {
+		}], `field A: default: key "a" = "x" must be one of y, z`},
+		{"range on string", build[struct {
 			A string `toml:"a" default:"x" range:"[0,1]" doc:"d"`
-		}](), "field A: range tag is only for numeric and []int fields"},
-		{"enum on int", reflect.TypeFor[struct {
+		}], "field A: range tag is only for numeric and []int fields"},
+		{"enum on int", build[struct {
 			A int `toml:"a" default:"1" enum:"1,2" doc:"d"`
-		}](), "field A: enum tag is only for string fields"},
-		{"empty enum choice", reflect.TypeFor[struct {
+		}], "field A: enum tag is only for string fields"},
+		{"empty enum choice", build[struct {
 			A string `toml:"a" default:"x" enum:"x,,y" doc:"d"`
-		}](), `field A: empty choice in enum "x,,y"`},
-		{"minlen on bool", reflect.TypeFor[struct {
+		}], `field A: empty choice in enum "x,,y"`},
+		{"minlen on bool", build[struct {
 			A bool `toml:"a" default:"true" minlen:"1" doc:"d"`
-		}](), "field A: minlen tag is only for string and []int fields"},
-		{"bad minlen", reflect.TypeFor[struct {
+		}], "field A: minlen tag is only for string and []int fields"},
+		{"bad minlen", build[struct {
 			A []int `toml:"a" default:"1" minlen:"-1" doc:"d"`
-		}](), `field A: minlen "-1" is not a non-negative integer`},
-		{"bad range", reflect.TypeFor[struct {
+		}], `field A: minlen "-1" is not a non-negative integer`},
+		{"bad range", build[struct {
 			A int `toml:"a" default:"1" range:"[0,1" doc:"d"`
-		}](), `field A: range "[0,1": must end with ] or )`},
-		{"duplicate key", reflect.TypeFor[struct {
+		}], `field A: range "[0,1": must end with ] or )`},
+		{"duplicate key", build[struct {
 			A int `toml:"a" default:"1" doc:"d"`
 			B int `toml:"a" default:"1" doc:"d"`
-		}](), `field B: duplicate key "a"`},
+		}], `field B: duplicate key "a"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := buildSchema(tt.typ)
+			err := tt.new()
 			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
-				t.Errorf("buildSchema error = %v, want prefix %q", err, tt.want)
+				t.Errorf("New error = %v, want prefix %q", err, tt.want)
 			}
 		})
 	}
@@ -124,6 +129,18 @@ func TestParseInterval(t *testing.T) {
 	}
 }
 
+// suggestSchema holds some of the RL config's keys, whose typos users make.
+var suggestSchema = MustNew[struct {
+	NumEnvs        int     `toml:"num_envs" default:"4" doc:"d"`
+	TotalTimesteps int64   `toml:"total_timesteps" default:"1" doc:"d"`
+	NumSteps       int     `toml:"num_steps" default:"1" doc:"d"`
+	LearningRate   float64 `toml:"learning_rate" default:"1" doc:"d"`
+	Gamma          float64 `toml:"gamma" default:"1" doc:"d"`
+	GAELambda      float64 `toml:"gae_lambda" default:"1" doc:"d"`
+	UpdateEpochs   int     `toml:"update_epochs" default:"1" doc:"d"`
+	HiddenSizes    []int   `toml:"hidden_sizes" default:"64" doc:"d"`
+}]("test")
+
 func TestSuggest(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"gama", "gamma"},
@@ -140,7 +157,7 @@ func TestSuggest(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		if got := suggest(tt.in); got != tt.want {
+		if got := suggestSchema.Suggest(tt.in); got != tt.want {
 			t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}

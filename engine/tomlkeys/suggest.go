@@ -1,15 +1,15 @@
-package config
+package tomlkeys
 
 import "strings"
 
-// suggest returns the known key the user most likely meant by key, or ""
-// if none is convincing.
-func suggest(key string) string {
+// Suggest returns the known key the user most likely meant by key, or ""
+// if none is convincing: the hint of a "did you mean" error.
+func (s *Schema[T]) Suggest(key string) string {
 	lower := strings.ToLower(key)
 	best, bestDist := "", -1
-	for i := range schema {
-		if d := editDistance(lower, schema[i].key); bestDist < 0 || d < bestDist {
-			best, bestDist = schema[i].key, d
+	for i := range s.fields {
+		if d := editDistance(lower, s.fields[i].key); bestDist < 0 || d < bestDist {
+			best, bestDist = s.fields[i].key, d
 		}
 	}
 	// Allow about one typo per four characters, and at least two, so that
@@ -20,12 +20,12 @@ func suggest(key string) string {
 	// A fragment of exactly one key ("lambda" for "gae_lambda") is as
 	// good a hint as a typo.
 	match := ""
-	for i := range schema {
-		if strings.Contains(schema[i].key, lower) {
+	for i := range s.fields {
+		if strings.Contains(s.fields[i].key, lower) {
 			if match != "" {
 				return ""
 			}
-			match = schema[i].key
+			match = s.fields[i].key
 		}
 	}
 	return match
