@@ -390,20 +390,17 @@ func Evaluate(m *lm.Model, rope *lm.Rope, seqs []Sequence, size int, dev torch.D
 func (t *Trainer) Run(ctx context.Context, opt Options) (Result, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	blas := runtime.NumCPU()
+	// torch.SetNumThreads also sizes OpenBLAS's pool, which otherwise keeps
+	// one thread per core: the weights a run produces would then depend on
+	// the machine's core count (15 steps with 1 and with 2 OpenBLAS threads
+	// gave different GGUFs). glibc returning freed activation blocks to the
+	// system made a third of a training's CPU system time (page faults);
+	// KeepFreedMemory is process-wide, as for the scorer.
 	if t.cfg.TorchThreads > 0 {
 		if err := torch.SetNumThreads(t.cfg.TorchThreads); err != nil {
 			return Result{}, err
 		}
-		blas = t.cfg.TorchThreads
 	}
-	// OpenBLAS keeps its own thread pool, one thread per core unless told:
-	// the weights a run produces then depend on the machine's core count (15
-	// steps with 1 and with 2 OpenBLAS threads gave different GGUFs), and
-	// its idle threads spin in sched_yield. glibc returning freed activation
-	// blocks to the system made a third of a training's CPU system time
-	// (page faults). Both are process-wide, as for the scorer.
-	torch.SetBLASThreads(blas)
 	torch.KeepFreedMemory()
 	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("train: %w", err)
