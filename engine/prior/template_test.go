@@ -81,13 +81,13 @@ func TestClevrCompact(t *testing.T) {
 }
 
 func TestTemplateByVersion(t *testing.T) {
-	for _, v := range []string{"clevr-v1", "clevr-compact-v1", "generic-v1"} {
+	for _, v := range []string{"clevr-v1", "clevr-compact-v1", "clevr-rel-v1", "generic-v1"} {
 		if tm, err := TemplateByVersion(v); err != nil || tm.Version != v {
 			t.Errorf("%s: %v %v", v, tm.Version, err)
 		}
 	}
 	_, err := TemplateByVersion("clevr-v9")
-	if err == nil || !strings.Contains(err.Error(), "clevr-compact-v1, clevr-v1, generic-v1") {
+	if err == nil || !strings.Contains(err.Error(), "clevr-compact-v1, clevr-rel-v1, clevr-v1, generic-v1") {
 		t.Errorf("unknown version: %v, want an error listing the known ones", err)
 	}
 }
