@@ -62,7 +62,7 @@ const clevrCompactVersion = "clevr-compact-v1"
 // compactGrid is ClevrCompact's position grid, in metres.
 const compactGrid = 0.02
 
-// ballScene is what compactBallsView reads of an env: CLEVR-Robot's
+// ballScene is what the CLEVR-Robot views read of an env: CLEVR-Robot's
 // instruction and ball positions (engine/clevr's Env has both), with the
 // balls named by the first action factor.
 type ballScene interface {
@@ -76,23 +76,12 @@ type ballScene interface {
 //	Task: Push the red ball to the left of the blue ball.
 //	red 0.30 -0.12 blue -0.20 0.44 green 0.04 0.10 purple -0.46 -0.18 cyan 0.52 0.60
 func compactBallsView(e env.Env) (string, error) {
-	s, ok := e.(ballScene)
-	f, fok := e.(env.FactoredActions)
-	if !ok || !fok {
-		return "", fmt.Errorf("prior: template %s needs an env with Instruction, Positions and ball factors (CLEVR-Robot); %s has not", clevrCompactVersion, e.Spec().ID)
-	}
-	balls := f.ActionFactors()[0]
-	pos := s.Positions()
-	if len(balls) != len(pos) {
-		return "", fmt.Errorf("prior: template %s: %d ball names for %d positions", clevrCompactVersion, len(balls), len(pos))
+	balls, pos, instr, err := sceneOf(e, clevrCompactVersion)
+	if err != nil {
+		return "", err
 	}
 	var b strings.Builder
-	b.WriteString("Task: ")
-	b.WriteString(s.Instruction())
-	if !strings.HasSuffix(b.String(), "?") && !strings.HasSuffix(b.String(), ".") {
-		b.WriteByte('.')
-	}
-	b.WriteByte('\n')
+	writeTask(&b, instr)
 	for i, p := range pos {
 		if i > 0 {
 			b.WriteByte(' ')
@@ -100,6 +89,33 @@ func compactBallsView(e env.Env) (string, error) {
 		fmt.Fprintf(&b, "%s %s %s", balls[i], gridString(p[0], compactGrid), gridString(p[1], compactGrid))
 	}
 	return b.String(), nil
+}
+
+// sceneOf reads what the CLEVR-Robot views of template version need: the
+// ball names (the first action factor), their positions and the
+// instruction.
+func sceneOf(e env.Env, version string) (balls []string, pos [5][2]float64, instr string, err error) {
+	s, ok := e.(ballScene)
+	f, fok := e.(env.FactoredActions)
+	if !ok || !fok {
+		return nil, pos, "", fmt.Errorf("prior: template %s needs an env with Instruction, Positions and ball factors (CLEVR-Robot); %s has not", version, e.Spec().ID)
+	}
+	balls, pos = f.ActionFactors()[0], s.Positions()
+	if len(balls) != len(pos) {
+		return nil, pos, "", fmt.Errorf("prior: template %s: %d ball names for %d positions", version, len(balls), len(pos))
+	}
+	return balls, pos, s.Instruction(), nil
+}
+
+// writeTask writes the views' first line: "Task: " and the instruction,
+// closed by a full stop unless it ends with one or a question mark.
+func writeTask(b *strings.Builder, instr string) {
+	b.WriteString("Task: ")
+	b.WriteString(instr)
+	if !strings.HasSuffix(instr, "?") && !strings.HasSuffix(instr, ".") {
+		b.WriteByte('.')
+	}
+	b.WriteByte('\n')
 }
 
 // gridString rounds v to a multiple of grid and prints it with two
@@ -138,24 +154,12 @@ const clevrRelativeVersion = "clevr-rel-v1"
 //	red 10 right 6 backward, blue 46 left 34 forward, green 42 left 8 backward, purple 42 right 34 forward, cyan 46 right 8 backward.
 //	blue from red: 56 left 40 forward.
 func relativeBallsView(e env.Env) (string, error) {
-	s, ok := e.(ballScene)
-	f, fok := e.(env.FactoredActions)
-	if !ok || !fok {
-		return "", fmt.Errorf("prior: template %s needs an env with Instruction, Positions and ball factors (CLEVR-Robot); %s has not", clevrRelativeVersion, e.Spec().ID)
-	}
-	balls := f.ActionFactors()[0]
-	pos := s.Positions()
-	if len(balls) != len(pos) {
-		return "", fmt.Errorf("prior: template %s: %d ball names for %d positions", clevrRelativeVersion, len(balls), len(pos))
+	balls, pos, instr, err := sceneOf(e, clevrRelativeVersion)
+	if err != nil {
+		return "", err
 	}
 	var b strings.Builder
-	instr := s.Instruction()
-	b.WriteString("Task: ")
-	b.WriteString(instr)
-	if !strings.HasSuffix(instr, "?") && !strings.HasSuffix(instr, ".") {
-		b.WriteByte('.')
-	}
-	b.WriteByte('\n')
+	writeTask(&b, instr)
 	for i, p := range pos {
 		if i > 0 {
 			b.WriteString(", ")
