@@ -169,7 +169,7 @@ func relativeBallsView(e env.Env) (string, error) {
 		b.WriteString(offsetWords(p[0], p[1]))
 	}
 	b.WriteByte('.')
-	named := namedOrder(instr, balls)
+	named := NamedOrder(instr, balls)
 	for i, a := range named {
 		for _, c := range named[i+1:] {
 			fmt.Fprintf(&b, "\n%s from %s: %s.", balls[c], balls[a], offsetWords(pos[c][0]-pos[a][0], pos[c][1]-pos[a][1]))
@@ -182,23 +182,32 @@ func relativeBallsView(e env.Env) (string, error) {
 // 0.02 m.
 const relativeGridCM = 2
 
-// offsetWords renders an (x, y) offset in metres as whole centimetres on
-// the 2 cm grid, each axis with its direction word: "56 left 40 forward".
-// A zero reads "0 right" or "0 forward", so every offset has four words.
+// OffsetCM is an (x, y) offset in metres as clevr-rel-v1 writes it: whole
+// centimetres on its 2 cm grid. Data generated against the view (engine/
+// scenetext's answers) reads offsets through it, so they round alike.
+func OffsetCM(dx, dy float64) [2]int {
+	r := func(v float64) int { return int(math.Round(v*100/relativeGridCM)) * relativeGridCM }
+	return [2]int{r(dx), r(dy)}
+}
+
+// offsetWords renders an (x, y) offset in metres as [OffsetCM] does, each
+// axis with its direction word: "56 left 40 forward". A zero reads
+// "0 right" or "0 forward", so every offset has four words.
 func offsetWords(dx, dy float64) string {
-	axis := func(v float64, pos, neg string) string {
-		cm := int(math.Round(v*100/relativeGridCM)) * relativeGridCM
+	cm := OffsetCM(dx, dy)
+	axis := func(cm int, pos, neg string) string {
 		if cm < 0 {
 			return fmt.Sprintf("%d %s", -cm, neg)
 		}
 		return fmt.Sprintf("%d %s", cm, pos)
 	}
-	return axis(dx, "right", "left") + " " + axis(dy, "forward", "backward")
+	return axis(cm[0], "right", "left") + " " + axis(cm[1], "forward", "backward")
 }
 
-// namedOrder returns the indices of the balls an instruction names, in the
-// order of their first mention (whole words, any case).
-func namedOrder(instr string, balls []string) []int {
+// NamedOrder returns the indices of the balls an instruction names, in the
+// order of their first mention (whole words, any case): clevr-rel-v1's
+// offset lines pair them in this order.
+func NamedOrder(instr string, balls []string) []int {
 	first := make(map[int]int)
 	for w, word := range strings.FieldsFunc(strings.ToLower(instr), func(r rune) bool {
 		return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-')

@@ -176,7 +176,7 @@ func TestNamedOrder(t *testing.T) {
 		{"Gather the balls", []int{}},
 		{"reddish bluest", []int{}},
 	} {
-		got := namedOrder(c.instr, balls)
+		got := NamedOrder(c.instr, balls)
 		if len(got) != len(c.want) {
 			t.Errorf("%q: %v, want %v", c.instr, got, c.want)
 			continue

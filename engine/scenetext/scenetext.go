@@ -243,31 +243,23 @@ func (g *Generator) Scene(i int) (view string, pairs []Pair, err error) {
 }
 
 // namedFirst reports whether ball x's colour occurs in the instruction
-// before ball y's (both occur in a relation-level instruction).
+// before ball y's, as clevr-rel-v1's view orders the pair it prints.
 func namedFirst(instr string, x, y int) bool {
-	ix, iy := indexWord(instr, clevr.Colours[x]), indexWord(instr, clevr.Colours[y])
-	return ix >= 0 && (iy < 0 || ix < iy)
-}
-
-func indexWord(s, w string) int {
-	for i := 0; i+len(w) <= len(s); i++ {
-		if s[i:i+len(w)] == w && (i == 0 || !isLetter(s[i-1])) && (i+len(w) == len(s) || !isLetter(s[i+len(w)])) {
-			return i
+	for _, b := range prior.NamedOrder(instr, clevr.Colours[:]) {
+		switch b {
+		case x:
+			return true
+		case y:
+			return false
 		}
 	}
-	return -1
+	return false
 }
 
-func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
-
-// cellCM is the grid of clevr-rel-v1's offsets, in centimetres.
-const cellCM = 2
-
-// cells is ball b's offset from ball a in whole centimetres on the 2 cm
-// grid, rounded as clevr-rel-v1's offset line rounds it.
+// cells is ball b's offset from ball a as clevr-rel-v1's offset line
+// writes it (prior.OffsetCM).
 func cells(pos [clevr.NumBalls][2]float64, a, b int) [2]int {
-	r := func(v float64) int { return int(math.Round(v*100/cellCM)) * cellCM }
-	return [2]int{r(pos[b][0] - pos[a][0]), r(pos[b][1] - pos[a][1])}
+	return prior.OffsetCM(pos[b][0]-pos[a][0], pos[b][1]-pos[a][1])
 }
 
 // sectorDirs maps the 45° sector of an angle (0 = +x, counter-clockwise)
