@@ -92,6 +92,10 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stdout, compare.Markdown(opt, rows))
 	fmt.Fprintf(stdout, "\nwritten: %s\n", strings.Join(compare.Outputs(dir), ", "))
+	if others := compare.Others(dir, rows); len(others) > 0 {
+		fmt.Fprintf(stdout, "note: the summary covers this command's runs only; %s holds %d more finished run(s) (other priors or seeds), e.g. %s; summarise them all with: lago compare -runs '%s' -out %s\n",
+			dir, len(others), others[0], compare.RunsGlob(dir), dir)
+	}
 	return nil
 }
 

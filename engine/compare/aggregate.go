@@ -80,9 +80,14 @@ func Aggregate(dirs []string, out string) (Options, []Row, error) {
 		return Options{}, nil, fmt.Errorf("compare: %d run(s) have not finished (no %s): %s; finish them with lago train -resume DIR, or leave them out",
 			len(unfinished), runfile.SummaryFile, strings.Join(unfinished, ", "))
 	}
+	// The baseline first, as Run orders its -priors "none,…"; then by
+	// name, so a glob's order (directory names) does not matter.
 	sort.SliceStable(jobs, func(i, j int) bool {
-		if jobs[i].prior != jobs[j].prior {
-			return jobs[i].prior < jobs[j].prior
+		if a, b := jobs[i].prior, jobs[j].prior; a != b {
+			if a == "none" || b == "none" {
+				return a == "none"
+			}
+			return a < b
 		}
 		return jobs[i].seed < jobs[j].seed
 	})
@@ -107,4 +112,32 @@ func Aggregate(dirs []string, out string) (Options, []Row, error) {
 	}
 	rows, err := summarise(opt, jobs)
 	return opt, rows, err
+}
+
+// RunsGlob is the pattern of every run a comparison into out trains: one
+// directory per prior and seed.
+func RunsGlob(out string) string {
+	return filepath.Join(out, "runs", "*", "seed-*")
+}
+
+// Others lists the finished runs under out that rows do not summarise:
+// those of earlier comparisons into the same directory with other priors
+// or seeds (a comparison split over processes by row or seed). Run's
+// summary covers only its own runs, so a caller should say how to
+// summarise them all (Aggregate over RunsGlob).
+func Others(out string, rows []Row) []string {
+	mine := map[string]bool{}
+	for _, r := range rows {
+		for _, d := range r.Runs {
+			mine[filepath.Clean(d)] = true
+		}
+	}
+	matches, _ := filepath.Glob(RunsGlob(out)) // the pattern is well formed
+	var others []string
+	for _, d := range matches {
+		if !mine[filepath.Clean(d)] && done(d) {
+			others = append(others, d)
+		}
+	}
+	return others
 }

@@ -2,6 +2,7 @@ package compare
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -83,6 +84,40 @@ func TestAggregateJobArrayRuns(t *testing.T) {
 	}
 }
 
+// TestAggregateUnequalSeeds: the baseline comes first whatever the names
+// sort to, and a prior with fewer seeds than the others says so in its
+// row, not only in the header's count.
+func TestAggregateUnequalSeeds(t *testing.T) {
+	root := t.TempDir()
+	fakeRun(t, filepath.Join(root, "lm", "seed-1"), "CartPole-v1", "lm:a.gguf", 1, 0.6, true)
+	fakeRun(t, filepath.Join(root, "lm", "seed-2"), "CartPole-v1", "lm:a.gguf", 2, 0.8, true)
+	fakeRun(t, filepath.Join(root, "none", "seed-1"), "CartPole-v1", "none", 1, 0.2, true)
+	fakeRun(t, filepath.Join(root, "none", "seed-2"), "CartPole-v1", "none", 2, 0.4, true)
+	fakeRun(t, filepath.Join(root, "ollama", "seed-1"), "CartPole-v1", "ollama:a", 1, 0.5, true)
+	dirs, err := FindRuns([]string{filepath.Join(root, "*", "seed-*")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(root, "summary")
+	opt, rows, err := Aggregate(dirs, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, r := range rows {
+		order = append(order, fmt.Sprintf("%s/%d", r.Prior, r.Seeds))
+	}
+	if got, want := strings.Join(order, " "), "none/2 lm:a.gguf/2 ollama:a/1"; got != want || opt.Seeds != 2 {
+		t.Fatalf("rows %s, seeds %d; want %s, 2", got, opt.Seeds, want)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, SummaryMarkdown))
+	for _, want := range []string{"2 seeds per prior unless the row names fewer", "| ollama:a (1 seed) | 0.500 n/a", "| lm:a.gguf | 0.700"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, md)
+		}
+	}
+}
+
 func TestAggregateRefuses(t *testing.T) {
 	root := t.TempDir()
 	run := func(name, env, prior string, seed int64, finished bool) string {
@@ -109,5 +144,31 @@ func TestAggregateRefuses(t *testing.T) {
 	}
 	if _, err := FindRuns([]string{filepath.Join(root, "nothing-*")}); err == nil || !strings.Contains(err.Error(), "names no run directory") {
 		t.Errorf("FindRuns of no runs: %v", err)
+	}
+}
+
+// TestOthers: a comparison split over processes by seed leaves each
+// process's summary with its own runs; Others finds the rest, finished
+// ones only, so the CLI can say how to summarise them all.
+func TestOthers(t *testing.T) {
+	out := t.TempDir()
+	run := func(prior, slug string, seed int64, finished bool) string {
+		d := filepath.Join(out, "runs", slug, fmt.Sprintf("seed-%d", seed))
+		fakeRun(t, d, "CartPole-v1", prior, seed, 0.5, finished)
+		return d
+	}
+	mine := run("none", "none", 1, true)
+	other := run("none", "none", 2, true)
+	run("scripted:0.9", "scripted-0.9", 1, false) // still training: not one to summarise yet
+	rows := []Row{{Prior: "none", Runs: []string{mine}}}
+	if got := Others(out, rows); len(got) != 1 || got[0] != other {
+		t.Fatalf("Others = %v, want [%s]", got, other)
+	}
+	rows[0].Runs = append(rows[0].Runs, other)
+	if got := Others(out, rows); len(got) != 0 {
+		t.Fatalf("Others = %v with every finished run summarised, want none", got)
+	}
+	if dirs, err := FindRuns([]string{RunsGlob(out)}); err != nil || len(dirs) != 3 {
+		t.Fatalf("FindRuns(RunsGlob) = %v, %v; want the 3 run directories", dirs, err)
 	}
 }

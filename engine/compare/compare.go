@@ -583,12 +583,24 @@ func Markdown(opt Options, rows []Row) string {
 		steps = opt.Base.TotalTimesteps
 	}
 	fmt.Fprintf(&b, "# %s: vanilla PPO vs LaGO\n\n", opt.Base.EnvID)
-	fmt.Fprintf(&b, "%s per prior, %d env steps each; final = last %d episodes of each run; 95%% CI by Student's t over seeds (n/a with one seed); AUC = mean success over training.\n\n", seeds(opt.Seeds), steps, runfile.EpisodeWindow)
+	// Aggregated runs may have fewer seeds for some priors (a served row
+	// costs hours per seed): such a row names its own count.
+	perRow := "per prior"
+	for _, r := range rows {
+		if r.Seeds != opt.Seeds {
+			perRow = "per prior unless the row names fewer"
+		}
+	}
+	fmt.Fprintf(&b, "%s %s, %d env steps each; final = last %d episodes of each run; 95%% CI by Student's t over seeds (n/a with one seed); AUC = mean success over training.\n\n", seeds(opt.Seeds), perRow, steps, runfile.EpisodeWindow)
 	fmt.Fprintf(&b, "| prior | final success, last %d episodes (95%% CI) | final return, last %d episodes (95%% CI) | AUC | wall time (s, sum) | LLM calls |\n", runfile.EpisodeWindow, runfile.EpisodeWindow)
 	b.WriteString("|---|---|---|---|---|---|\n")
 	for _, r := range rows {
+		name := r.Prior
+		if r.Seeds != opt.Seeds {
+			name += " (" + seeds(r.Seeds) + ")"
+		}
 		fmt.Fprintf(&b, "| %s | %.3f %s | %.2f %s | %.3f | %.0f | %.0f |\n",
-			r.Prior, r.SuccessMean, ci(r.SuccessCI95Low, r.SuccessCI95High, "%.3f"), r.ReturnMean, ci(r.ReturnCI95Low, r.ReturnCI95High, "%.2f"), r.AUC, r.WallS, r.LLMCalls)
+			name, r.SuccessMean, ci(r.SuccessCI95Low, r.SuccessCI95High, "%.3f"), r.ReturnMean, ci(r.ReturnCI95Low, r.ReturnCI95High, "%.2f"), r.AUC, r.WallS, r.LLMCalls)
 	}
 	b.WriteString("\nCurves: success.png (success.svg).\n")
 	levelMarkdown(&b, rows)
