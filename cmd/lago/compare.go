@@ -81,11 +81,17 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	}
 	rows, err := compare.Run(in.Stop, opt)
 	prog.clear()
-	if in.Abort.Err() != nil {
-		return fmt.Errorf("aborted; the runs keep their last checkpoints: run the same command again to resume")
-	}
-	if in.Stop.Err() != nil {
-		return fmt.Errorf("interrupted; the runs wrote checkpoints: run the same command again to resume")
+	if in.Abort.Err() != nil || in.Stop.Err() != nil {
+		how := "interrupted"
+		if in.Abort.Err() != nil {
+			how = "aborted"
+		}
+		// Say what a rerun will do: a run stopped in its first iteration
+		// has no checkpoint and starts again from the beginning.
+		if n := len(compare.Resumable(dir)); n > 0 {
+			return fmt.Errorf("%s; %d unfinished run(s) have a checkpoint and resume from it, any other starts afresh: run the same command again", how, n)
+		}
+		return fmt.Errorf("%s before any run wrote a checkpoint: run the same command again to start them", how)
 	}
 	if err != nil {
 		return err

@@ -225,3 +225,42 @@ func TestCompareWritesAndSkipsFinishedRuns(t *testing.T) {
 		t.Fatal("a finished run was trained again")
 	}
 }
+
+// TestCompareInterruptSaysWhatResumes: Ctrl-C of a comparison stops its
+// runs at a checkpoint, and the error says how many a rerun resumes.
+func TestCompareInterruptSaysWhatResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the lago binary; skipped in -short mode")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "lago")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "cmp")
+	cmd := exec.Command(bin, "compare", "-priors", "none", "-seeds", "1", "-jobs", "1", "-steps", "200000",
+		"-set", "env_id=CartPole-v1", "-set", "device=cpu", "-out", out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	metrics := filepath.Join(out, "runs", "none", "seed-1", "metrics.jsonl")
+	deadline := time.Now().Add(120 * time.Second)
+	for countLines(metrics) < 2 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no metrics after 120 s: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatalf("interrupted compare exited 0: %s", stdout.String())
+	}
+	if want := "interrupted; 1 unfinished run(s) have a checkpoint and resume from it"; !strings.Contains(stderr.String(), want) {
+		t.Fatalf("stderr lacks %q:\n%s", want, stderr.String())
+	}
+}

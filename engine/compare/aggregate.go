@@ -141,3 +141,17 @@ func Others(out string, rows []Row) []string {
 	}
 	return others
 }
+
+// Resumable lists the runs under out that stopped with a checkpoint and
+// no summary: those a rerun of the same comparison resumes (the others
+// it starts from the beginning, or skips when finished).
+func Resumable(out string) []string {
+	matches, _ := filepath.Glob(RunsGlob(out))
+	var dirs []string
+	for _, d := range matches {
+		if _, err := os.Stat(filepath.Join(d, runfile.CheckpointFile)); err == nil && !done(d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}

@@ -172,3 +172,24 @@ func TestOthers(t *testing.T) {
 		t.Fatalf("FindRuns(RunsGlob) = %v, %v; want the 3 run directories", dirs, err)
 	}
 }
+
+// TestResumable: only unfinished runs with a checkpoint are resumable.
+func TestResumable(t *testing.T) {
+	out := t.TempDir()
+	dir := func(slug string, seed int, finished, ckpt bool) string {
+		d := filepath.Join(out, "runs", slug, fmt.Sprintf("seed-%d", seed))
+		fakeRun(t, d, "CartPole-v1", "none", int64(seed), 0.5, finished)
+		if ckpt {
+			if err := os.WriteFile(filepath.Join(d, runfile.CheckpointFile), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	dir("none", 1, true, true) // finished: nothing to resume
+	want := dir("none", 2, false, true)
+	dir("none", 3, false, false) // stopped in its first iteration: starts afresh
+	if got := Resumable(out); len(got) != 1 || got[0] != want {
+		t.Fatalf("Resumable = %v, want [%s]", got, want)
+	}
+}
