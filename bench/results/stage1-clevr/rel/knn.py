@@ -4,25 +4,23 @@
 # on its first 1,500 held-out states as demos.Agrees does (the direction for
 # the instruction's first-named ball; a state whose expert pushes another ball
 # counts as a miss). Usage: python3 knn.py DATASET_DIR [FRACTION_OF_TRAIN]
-import json, re, random, sys
+import json, random, sys
+from relview import BALLS, LABELS, RELS, pair_offset, parse as parse_view, pushed_ball
 D=sys.argv[1]
-def relkey(rel):
-    k=[w for w in ('left','right','front','ahead','back','behind') if w in rel][0]; return {'ahead':'front','back':'behind'}.get(k,k)
 def parse(text):
-    t=text.split('\n')
-    m=re.match(r'(\w+) from (\w+): (\d+) (\w+) (\d+) (\w+)\.',t[2]) if len(t)>2 else None
-    if not m: return None
-    dx=int(m.group(3))*(1 if m.group(4)=='right' else -1); dy=int(m.group(5))*(1 if m.group(6)=='forward' else -1)
-    absm=dict((b,(int(a)*(1 if d1=='right' else -1),int(c)*(1 if d2=='forward' else -1))) for b,a,d1,c,d2 in re.findall(r'(\w+) (\d+) (\w+) (\d+) (\w+)',t[1]))
-    return relkey(t[0]),dx,dy,absm[m.group(2)],m.group(2)
-L='ABCDEFGH'
+    # (relation, the view's offset of the named pair, the earlier ball's position, the earlier ball)
+    off = pair_offset(text)
+    if not off: return None
+    rel, pos, _, _ = parse_view(text)
+    return RELS[rel], off[2], off[3], pos[off[1]], off[1]
+L=LABELS
 train={}
 n=0
 for l in open(D+'/train.jsonl'):
     r=json.loads(l)
     if 'Direction?' not in r['prompt']: continue
     text=r['prompt'].split('\n\n')[0]; p=parse(text)
-    pushed=re.search(r'Push (\w+)\. Direction',r['prompt']).group(1)
+    pushed=pushed_ball(r['prompt'])
     if not p or pushed!=p[4]: continue
     train.setdefault(p[0],[]).append((p[1],p[2],p[3],L.index(r['answer'].strip())))
     n+=1
@@ -37,7 +35,7 @@ for K in (1,5,15):
         p=parse(r['text'])
         if not p: continue
         tot+=1
-        best=set(b%8 for b in r['best'] if b//8==['red','blue','green','purple','cyan'].index(p[4]))
+        best=set(b%8 for b in r['best'] if b//8==BALLS.index(p[4]))
         k,dx,dy,a,_=p
         c=sorted(((dx-e[0])**2+(dy-e[1])**2+w*((a[0]-e[2][0])**2+(a[1]-e[2][1])**2),e[3]) for e in train[k])[:K]
         v={}

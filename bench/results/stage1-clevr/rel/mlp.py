@@ -7,28 +7,21 @@
 # be in the expert's best set; a state whose expert pushes another ball is a miss).
 # Usage: /usr/bin/python3 mlp.py DATASET_DIR [FRACTION_OF_TRAIN [EPOCHS]]
 # (Debian's python3-torch, CPU; seed 0; prints agreement every 25 epochs.)
-import json, re, sys, torch
+import json, sys, torch
+from relview import BALLS, LABELS, parse, pushed_ball
+
 D = sys.argv[1]
 frac = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
 epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 100
 torch.set_num_threads(1)
-BALLS = ['red', 'blue', 'green', 'purple', 'cyan']
-LABELS = 'ABCDEFGH'
-RELS = ['left', 'right', 'front', 'behind']
 
-def relation(task):
-    k = [w for w in ('left', 'right', 'front', 'ahead', 'back', 'behind') if w in task][0]
-    return RELS.index({'ahead': 'front', 'back': 'behind'}.get(k, k))
 
 def features(text, pushed):
-    lines = text.split('\n')
-    pos = {b: (int(a) * (1 if d1 == 'right' else -1), int(c) * (1 if d2 == 'forward' else -1))
-           for b, a, d1, c, d2 in re.findall(r'(\w+) (\d+) (\w+) (\d+) (\w+)', lines[1])}
-    src, dst = re.findall(r'\b(red|blue|green|purple|cyan)\b', lines[0])[:2]
+    r, pos, src, dst = parse(text)
     if pushed != src:
         return None
     rel = [0.0] * 4
-    rel[relation(lines[0])] = 1.0
+    rel[r] = 1.0
     s, d = pos[src], pos[dst]
     f = rel + [s[0] / 50, s[1] / 50, (d[0] - s[0]) / 50, (d[1] - s[1]) / 50]
     others = sorted((pos[b] for b in BALLS if b not in (src, dst)),
@@ -42,7 +35,7 @@ for line in open(D + '/train.jsonl'):
     r = json.loads(line)
     if 'Direction?' not in r['prompt']:
         continue
-    pushed = re.search(r'Push (\w+)\. Direction', r['prompt']).group(1)
+    pushed = pushed_ball(r['prompt'])
     f = features(r['prompt'].split('\n\n')[0], pushed)
     if f is not None:
         X.append(f)
@@ -52,7 +45,7 @@ X, Y = torch.tensor(X[:n]), torch.tensor(Y[:n])
 TX, best = [], []
 for line in open(D + '/heldout-states.jsonl'):
     r = json.loads(line)
-    src = re.findall(r'\b(red|blue|green|purple|cyan)\b', r['text'].split('\n')[0])[0]
+    src = parse(r['text'])[2]
     TX.append(features(r['text'], src))
     best.append({b % 8 for b in r['best'] if b // 8 == BALLS.index(src)})
 TX = torch.tensor(TX)
