@@ -101,6 +101,16 @@ func GainVsX(points []GainPoint, baseline Estimate, outBase string, opt GainOpti
 		p.Legend.Add(fmt.Sprintf("%s (%.3f, %+.3f)", pt.Label, pt.X, pt.Final.Mean-baseline.Mean), dot)
 	}
 	p.X.Min, p.X.Max = xmin, xmax
+	// Headroom for the legend (top left, one line per point and the band)
+	// so it never covers a bar: each line takes ~5.5% of the plot height.
+	ylo, yhi := baseline.Low-baseline.Mean, baseline.High-baseline.Mean
+	for _, pt := range points {
+		ylo = math.Min(ylo, pt.Final.Low-baseline.Mean)
+		yhi = math.Max(yhi, pt.Final.High-baseline.Mean)
+	}
+	span := math.Max(yhi-ylo, 1e-3)
+	frac := math.Min(0.055*float64(len(points)+1), 0.6)
+	p.Y.Min, p.Y.Max = ylo-0.05*span, yhi+span*frac/(1-frac)
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Legend.XOffs, p.Legend.YOffs = vg.Points(8), -vg.Points(4)
 
