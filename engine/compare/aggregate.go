@@ -114,10 +114,18 @@ func Aggregate(dirs []string, out string) (Options, []Row, error) {
 	return opt, rows, err
 }
 
-// RunsGlob is the pattern of every run a comparison into out trains: one
-// directory per prior and seed.
+// RunsGlob is the filepath.Glob pattern of every run a comparison into out
+// trains, one directory per prior and seed, with out's own metacharacters
+// escaped so that a directory named "sweep[1]" is matched as named.
 func RunsGlob(out string) string {
-	return filepath.Join(out, "runs", "*", "seed-*")
+	var b strings.Builder
+	for _, r := range out {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return filepath.Join(b.String(), "runs", "*", "seed-*")
 }
 
 // Others lists the finished runs under out that rows do not summarise:

@@ -151,7 +151,7 @@ func TestAggregateRefuses(t *testing.T) {
 // process's summary with its own runs; Others finds the rest, finished
 // ones only, so the CLI can say how to summarise them all.
 func TestOthers(t *testing.T) {
-	out := t.TempDir()
+	out := filepath.Join(t.TempDir(), "sweep[1]") // a glob metacharacter in the name
 	run := func(prior, slug string, seed int64, finished bool) string {
 		d := filepath.Join(out, "runs", slug, fmt.Sprintf("seed-%d", seed))
 		fakeRun(t, d, "CartPole-v1", prior, seed, 0.5, finished)
@@ -168,8 +168,11 @@ func TestOthers(t *testing.T) {
 	if got := Others(out, rows); len(got) != 0 {
 		t.Fatalf("Others = %v with every finished run summarised, want none", got)
 	}
+	if got := Resumable(out); len(got) != 0 {
+		t.Fatalf("Resumable = %v, want none (the unfinished run has no checkpoint)", got)
+	}
 	if dirs, err := FindRuns([]string{RunsGlob(out)}); err != nil || len(dirs) != 3 {
-		t.Fatalf("FindRuns(RunsGlob) = %v, %v; want the 3 run directories", dirs, err)
+		t.Fatalf("FindRuns(RunsGlob) = %v, %v; want the 3 run directories (the pattern -runs is told to use)", dirs, err)
 	}
 }
 
