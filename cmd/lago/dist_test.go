@@ -29,10 +29,7 @@ func TestTrainDataParallel(t *testing.T) {
 		t.Skip("the shim was built without c10d/Gloo")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "lago")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildLago(t, dir)
 	small := []string{"-set", "device=cpu", "-set", "num_envs=4", "-set", "num_steps=64", "-set", "num_workers=1"}
 
 	t.Run("nproc-interrupt-resume", func(t *testing.T) {
@@ -45,14 +42,7 @@ func TestTrainDataParallel(t *testing.T) {
 			t.Fatal(err)
 		}
 		metrics := filepath.Join(runDir, runfile.MetricsFile)
-		deadline := time.Now().Add(60 * time.Second)
-		for countLines(metrics) < 3 {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatalf("no metrics after 60 s: %s", stderr.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitForLines(t, metrics, 3, 60*time.Second, cmd, &stderr)
 		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
 		}
@@ -120,13 +110,7 @@ func TestTrainDataParallel(t *testing.T) {
 			r1, _ := rank(1, store, runDir, timeout.String())
 			defer r1.Process.Kill()
 			defer r0.Process.Kill()
-			deadline := time.Now().Add(60 * time.Second)
-			for countLines(filepath.Join(runDir, runfile.MetricsFile)) < 2 {
-				if time.Now().After(deadline) {
-					t.Fatalf("no metrics after 60 s: %s", stderr0.String())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			waitForLines(t, filepath.Join(runDir, runfile.MetricsFile), 2, 60*time.Second, r0, stderr0)
 			if err := r1.Process.Signal(c.signal); err != nil {
 				t.Fatal(err)
 			}

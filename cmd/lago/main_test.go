@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,10 +99,7 @@ func TestInterruptAndResume(t *testing.T) {
 		t.Skip("builds and runs the lago binary; skipped in -short mode")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "lago")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildLago(t, dir)
 	runDir := filepath.Join(dir, "run")
 	cmd := exec.Command(bin, "train", "-out", runDir, "-set", "total_timesteps=100000", "-set", "device=cpu",
 		"-set", "checkpoint_every=1000")
@@ -111,14 +109,7 @@ func TestInterruptAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	metrics := filepath.Join(runDir, "metrics.jsonl")
-	deadline := time.Now().Add(60 * time.Second)
-	for countLines(metrics) < 3 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("no metrics after 60 s: %s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitForLines(t, metrics, 3, 60*time.Second, cmd, &stderr)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +156,32 @@ func TestInterruptAndResume(t *testing.T) {
 	}
 }
 
+// buildLago builds the lago binary into dir for the tests that run it as
+// a user would, and returns its path.
+func buildLago(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "lago")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// waitForLines waits until path has n lines (a run's metrics: its first
+// iterations are done), or kills cmd and fails the test after timeout,
+// showing what cmd wrote to stderr.
+func waitForLines(t *testing.T, path string, n int, timeout time.Duration, cmd *exec.Cmd, stderr fmt.Stringer) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for countLines(path) < n {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no %d lines in %s after %v: %s", n, path, timeout, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func countLines(path string) int {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -178,10 +195,7 @@ func TestCompareWritesAndSkipsFinishedRuns(t *testing.T) {
 		t.Skip("trains four short runs; skipped in -short mode")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "lago")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildLago(t, dir)
 	out := filepath.Join(dir, "cmp")
 	args := []string{"compare", "-priors", "none,scripted:0.9", "-seeds", "2", "-steps", "2048", "-out", out, "-set", "device=cpu"}
 	first, err := exec.Command(bin, args...).CombinedOutput()
@@ -233,10 +247,7 @@ func TestCompareInterruptSaysWhatResumes(t *testing.T) {
 		t.Skip("builds and runs the lago binary; skipped in -short mode")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "lago")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildLago(t, dir)
 	out := filepath.Join(dir, "cmp")
 	cmd := exec.Command(bin, "compare", "-priors", "none", "-seeds", "1", "-jobs", "1", "-steps", "200000",
 		"-set", "env_id=CartPole-v1", "-set", "device=cpu", "-out", out)
@@ -246,14 +257,7 @@ func TestCompareInterruptSaysWhatResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	metrics := filepath.Join(out, "runs", "none", "seed-1", "metrics.jsonl")
-	deadline := time.Now().Add(120 * time.Second)
-	for countLines(metrics) < 2 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("no metrics after 120 s: %s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitForLines(t, metrics, 2, 120*time.Second, cmd, &stderr)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
