@@ -4,7 +4,7 @@
 # on its first 1,500 held-out states as demos.Agrees does (the direction for
 # the instruction's first-named ball; a state whose expert pushes another ball
 # counts as a miss). Usage: python3 knn.py DATASET_DIR [FRACTION_OF_TRAIN]
-import json, random, sys
+import json, sys
 from relview import BALLS, LABELS, RELS, pair_offset, parse as parse_view, pushed_ball
 D=sys.argv[1]
 def parse(text):
@@ -13,7 +13,6 @@ def parse(text):
     if not off: return None
     rel, pos, _, _ = parse_view(text)
     return RELS[rel], off[2], off[3], pos[off[1]], off[1]
-L=LABELS
 train={}
 n=0
 for l in open(D+'/train.jsonl'):
@@ -22,7 +21,7 @@ for l in open(D+'/train.jsonl'):
     text=r['prompt'].split('\n\n')[0]; p=parse(text)
     pushed=pushed_ball(r['prompt'])
     if not p or pushed!=p[4]: continue
-    train.setdefault(p[0],[]).append((p[1],p[2],p[3],L.index(r['answer'].strip())))
+    train.setdefault(p[0],[]).append((p[1],p[2],p[3],LABELS.index(r["answer"].strip())))
     n+=1
 frac=float(sys.argv[2]) if len(sys.argv)>2 else 1.0
 for k in train: train[k]=train[k][:int(len(train[k])*frac)]
