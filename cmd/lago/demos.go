@@ -122,6 +122,7 @@ func cmdDemosDataset(args []string, stdout, stderr io.Writer) error {
 	held := fs.Float64("heldout", 0.2, "fraction of the episodes held out")
 	seed := fs.Uint64("seed", 1, "seed of the episode split")
 	trainEpisodes := fs.Int("train-episodes", 0, "keep only the first N training episodes (0: all); the held-out episodes stay those of the whole directory, so a ladder of data sizes shares one held-out set")
+	augment := fs.Int("augment", 0, "add N views of each training state through the env's symmetries (CLEVR-Robot: colours, left and right), the expert's action mapped")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -129,13 +130,17 @@ func cmdDemosDataset(args []string, stdout, stderr io.Writer) error {
 		return errors.New("-demos DIR and -out DIR are required")
 	}
 	start := time.Now()
-	m, err := demos.BuildDataset(*dir, *out, demos.DatasetConfig{Template: *tmpl, HeldoutFraction: *held, Seed: *seed, TrainEpisodes: *trainEpisodes}, version)
+	m, err := demos.BuildDataset(*dir, *out, demos.DatasetConfig{Template: *tmpl, HeldoutFraction: *held, Seed: *seed, TrainEpisodes: *trainEpisodes, Augment: *augment}, version)
 	if err != nil {
 		return err
 	}
 	c := m.Counts
-	fmt.Fprintf(stdout, "%s: template %s; train %d episodes, %d pairs; held out %d episodes, %d pairs, %d states (%.1f s)\n",
-		*out, m.Config.Template, c.TrainEpisodes, c.TrainPairs, c.HeldoutEpisodes, c.HeldoutPairs, c.HeldoutStates, time.Since(start).Seconds())
+	aug := ""
+	if c.AugmentedStates > 0 {
+		aug = fmt.Sprintf(" (%d symmetric views)", c.AugmentedStates)
+	}
+	fmt.Fprintf(stdout, "%s: template %s; train %d episodes, %d pairs%s; held out %d episodes, %d pairs, %d states (%.1f s)\n",
+		*out, m.Config.Template, c.TrainEpisodes, c.TrainPairs, aug, c.HeldoutEpisodes, c.HeldoutPairs, c.HeldoutStates, time.Since(start).Seconds())
 	return nil
 }
 

@@ -27,7 +27,8 @@ import (
 // ollama: scorer sends for it (prior.Question.Prompt: the ball question, then
 // the direction question for the expert's ball) and the expert's label as
 // the answer, with the space the model writes before it (" B"). Episodes are
-// split whole: no episode has states on both sides.
+// split whole: no episode has states on both sides. With Augment, each
+// training state's pairs are followed by those of its symmetric views.
 const (
 	DatasetFormat        = "lago-guidance-dataset"
 	DatasetFormatVersion = 1
@@ -65,6 +66,13 @@ type DatasetConfig struct {
 	// here share their held-out set: a ladder of data sizes measured on the
 	// same states.
 	TrainEpisodes int `json:"train_episodes,omitempty"`
+	// Augment adds, for each training state, this many views of it through
+	// the env's symmetries (env.Symmetric: CLEVR-Robot's colours and its
+	// left and right), each with the expert's action mapped: more distinct
+	// texts from the same demonstrations. They are drawn at random, seeded
+	// by Seed and the episode, so a dataset is the same whatever
+	// TrainEpisodes keeps. The held-out side is never augmented.
+	Augment int `json:"augment,omitempty"`
 }
 
 // DatasetCounts summarise a dataset.
@@ -74,6 +82,9 @@ type DatasetCounts struct {
 	TrainPairs      int `json:"train_pairs"`
 	HeldoutPairs    int `json:"heldout_pairs"`
 	HeldoutStates   int `json:"heldout_states"`
+	// AugmentedStates counts the training states' symmetric views
+	// (DatasetConfig.Augment), whose pairs TrainPairs includes.
+	AugmentedStates int `json:"augmented_states,omitempty"`
 }
 
 // DatasetManifest describes a dataset directory.
@@ -97,6 +108,9 @@ func (c DatasetConfig) check() error {
 	}
 	if c.TrainEpisodes < 0 {
 		return fmt.Errorf("demos: %d training episodes; want 0 (all) or more", c.TrainEpisodes)
+	}
+	if c.Augment < 0 {
+		return fmt.Errorf("demos: augment %d; want 0 (none) or the number of symmetric views per training state", c.Augment)
 	}
 	_, err := prior.TemplateByVersion(c.Template)
 	return err
@@ -146,6 +160,10 @@ func BuildDataset(demosDir, out string, cfg DatasetConfig, lagoVersion string) (
 	if err != nil {
 		return DatasetManifest{}, fmt.Errorf("demos: %w", err)
 	}
+	sym, _ := e.(env.Symmetric)
+	if cfg.Augment > 0 && sym == nil {
+		return DatasetManifest{}, fmt.Errorf("demos: augment %d, but %s has no symmetries (env.Symmetric) to augment by; use augment 0", cfg.Augment, dm.Config.EnvID)
+	}
 	m := DatasetManifest{Format: DatasetFormat, FormatVersion: DatasetFormatVersion, LagoVersion: lagoVersion,
 		Config: cfg, Demos: demosDir, DemosConfig: dm.Config, DemosCounts: dm.Counts}
 
@@ -162,6 +180,9 @@ func BuildDataset(demosDir, out string, cfg DatasetConfig, lagoVersion string) (
 			if !heldout && cfg.TrainEpisodes > 0 && m.Counts.TrainEpisodes >= cfg.TrainEpisodes {
 				return nil
 			}
+			// The symmetries drawn for an episode's states depend only on
+			// the seed and the episode.
+			rng := rand.New(rand.NewPCG(cfg.Seed, 0x61756700+uint64(ep.Index))) // "aug"
 			if heldout {
 				m.Counts.HeldoutEpisodes++
 			} else {
@@ -193,6 +214,19 @@ func BuildDataset(demosDir, out string, cfg DatasetConfig, lagoVersion string) (
 					}
 				} else {
 					m.Counts.TrainPairs += len(ps)
+				}
+				if heldout {
+					continue
+				}
+				for range cfg.Augment {
+					n, err := writeSymmetric(pw, e, sym, tmpl, s, rng)
+					if err != nil {
+						return fmt.Errorf("episode %d step %d: %w", ep.Index, s.T, err)
+					}
+					if n > 0 {
+						m.Counts.TrainPairs += n
+						m.Counts.AugmentedStates++
+					}
 				}
 			}
 			return nil
@@ -240,6 +274,33 @@ func questionAt(e env.Env, tmpl prior.Template, s Step) (prior.Question, error) 
 		return prior.Question{}, fmt.Errorf("the restored state reads %q, the demonstrations recorded %q: they come from another version of %s", d.TextView(), s.Text, e.Spec().ID)
 	}
 	return prior.QuestionWith(e, tmpl)
+}
+
+// writeSymmetric restores s into e, transforms it by a symmetry drawn from
+// rng, and writes the pairs of that view with the expert's action mapped.
+// It writes nothing, returning 0, where the state's task admits no symmetry.
+func writeSymmetric(w *bufio.Writer, e env.Env, sym env.Symmetric, tmpl prior.Template, s Step, rng *rand.Rand) (int, error) {
+	if err := e.UnmarshalBinary(s.State); err != nil {
+		return 0, fmt.Errorf("restoring the state: %w", err)
+	}
+	action, ok := sym.ApplyRandomSymmetry(rng)
+	if !ok {
+		return 0, nil
+	}
+	q, err := prior.QuestionWith(e, tmpl)
+	if err != nil {
+		return 0, err
+	}
+	ps, err := PairsFor(q, action(int(s.Expert[0])))
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range ps {
+		if err := writeLine(w, p); err != nil {
+			return 0, err
+		}
+	}
+	return len(ps), nil
 }
 
 // PairsFor is the (prompt, answer) pairs of a state whose expert action is

@@ -462,3 +462,57 @@ func TestTextCeiling(t *testing.T) {
 		})
 	}
 }
+
+func TestDatasetAugment(t *testing.T) {
+	plain, pm := buildDataset(t, "clevr-rel-v1")
+	build := func() (string, DatasetManifest) {
+		out := filepath.Join(t.TempDir(), "aug")
+		m, err := BuildDataset(pm.Demos, out, DatasetConfig{Template: "clevr-rel-v1", HeldoutFraction: 0.3, Seed: 3, Augment: 2}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, m
+	}
+	aug, am := build()
+	again, _ := build()
+	if am.Counts.AugmentedStates != 2*(pm.Counts.TrainPairs/2) || am.Counts.TrainPairs != 3*pm.Counts.TrainPairs {
+		t.Errorf("augment 2: counts %+v; without: %+v", am.Counts, pm.Counts)
+	}
+	for _, f := range []string{HeldoutFile, HeldoutStatesFile} {
+		a, _ := os.ReadFile(filepath.Join(plain, f))
+		b, _ := os.ReadFile(filepath.Join(aug, f))
+		if len(a) == 0 || string(a) != string(b) {
+			t.Errorf("%s differs with augment 2: the held-out side must not be augmented", f)
+		}
+	}
+	a, b := readPairs(t, filepath.Join(aug, TrainFile)), readPairs(t, filepath.Join(again, TrainFile))
+	if !slices.Equal(a, b) {
+		t.Error("two builds of one config differ")
+	}
+	p := readPairs(t, filepath.Join(plain, TrainFile))
+	if len(a) != 3*len(p) {
+		t.Fatalf("%d augmented pairs for %d plain ones", len(a), len(p))
+	}
+	balls := pm.Factors[0]
+	for s := range len(p) / 2 {
+		// Each state: its own two pairs, then two views of two pairs each.
+		group := a[6*s : 6*s+6]
+		if !slices.Equal(group[:2], p[2*s:2*s+2]) {
+			t.Fatalf("state %d: the original pairs are not first", s)
+		}
+		for v := range 3 {
+			ball, dir := group[2*v], group[2*v+1]
+			if v > 0 && ball.Prompt == group[0].Prompt {
+				t.Errorf("state %d view %d: the same text as the original", s, v)
+			}
+			// The direction question names the ball the ball answer picks.
+			named := balls[strings.Index(prior.Labels, strings.TrimSpace(ball.Answer))]
+			if !strings.Contains(dir.Prompt, "Push "+named+". Direction?") {
+				t.Errorf("state %d view %d: ball answer %q (%s), direction prompt %q", s, v, ball.Answer, named, dir.Prompt)
+			}
+		}
+	}
+	if _, err := BuildDataset(pm.Demos, t.TempDir(), DatasetConfig{Template: "clevr-rel-v1", HeldoutFraction: 0.3, Augment: -1}, "test"); err == nil || !strings.Contains(err.Error(), "augment -1") {
+		t.Errorf("negative Augment: %v", err)
+	}
+}

@@ -48,6 +48,9 @@ type Config struct {
 	Template        string  `toml:"template" default:"clevr-compact-v1" doc:"prompt template version the model is trained on and the prior asks with (the RL config's prior_template): clevr-rel-v1, clevr-compact-v1, clevr-v1 or generic-v1"`
 	HeldoutFraction float64 `toml:"heldout_fraction" default:"0.2" doc:"fraction of the episodes held out, in (0, 1)"`
 	SplitSeed       int64   `toml:"split_seed" default:"1" doc:"seed of which episodes are held out"`
+	// Augment is omitted from a model manifest when 0, so that the manifests
+	// of configs from before it stay byte for byte what they were.
+	Augment int `json:"Augment,omitempty" toml:"augment" default:"0" doc:"symmetric views added per training state (lago demos dataset -augment; CLEVR-Robot: colours permuted, left and right mirrored); 0: none"`
 
 	// The push (lago lm push).
 	Push       string `toml:"push" default:"" doc:"Ollama model name to create from the trained model (-push NAME overrides); empty: no push"`
@@ -190,6 +193,9 @@ func (c Config) Validate() error {
 	}
 	if c.SplitSeed < 0 {
 		bad("split_seed", "%d, want ≥ 0", c.SplitSeed)
+	}
+	if c.Augment < 0 {
+		bad("augment", "%d, want 0 (none) or the number of symmetric views per training state", c.Augment)
 	}
 	t := c.Train
 	t.Data, t.HeldoutData = "-", "-"

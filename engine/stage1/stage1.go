@@ -105,7 +105,7 @@ func (c Config) demosConfig() demos.Config {
 }
 
 func (c Config) datasetConfig() demos.DatasetConfig {
-	return demos.DatasetConfig{Template: c.Template, HeldoutFraction: c.HeldoutFraction, Seed: uint64(c.SplitSeed)}
+	return demos.DatasetConfig{Template: c.Template, HeldoutFraction: c.HeldoutFraction, Seed: uint64(c.SplitSeed), Augment: c.Augment}
 }
 
 // Run runs the pipeline into opt.Dir, skipping the steps already done for

@@ -132,6 +132,19 @@ func TestPipelineRunsSkipsAndRedoes(t *testing.T) {
 	if res3.Manifest.SHA256 == m.SHA256 {
 		t.Error("more training steps gave the same model")
 	}
+
+	// Symmetric views redo the dataset and what follows, not the demos.
+	c.Augment = 1
+	res5, log, err := runTiny(t, context.Background(), c, dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if want := []string{StepDemos}; !slices.Equal(res5.Skipped, want) {
+		t.Errorf("after changing augment, skipped %v, want %v\n%s", res5.Skipped, want, log)
+	}
+	if d := res5.Manifest.Dataset; d.AugmentedStates == 0 || d.TrainPairs != 2*res3.Manifest.Dataset.TrainPairs {
+		t.Errorf("augment 1: dataset %+v; without: %+v", d, res3.Manifest.Dataset)
+	}
 }
 
 // A pipeline killed during training resumes from the checkpoint and ends
@@ -196,6 +209,7 @@ func TestConfigErrors(t *testing.T) {
 		{`template = "clevr-v9"`, "config key template:"},
 		{`epsilon_min = 0.6`, "config key epsilon_max: 0.5, want a value in [epsilon_min = 0.6, 1]"},
 		{`heldout_fraction = 1`, "config key heldout_fraction: 1, want a value in (0, 1)"},
+		{`augment = -2`, "config key augment: -2, want 0 (none)"},
 		{`episodez = 3`, "config key episodez: unknown key (did you mean episodes?)"},
 		{`zzzz = 3`, "config key zzzz: unknown key (see lago stage1 -list)"},
 		{"[train]\ndata = \"x.jsonl\"", "config key train.data: set by the pipeline"},
