@@ -88,7 +88,7 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 		}
 		// Say what a rerun will do: a run stopped in its first iteration
 		// has no checkpoint and starts again from the beginning.
-		if n := len(compare.Resumable(dir)); n > 0 {
+		if n := len(compare.Resumable(compare.RunDirs(opt))); n > 0 {
 			return fmt.Errorf("%s; %d unfinished run(s) have a checkpoint and resume from it, any other starts afresh: run the same command again", how, n)
 		}
 		return fmt.Errorf("%s before any run wrote a checkpoint: run the same command again to start them", how)

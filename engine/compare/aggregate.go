@@ -150,16 +150,16 @@ func Others(out string, rows []Row) []string {
 	return others
 }
 
-// Resumable lists the runs under out that stopped with a checkpoint and
-// no summary: those a rerun of the same comparison resumes (the others
-// it starts from the beginning, or skips when finished).
-func Resumable(out string) []string {
-	matches, _ := filepath.Glob(RunsGlob(out))
-	var dirs []string
-	for _, d := range matches {
+// Resumable lists those of the run directories dirs (a comparison's,
+// RunDirs) that stopped with a checkpoint and no summary: the runs a rerun
+// of the comparison resumes (the others it starts from the beginning, or
+// skips when finished).
+func Resumable(dirs []string) []string {
+	var out []string
+	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(d, runfile.CheckpointFile)); err == nil && !done(d) {
-			dirs = append(dirs, d)
+			out = append(out, d)
 		}
 	}
-	return dirs
+	return out
 }

@@ -168,7 +168,7 @@ func TestOthers(t *testing.T) {
 	if got := Others(out, rows); len(got) != 0 {
 		t.Fatalf("Others = %v with every finished run summarised, want none", got)
 	}
-	if got := Resumable(out); len(got) != 0 {
+	if got := Resumable(RunDirs(Options{Out: out, Priors: []string{"none", "scripted:0.9"}, Seeds: 2, Base: config.Config{Seed: 1}})); len(got) != 0 {
 		t.Fatalf("Resumable = %v, want none (the unfinished run has no checkpoint)", got)
 	}
 	if dirs, err := FindRuns([]string{RunsGlob(out)}); err != nil || len(dirs) != 3 {
@@ -176,12 +176,13 @@ func TestOthers(t *testing.T) {
 	}
 }
 
-// TestResumable: only unfinished runs with a checkpoint are resumable.
+// TestResumable: only unfinished runs with a checkpoint are resumable, and
+// only those of the comparison asked about.
 func TestResumable(t *testing.T) {
 	out := t.TempDir()
-	dir := func(slug string, seed int, finished, ckpt bool) string {
-		d := filepath.Join(out, "runs", slug, fmt.Sprintf("seed-%d", seed))
-		fakeRun(t, d, "CartPole-v1", "none", int64(seed), 0.5, finished)
+	dir := func(prior string, seed int, finished, ckpt bool) string {
+		d := filepath.Join(out, "runs", Slug(prior), fmt.Sprintf("seed-%d", seed))
+		fakeRun(t, d, "CartPole-v1", prior, int64(seed), 0.5, finished)
 		if ckpt {
 			if err := os.WriteFile(filepath.Join(d, runfile.CheckpointFile), []byte("x"), 0o644); err != nil {
 				t.Fatal(err)
@@ -191,8 +192,10 @@ func TestResumable(t *testing.T) {
 	}
 	dir("none", 1, true, true) // finished: nothing to resume
 	want := dir("none", 2, false, true)
-	dir("none", 3, false, false) // stopped in its first iteration: starts afresh
-	if got := Resumable(out); len(got) != 1 || got[0] != want {
+	dir("none", 3, false, false)        // stopped in its first iteration: starts afresh
+	dir("scripted:0.9", 1, false, true) // another comparison's, in the same directory
+	opt := Options{Out: out, Priors: []string{"none"}, Seeds: 3, Base: config.Config{Seed: 1}}
+	if got := Resumable(RunDirs(opt)); len(got) != 1 || got[0] != want {
 		t.Fatalf("Resumable = %v, want [%s]", got, want)
 	}
 }

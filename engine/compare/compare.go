@@ -178,8 +178,7 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 			if err := cfg.CheckTrainable(); err != nil {
 				return nil, err
 			}
-			jobs = append(jobs, job{prior: p, seed: cfg.Seed, cfg: cfg,
-				dir: filepath.Join(opt.Out, "runs", Slug(p), fmt.Sprintf("seed-%d", cfg.Seed))})
+			jobs = append(jobs, job{prior: p, seed: cfg.Seed, cfg: cfg, dir: runDir(opt.Out, p, cfg.Seed)})
 		}
 	}
 	if err := os.MkdirAll(filepath.Join(opt.Out, "configs"), 0o755); err != nil {
@@ -216,6 +215,23 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 		return nil, err
 	}
 	return summarise(opt, jobs)
+}
+
+// runDir is where the run of a prior and a seed lives under out.
+func runDir(out, prior string, seed int64) string {
+	return filepath.Join(out, "runs", Slug(prior), fmt.Sprintf("seed-%d", seed))
+}
+
+// RunDirs lists the run directories of opt's priors and seeds, as Run lays
+// them out: those of this comparison among any others in opt.Out.
+func RunDirs(opt Options) []string {
+	var dirs []string
+	for _, p := range opt.Priors {
+		for k := range opt.Seeds {
+			dirs = append(dirs, runDir(opt.Out, p, opt.Base.Seed+int64(k)))
+		}
+	}
+	return dirs
 }
 
 func done(dir string) bool {
