@@ -123,6 +123,7 @@ func cmdDemosDataset(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the episode split")
 	trainEpisodes := fs.Int("train-episodes", 0, "keep only the first N training episodes (0: all); the held-out episodes stay those of the whole directory, so a ladder of data sizes shares one held-out set")
 	augment := fs.Int("augment", 0, "add N views of each training state through the env's symmetries (CLEVR-Robot: colours, left and right), the expert's action mapped")
+	augmentSeed := fs.Uint64("augment-seed", 0, "seed of which views -augment draws (the split keeps -seed): another value gives fresh views of the same split")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -130,7 +131,7 @@ func cmdDemosDataset(args []string, stdout, stderr io.Writer) error {
 		return errors.New("-demos DIR and -out DIR are required")
 	}
 	start := time.Now()
-	m, err := demos.BuildDataset(*dir, *out, demos.DatasetConfig{Template: *tmpl, HeldoutFraction: *held, Seed: *seed, TrainEpisodes: *trainEpisodes, Augment: *augment}, version)
+	m, err := demos.BuildDataset(*dir, *out, demos.DatasetConfig{Template: *tmpl, HeldoutFraction: *held, Seed: *seed, TrainEpisodes: *trainEpisodes, Augment: *augment, AugmentSeed: *augmentSeed}, version)
 	if err != nil {
 		return err
 	}

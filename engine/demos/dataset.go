@@ -70,9 +70,13 @@ type DatasetConfig struct {
 	// the env's symmetries (env.Symmetric: CLEVR-Robot's colours and its
 	// left and right), each with the expert's action mapped: more distinct
 	// texts from the same demonstrations. They are drawn at random, seeded
-	// by Seed and the episode, so a dataset is the same whatever
-	// TrainEpisodes keeps. The held-out side is never augmented.
+	// by Seed, AugmentSeed and the episode, so a dataset is the same
+	// whatever TrainEpisodes keeps. The held-out side is never augmented.
 	Augment int `json:"augment,omitempty"`
+	// AugmentSeed draws other views for the same split: a second pass with
+	// fresh views keeps Seed, and so the held-out episodes, and changes
+	// this. 0 is the draws of datasets made before it existed.
+	AugmentSeed uint64 `json:"augment_seed,omitempty"`
 }
 
 // DatasetCounts summarise a dataset.
@@ -182,7 +186,7 @@ func BuildDataset(demosDir, out string, cfg DatasetConfig, lagoVersion string) (
 			}
 			// The symmetries drawn for an episode's states depend only on
 			// the seed and the episode.
-			rng := rand.New(rand.NewPCG(cfg.Seed, 0x61756700+uint64(ep.Index))) // "aug"
+			rng := rand.New(rand.NewPCG(cfg.Seed^cfg.AugmentSeed*0x9e3779b97f4a7c15, 0x61756700+uint64(ep.Index))) // "aug"
 			if heldout {
 				m.Counts.HeldoutEpisodes++
 			} else {

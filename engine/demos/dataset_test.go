@@ -512,7 +512,37 @@ func TestDatasetAugment(t *testing.T) {
 			}
 		}
 	}
+	// Another augment seed: other views, the same originals and held-out side.
+	other := filepath.Join(t.TempDir(), "aug-seed")
+	if _, err := BuildDataset(pm.Demos, other, DatasetConfig{Template: "clevr-rel-v1", HeldoutFraction: 0.3, Seed: 3, Augment: 2, AugmentSeed: 9}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	o := readPairs(t, filepath.Join(other, TrainFile))
+	same := 0
+	for s := range len(p) / 2 {
+		if !slices.Equal(o[6*s:6*s+2], p[2*s:2*s+2]) {
+			t.Fatalf("augment seed 9, state %d: the original pairs changed", s)
+		}
+		if o[6*s+2] == a[6*s+2] {
+			same++
+		}
+	}
+	if same > len(p)/2/10 {
+		t.Errorf("augment seed 9 drew the same first view as seed 0 in %d of %d states", same, len(p)/2)
+	}
+	if h1, h2 := mustRead(t, filepath.Join(aug, HeldoutStatesFile)), mustRead(t, filepath.Join(other, HeldoutStatesFile)); h1 != h2 {
+		t.Error("another augment seed changed the held-out states")
+	}
 	if _, err := BuildDataset(pm.Demos, t.TempDir(), DatasetConfig{Template: "clevr-rel-v1", HeldoutFraction: 0.3, Augment: -1}, "test"); err == nil || !strings.Contains(err.Error(), "augment -1") {
 		t.Errorf("negative Augment: %v", err)
 	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
