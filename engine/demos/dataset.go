@@ -185,7 +185,7 @@ func BuildDataset(demosDir, out string, cfg DatasetConfig, lagoVersion string) (
 				return nil
 			}
 			// The symmetries drawn for an episode's states depend only on
-			// the seed and the episode.
+			// the seeds and the episode.
 			rng := rand.New(rand.NewPCG(cfg.Seed^cfg.AugmentSeed*0x9e3779b97f4a7c15, 0x61756700+uint64(ep.Index))) // "aug"
 			if heldout {
 				m.Counts.HeldoutEpisodes++
