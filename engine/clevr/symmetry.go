@@ -133,10 +133,9 @@ func (s Symmetry) task(t Task) Task {
 // its map of actions; false, changing nothing, for the ordered row and the
 // gathering.
 func (e *Env) ApplyRandomSymmetry(r *rand.Rand) (func(int) int, bool) {
-	if !(e.task.Kind == KindRelations || e.task.Kind == KindPush) {
+	s := RandomSymmetry(r)
+	if !e.Apply(s) {
 		return nil, false
 	}
-	s := RandomSymmetry(r)
-	e.Apply(s)
 	return s.Action, true
 }

@@ -359,13 +359,7 @@ func TestDatasetTrainEpisodesKeepsTheHeldOutSet(t *testing.T) {
 	if pm.Counts.TrainEpisodes != 2 || pm.Counts.HeldoutEpisodes != fm.Counts.HeldoutEpisodes || pm.Counts.HeldoutStates != fm.Counts.HeldoutStates {
 		t.Errorf("counts %+v; full %+v", pm.Counts, fm.Counts)
 	}
-	for _, f := range []string{HeldoutFile, HeldoutStatesFile} {
-		a, _ := os.ReadFile(filepath.Join(full, f))
-		b, _ := os.ReadFile(filepath.Join(part, f))
-		if len(a) == 0 || string(a) != string(b) {
-			t.Errorf("%s differs between the full dataset and the 2-episode one", f)
-		}
-	}
+	sameHeldout(t, full, part, "between the full dataset and the 2-episode one")
 	fp, pp := readPairs(t, filepath.Join(full, TrainFile)), readPairs(t, filepath.Join(part, TrainFile))
 	if len(pp) == 0 || len(pp) >= len(fp) || !slices.Equal(pp, fp[:len(pp)]) || len(pp) != pm.Counts.TrainPairs {
 		t.Errorf("2-episode train pairs (%d) are not a proper prefix of the full ones (%d)", len(pp), len(fp))
@@ -478,13 +472,7 @@ func TestDatasetAugment(t *testing.T) {
 	if am.Counts.AugmentedStates != 2*(pm.Counts.TrainPairs/2) || am.Counts.TrainPairs != 3*pm.Counts.TrainPairs {
 		t.Errorf("augment 2: counts %+v; without: %+v", am.Counts, pm.Counts)
 	}
-	for _, f := range []string{HeldoutFile, HeldoutStatesFile} {
-		a, _ := os.ReadFile(filepath.Join(plain, f))
-		b, _ := os.ReadFile(filepath.Join(aug, f))
-		if len(a) == 0 || string(a) != string(b) {
-			t.Errorf("%s differs with augment 2: the held-out side must not be augmented", f)
-		}
-	}
+	sameHeldout(t, plain, aug, "with augment 2: the held-out side must not be augmented")
 	a, b := readPairs(t, filepath.Join(aug, TrainFile)), readPairs(t, filepath.Join(again, TrainFile))
 	if !slices.Equal(a, b) {
 		t.Error("two builds of one config differ")
@@ -530,19 +518,21 @@ func TestDatasetAugment(t *testing.T) {
 	if same > len(p)/2/10 {
 		t.Errorf("augment seed 9 drew the same first view as seed 0 in %d of %d states", same, len(p)/2)
 	}
-	if h1, h2 := mustRead(t, filepath.Join(aug, HeldoutStatesFile)), mustRead(t, filepath.Join(other, HeldoutStatesFile)); h1 != h2 {
-		t.Error("another augment seed changed the held-out states")
-	}
+	sameHeldout(t, aug, other, "with another augment seed")
 	if _, err := BuildDataset(pm.Demos, t.TempDir(), DatasetConfig{Template: "clevr-rel-v1", HeldoutFraction: 0.3, Augment: -1}, "test"); err == nil || !strings.Contains(err.Error(), "augment -1") {
 		t.Errorf("negative Augment: %v", err)
 	}
 }
 
-func mustRead(t *testing.T, path string) string {
+// sameHeldout fails the test unless datasets a and b hold the same,
+// non-empty held-out files.
+func sameHeldout(t *testing.T, a, b, why string) {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	for _, f := range []string{HeldoutFile, HeldoutStatesFile} {
+		x, _ := os.ReadFile(filepath.Join(a, f))
+		y, _ := os.ReadFile(filepath.Join(b, f))
+		if len(x) == 0 || string(x) != string(y) {
+			t.Errorf("%s differs %s", f, why)
+		}
 	}
-	return string(b)
 }
