@@ -289,14 +289,17 @@ func (g *gateEnv) Step(action []float32, obs []float32) Transition {
 // envs instead of sleeping.
 func TestAsyncCallerIsAWorker(t *testing.T) {
 	for _, workers := range []int{1, 2, 3} {
+		if n := settleAsyncWorkers(0); n != 0 {
+			t.Fatalf("%d async workers still running from earlier Vecs", n)
+		}
 		v := newScriptVec(t, 6, 0, workers, 0)
-		before := runtime.NumGoroutine()
 		if err := v.EnableAsync(2); err != nil {
 			t.Fatal(err)
 		}
-		if n := runtime.NumGoroutine() - before; n != workers-1 {
+		if n := settleAsyncWorkers(workers - 1); n != workers-1 {
 			t.Errorf("%d workers: EnableAsync started %d goroutines, want %d", workers, n, workers-1)
 		}
+		v.Close()
 	}
 
 	slow := &gateEnv{entered: make(chan struct{}), release: make(chan struct{})}
@@ -331,5 +334,26 @@ func TestAsyncCallerIsAWorker(t *testing.T) {
 	v.Recv(1)
 	if v.Rewards[0] != 1 || v.Rewards[1] != 2 {
 		t.Errorf("rewards %v, want [1 2]", v.Rewards)
+	}
+}
+
+// settleAsyncWorkers counts the goroutines running Vec.asyncWork, waiting
+// up to 5 s for the count to reach want: goroutines start and exit
+// asynchronously, and counting all goroutines (runtime.NumGoroutine) races
+// with other tests' goroutines still exiting (seen in CI: -2).
+func settleAsyncWorkers(want int) int {
+	deadline := time.Now().Add(5 * time.Second)
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n == len(buf) {
+			buf = make([]byte, 2*len(buf))
+			continue
+		}
+		got := strings.Count(string(buf[:n]), ").asyncWork(")
+		if got == want || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
