@@ -111,6 +111,9 @@ func parseRange(s string) (float64, float64, error) {
 	if len(parts) == 1 {
 		v[1] = v[0]
 	}
+	if !(0 <= v[0] && v[0] <= v[1] && v[1] <= 1) {
+		return 0, 0, errors.New("want 0 ≤ MIN ≤ MAX ≤ 1")
+	}
 	return v[0], v[1], nil
 }
 

@@ -39,6 +39,8 @@ func TestDemosFlagErrors(t *testing.T) {
 		{[]string{"demos", "-episodes", "1"}, "-out DIR is required"},
 		{[]string{"demos", "-epsilon", "0.1,0.2,0.3", "-out", dir}, `-epsilon "0.1,0.2,0.3": want MIN,MAX or one value`},
 		{[]string{"demos", "-epsilon", "x", "-out", dir}, `-epsilon "x"`},
+		{[]string{"demos", "-epsilon", "2", "-out", dir}, `-epsilon "2": want 0 ≤ MIN ≤ MAX ≤ 1`},
+		{[]string{"demos", "-env", "nope", "-out", dir}, `lago demos: unknown env_id "nope"`}, // the package's prefix said once
 		{[]string{"demos", "-best", "top", "-out", dir}, `best-set rule "top"; allowed: argmax, success`},
 		{[]string{"demos", "datset"}, `unexpected argument "datset"`},
 		{[]string{"demos", "dataset", "-demos", dir}, "-demos DIR and -out DIR are required"},

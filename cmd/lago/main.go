@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	_ "github.com/lago-rl/lago/engine/envs" // every env id resolves in every command
 )
@@ -74,7 +75,10 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(stderr, "lago %s: %v\n", args[0], err)
+		// A package's errors start with its name, which is often the
+		// command's (demos: …): say it once.
+		msg := strings.TrimPrefix(err.Error(), args[0]+": ")
+		fmt.Fprintf(stderr, "lago %s: %s\n", args[0], msg)
 		return 1
 	}
 	return 0

@@ -31,7 +31,7 @@ type Config struct {
 	Data            string  `toml:"data" default:"" doc:"JSON-lines file of {\"prompt\": ..., \"answer\": ...} pairs (required)"`
 	HeldoutFraction float64 `toml:"heldout_fraction" default:"0.1" doc:"fraction of the pairs held out for evaluation, in (0, 0.5]; unused with heldout_data"`
 	HeldoutData     string  `toml:"heldout_data" default:"" doc:"JSON-lines file of held-out pairs (e.g. lago demos dataset's heldout.jsonl, split by episode); then every pair of data trains; empty: hold out heldout_fraction of data's pairs at random"`
-	Init            string  `toml:"init" default:"" doc:"GGUF llama model to continue training (its shape and vocabulary win over the shape keys); empty: a new model"`
+	Init            string  `toml:"init" default:"" doc:"GGUF llama model to continue training (its shape and vocabulary win over the shape keys, except a larger context); empty: a new model"`
 
 	// Run.
 	Seed         int64  `toml:"seed" default:"1" doc:"seed of the weights, the held-out split and the batch order"`
@@ -40,13 +40,13 @@ type Config struct {
 	Name         string `toml:"name" default:"lago-lm" doc:"the model's general.name in the exported GGUF"`
 	Export       string `toml:"export" default:"f32" doc:"tensor type of the exported model.gguf: f32, f16 or q8_0"`
 
-	// Model shape (a new model only).
+	// Model shape (a new model only; context also with init).
 	Layers   int     `toml:"layers" default:"2" doc:"transformer blocks"`
 	Dim      int     `toml:"dim" default:"64" doc:"embedding width"`
 	Heads    int     `toml:"heads" default:"4" doc:"attention heads (must divide dim; dim/heads even)"`
 	KVHeads  int     `toml:"kv_heads" default:"2" doc:"key/value heads (must divide heads; fewer is grouped-query attention)"`
 	FFN      int     `toml:"ffn" default:"192" doc:"SwiGLU hidden width"`
-	Context  int     `toml:"context" default:"64" doc:"longest prompt + answer in tokens"`
+	Context  int     `toml:"context" default:"64" doc:"longest prompt + answer in tokens; with init, the larger of this and the model's own context"`
 	RopeBase float64 `toml:"rope_base" default:"10000" doc:"rotary embedding base (llama.rope.freq_base)"`
 	NormEps  float64 `toml:"norm_eps" default:"1e-5" doc:"RMSNorm epsilon (stored as float32)"`
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/lago-rl/lago/engine/lm/tokenizer"
 )
@@ -120,26 +122,68 @@ func EncodeAnswer(v *tokenizer.Vocab, answer string) []int {
 	return cont.Encode(answer)
 }
 
-// Encode tokenizes pairs; a pair longer than context is an error naming it.
+// Encode tokenizes pairs; a pair longer than context is an error naming it
+// (the first such pair in data order). The pairs are split into one
+// contiguous range per core: tokenizing ~1M CLEVR prompts is minutes on
+// one core, and the vocabulary is only read.
 func Encode(v *tokenizer.Vocab, pairs []Pair, context int) ([]Sequence, error) {
 	out := make([]Sequence, len(pairs))
-	for i, p := range pairs {
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(pairs)/encodeChunk))
+	per := (len(pairs) + workers - 1) / workers
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*per, min(len(pairs), (w+1)*per)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = encodeRange(v, pairs, out, lo, hi, context)
+		}()
+	}
+	wg.Wait()
+	// Ranges are in data order and each stops at its first bad pair, so the
+	// first error here is the first bad pair of the data.
+	if err := firstErr(errs); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// encodeChunk is the fewest pairs worth a goroutine of their own.
+const encodeChunk = 4096
+
+func firstErr(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeRange tokenizes pairs[lo:hi] into out[lo:hi].
+func encodeRange(v *tokenizer.Vocab, pairs []Pair, out []Sequence, lo, hi, context int) error {
+	for i := lo; i < hi; i++ {
+		p := pairs[i]
 		prompt := v.Encode(p.Prompt)
 		answer := EncodeAnswer(v, p.Answer)
 		if len(answer) == 0 {
-			return nil, fmt.Errorf("train: pair %d: the answer %q has no tokens", i, p.Answer)
+			return fmt.Errorf("train: pair %d: the answer %q has no tokens", i, p.Answer)
 		}
 		n := len(prompt) + len(answer)
 		if n > context {
-			return nil, fmt.Errorf("train: pair %d (%q) is %d tokens, more than context = %d", i, p.Prompt, n, context)
+			return fmt.Errorf("train: pair %d (%q) is %d tokens, more than context = %d", i, p.Prompt, n, context)
 		}
 		seq := Sequence{Tokens: make([]int64, 0, n), AnswerStart: len(prompt)}
-		for _, id := range append(prompt, answer...) {
+		for _, id := range prompt {
+			seq.Tokens = append(seq.Tokens, int64(id))
+		}
+		for _, id := range answer {
 			seq.Tokens = append(seq.Tokens, int64(id))
 		}
 		out[i] = seq
 	}
-	return out, nil
+	return nil
 }
 
 // LetterAfter is the synthetic task of the learning test: a list of

@@ -159,6 +159,12 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 			return nil, fmt.Errorf("config key init: %w", err)
 		}
 		t.model, t.vocab = im.Model, im.Vocab
+		// RoPE learns no positions, so a continued model may be taught
+		// longer texts than it was made for (a template with one more
+		// line): a larger context key wins; a smaller one never cuts.
+		if cfg.Context > t.model.Shape.Context {
+			t.model.Shape.Context = cfg.Context
+		}
 	} else {
 		seen := pairs // every text the model will read: the data, and a separate held-out file's
 		if cfg.HeldoutData != "" {

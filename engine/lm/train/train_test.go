@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lago-rl/lago/bindings/torch"
+	"github.com/lago-rl/lago/engine/lm"
 )
 
 func writePairs(t testing.TB, pairs []Pair) string {
@@ -284,5 +287,53 @@ func TestHeldoutDataFile(t *testing.T) {
 	c.HeldoutData = ""
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "heldout_fraction") {
 		t.Fatalf("no held-out file and fraction 0: %v; want an error naming heldout_fraction", err)
+	}
+}
+
+// TestInitTakesALargerContext: a model continued with init keeps its shape,
+// but a larger context key wins (RoPE learns no positions), so it can be
+// taught longer prompts than it was made for; a smaller key never cuts.
+func TestInitTakesALargerContext(t *testing.T) {
+	c := smallConfig(t)
+	c.Context = 12 // 4-letter lists are 11 tokens
+	dir := t.TempDir()
+	tr, err := New(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Run(context.Background(), Options{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	tr.Free()
+
+	longer, err := LetterAfter(300, 7, 8, 4) // the same words, 14 tokens
+	if err != nil {
+		t.Fatal(err)
+	}
+	cont := smallConfig(t)
+	cont.Init = filepath.Join(dir, ModelFile)
+	cont.Data = writePairs(t, longer)
+	cont.Dim, cont.Layers = 32, 3 // shape keys lose to the model's
+	cont.Context = 10
+	if _, err := New(cont, Options{}); err == nil || !strings.Contains(err.Error(), "more than context = 12") {
+		t.Fatalf("a smaller context key: %v; want the model's 12 kept and the long pairs refused", err)
+	}
+	cont.Context = 16
+	tr, err = New(cont, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Free()
+	out := t.TempDir()
+	if _, err := tr.Run(context.Background(), Options{Dir: out}); err != nil {
+		t.Fatal(err)
+	}
+	im, err := lm.Import(filepath.Join(out, ModelFile), torch.Float32, torch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Model.Free()
+	if s := im.Model.Shape; s.Context != 16 || s.Dim != 16 || s.Layers != 1 {
+		t.Fatalf("continued model's shape %+v; want the first model's with context 16", s)
 	}
 }
