@@ -163,3 +163,66 @@ func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	return s[strings.LastIndexByte(s, '\n')+1:]
 }
+
+// TestLMTrainDataParallel runs `lago lm train -nproc 2`: the ranks train
+// together (rank 0 alone reports and writes the run), a Ctrl-C stops both
+// with a checkpoint and a resume hint, and -resume with -nproc 2 finishes.
+func TestLMTrainDataParallel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the lago binary and runs 2-rank trainings; skipped in -short mode")
+	}
+	if !slices.Contains(torch.DistBackends(), "gloo") {
+		t.Skip("the shim was built without c10d/Gloo")
+	}
+	dir := t.TempDir()
+	bin := buildLago(t, dir)
+	pairs := filepath.Join(dir, "pairs.jsonl")
+	if out, err := exec.Command(bin, "lm", "letters", "-n", "2000", "-out", pairs).CombinedOutput(); err != nil {
+		t.Fatalf("lm letters: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "lm.toml")
+	toml := "data = \"" + pairs + "\"\nlayers = 1\ndim = 32\nheads = 2\nkv_heads = 1\nffn = 64\ncontext = 24\n" +
+		"batch_size = 16\nsteps = 100000\neval_every = 1000\ncheckpoint_every = 0\n"
+	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runDir := filepath.Join(dir, "run")
+	cmd := exec.Command(bin, "lm", "train", "-nproc", "2", "-config", cfg, "-out", runDir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForLines(t, filepath.Join(runDir, "metrics.jsonl"), 20, 60*time.Second, cmd, &stderr)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("interrupted group exited with %v:\n%s", err, stderr.String())
+	}
+	if want := "[rank 0] interrupted; checkpoint written. Resume with: lago lm train -resume " + runDir + " (-nproc 2"; !strings.Contains(stdout.String(), want) {
+		t.Fatalf("stdout %q lacks %q", stdout.String(), want)
+	}
+	if strings.Contains(stdout.String(), "[rank 1]") {
+		t.Errorf("rank 1 reported: %q", stdout.String())
+	}
+	// The resumed run finishes soon: its config, edited here, is the one it reads.
+	conf := filepath.Join(runDir, "config.toml")
+	data, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, bytes.Replace(data, []byte("steps = 100000"), []byte("steps = 400"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "lm", "train", "-nproc", "2", "-resume", runDir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "[rank 0] run "+runDir+": 400 steps") {
+		t.Fatalf("resume output %q lacks the finished run", out)
+	}
+	if _, err := os.Stat(filepath.Join(runDir, "model.gguf")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,6 +74,8 @@ func cmdLMTrain(args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("quiet", false, "no progress line")
 	var sets multiFlag
 	fs.Var(&sets, "set", "override a config key: -set key=value (repeatable)")
+	var dist distFlags
+	dist.register(fs, "start this many ranks of a data-parallel run on this machine (each rank batch_size/N pairs of every minibatch; gradients summed before each step, so the run is the 1-process run with N times the throughput where the cores or devices allow)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -112,7 +115,29 @@ func cmdLMTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	prog := newProgressLine(stderr, *quiet)
+	if dist.nproc > 1 {
+		// Each rank gets this command line with the run directory
+		// spelled out (a default one is named after the clock).
+		ranks := append([]string{"lm", "train"}, dropFlag(args, "nproc")...)
+		if *resume == "" && *out == "" {
+			ranks = append(ranks, "-out", opt.Dir)
+		}
+		return dist.launchCommand(ranks, false, stdout, stderr)
+	}
+	dev, err := torch.ParseDevice(cfg.Device)
+	if err != nil {
+		return fmt.Errorf("config key device: %w", err)
+	}
+	group, _, err := dist.spec.Join(os.Getenv, dev)
+	if err != nil {
+		return err
+	}
+	lead := true // the process that reports
+	if group != nil {
+		defer group.Close()
+		opt.Group, lead = group, group.Rank() == 0
+	}
+	prog := newProgressLine(stderr, *quiet || !lead)
 	opt.Progress = func(p train.Progress) {
 		line := fmt.Sprintf("step %d/%d (%.1f%%)  loss %.4f  %.0f tokens/s  ETA %s", p.Step, p.Total,
 			100*float64(p.Step)/float64(p.Total), p.Loss, p.TokensPerS, p.ETA.Round(time.Second))
@@ -144,15 +169,45 @@ func cmdLMTrain(args []string, stdout, stderr io.Writer) error {
 	close(finished)
 	prog.clear()
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprintf(stdout, "interrupted; checkpoint written. Resume with: lago lm train -resume %s\n", opt.Dir)
+		if lead {
+			fmt.Fprintf(stdout, "interrupted; checkpoint written. Resume with: lago lm train -resume %s%s\n", opt.Dir, nprocHint(group))
+		}
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "run %s: %d steps, %d weights, held-out loss %.4f, top-1 answer accuracy %.4f; model %s\n",
-		opt.Dir, res.Steps, res.Params, res.HeldoutLoss, res.HeldoutAcc, res.Model)
+	if lead {
+		fmt.Fprintf(stdout, "run %s: %d steps, %d weights, held-out loss %.4f, top-1 answer accuracy %.4f; model %s\n",
+			opt.Dir, res.Steps, res.Params, res.HeldoutLoss, res.HeldoutAcc, res.Model)
+	}
 	return nil
+}
+
+// nprocHint is what a resume command adds to run as g did.
+func nprocHint(g *torch.Group) string {
+	if g == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (-nproc %d, or the same group)", g.Size())
+}
+
+// dropFlag is args without the flag -name (or --name), in either of its
+// forms: "-name V" and "-name=V".
+func dropFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := strings.TrimPrefix(args[i], "-")
+		a = strings.TrimPrefix(a, "-")
+		switch {
+		case a == name && len(args[i]) > len(a):
+			i++ // and its value
+		case strings.HasPrefix(a, name+"=") && len(args[i]) > len(a):
+		default:
+			out = append(out, args[i])
+		}
+	}
+	return out
 }
 
 // parseWithSets applies -set overrides before validating a file that is

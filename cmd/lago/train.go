@@ -24,7 +24,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	var a runfile.TrainArgs
 	a.Register(fs)
 	var dist distFlags
-	dist.register(fs)
+	dist.register(fs, "start this many ranks of a data-parallel run on this machine (each rank num_envs/N envs; gradients averaged every minibatch)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -21,9 +21,9 @@ type distFlags struct {
 	spec  run.GroupSpec
 }
 
-func (d *distFlags) register(fs *flag.FlagSet) {
+func (d *distFlags) register(fs *flag.FlagSet, nprocDoc string) {
 	d.spec = run.UnsetGroupSpec()
-	fs.IntVar(&d.nproc, "nproc", 0, "start this many ranks of a data-parallel run on this machine (each rank num_envs/N envs; gradients averaged every minibatch)")
+	fs.IntVar(&d.nproc, "nproc", 0, nprocDoc)
 	fs.IntVar(&d.spec.Rank, "rank", -1, "this process's rank in a data-parallel group (default: $RANK or $SLURM_PROCID)")
 	fs.IntVar(&d.spec.WorldSize, "world-size", -1, "ranks in the group (default: $WORLD_SIZE or $SLURM_NTASKS)")
 	fs.IntVar(&d.spec.LocalRank, "local-rank", -1, "rank on this machine: its CUDA device (default: $LOCAL_RANK or $SLURM_LOCALID)")
@@ -36,6 +36,12 @@ func (d *distFlags) register(fs *flag.FlagSet) {
 
 // launch runs `lago train` with a's flags as d.nproc local ranks.
 func (d *distFlags) launch(a runfile.TrainArgs, stdout, stderr io.Writer) error {
+	return d.launchCommand(a.CommandLine(), a.ProgressJSON, stdout, stderr)
+}
+
+// launchCommand runs `lago ARGS...` (a command line without -nproc) as
+// d.nproc local ranks.
+func (d *distFlags) launchCommand(args []string, rawRank0Stdout bool, stdout, stderr io.Writer) error {
 	if d.spec.Rank >= 0 || d.spec.WorldSize >= 0 || d.spec.StoreFile != "" {
 		return fmt.Errorf("-nproc starts the ranks itself: drop -rank, -world-size and -dist-store")
 	}
@@ -43,11 +49,11 @@ func (d *distFlags) launch(a runfile.TrainArgs, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	args := append(a.CommandLine(), "-dist-backend", d.spec.Backend, "-dist-timeout", d.spec.Timeout.String())
+	args = append(args[:len(args):len(args)], "-dist-backend", d.spec.Backend, "-dist-timeout", d.spec.Timeout.String())
 	in := run.WatchInterrupts(func(notice string) { fmt.Fprintln(stderr, notice) })
 	defer in.Close()
 	return run.Launch(in.Stop, in.Abort, run.LaunchOptions{Exe: exe, Args: args, NProc: d.nproc,
-		Stdout: stdout, Stderr: stderr, RawRank0Stdout: a.ProgressJSON})
+		Stdout: stdout, Stderr: stderr, RawRank0Stdout: rawRank0Stdout})
 }
 
 // join makes this process a rank when flags or environment say so (nil: a

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/lago-rl/lago/bindings/torch"
@@ -59,6 +60,14 @@ type Options struct {
 	Dir      string         // run directory (created)
 	Resume   bool           // continue from Dir's checkpoint
 	Progress func(Progress) // nil: none
+	// Group makes this process one rank of a data-parallel run (nil: a
+	// single process). Every rank reads the same data and, to resume, the
+	// same Dir (one machine, or a shared filesystem); each trains on its
+	// share of every minibatch, and the gradients are summed over the ranks
+	// before the step, so the ranks stay identical and the run is the
+	// single-process run up to the order of float sums. Rank 0 alone
+	// writes Dir.
+	Group *torch.Group
 }
 
 // Result is the end of a run.
@@ -83,6 +92,7 @@ type Trainer struct {
 	device   torch.Device
 	epochs   map[int][]int
 	lastEval [2]float64
+	group    *torch.Group // nil: a single process
 }
 
 // checkpointMeta is the JSON part of a checkpoint: what the torch archive
@@ -136,7 +146,10 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Trainer{cfg: cfg, device: dev, epochs: map[int][]int{}, lastEval: [2]float64{math.NaN(), math.NaN()}}
+	if g := opt.Group; g != nil && cfg.BatchSize%g.Size() != 0 {
+		return nil, fmt.Errorf("config key batch_size = %d: a data-parallel run splits each minibatch over its %d ranks; make it a multiple of %d", cfg.BatchSize, g.Size(), g.Size())
+	}
+	t := &Trainer{cfg: cfg, device: dev, epochs: map[int][]int{}, lastEval: [2]float64{math.NaN(), math.NaN()}, group: opt.Group}
 	var meta *checkpointMeta
 	var state []byte
 	if opt.Resume {
@@ -195,7 +208,54 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 	if t.rope, err = lm.NewRope(t.model.Shape, ctx, torch.Float32, dev); err != nil {
 		return fail(err)
 	}
+	if t.group != nil {
+		if err := t.joinRanks(); err != nil {
+			return fail(err)
+		}
+	}
 	return t, nil
+}
+
+// joinRanks checks that every rank holds the same run (step, data sizes,
+// vocabulary and shape, each a slip that would otherwise train a different
+// model silently or hang a collective) and gives every rank rank 0's
+// weights, which a seed or a shared checkpoint already makes equal.
+func (t *Trainer) joinRanks() error {
+	g := t.group
+	mine := []float64{float64(t.step), float64(len(t.train)), float64(len(t.heldout)), float64(t.vocab.Len()), float64(t.model.Shape.ParamCount())}
+	lo, hi := slices.Clone(mine), slices.Clone(mine)
+	if err := g.AllReduceFloat64(lo, torch.ReduceMin); err != nil {
+		return fmt.Errorf("train: rank %d: %w", g.Rank(), err)
+	}
+	if err := g.AllReduceFloat64(hi, torch.ReduceMax); err != nil {
+		return fmt.Errorf("train: rank %d: %w", g.Rank(), err)
+	}
+	for i, what := range []string{"start at different steps", "read different training data", "read different held-out data", "built different vocabularies", "built different model shapes"} {
+		if lo[i] != hi[i] {
+			return fmt.Errorf("train: the %d ranks %s (%v to %v here on rank %d): give every rank the same config, data files and run directory", g.Size(), what, lo[i], hi[i], g.Rank())
+		}
+	}
+	if err := g.Broadcast(t.model.Parameters(), 0); err != nil {
+		return fmt.Errorf("train: rank %d: %w", g.Rank(), err)
+	}
+	return nil
+}
+
+// rank is this process's rank, 0 for a single process.
+func (t *Trainer) rank() int {
+	if t.group == nil {
+		return 0
+	}
+	return t.group.Rank()
+}
+
+// share is this rank's contiguous part of n items: [lo, hi).
+func (t *Trainer) share(n int) (lo, hi int) {
+	if t.group == nil {
+		return 0, n
+	}
+	r, w := t.group.Rank(), t.group.Size()
+	return r * n / w, (r + 1) * n / w
 }
 
 // zeroModel makes a model of shape s whose weights a checkpoint will fill.
@@ -312,7 +372,11 @@ func (t *Trainer) Step() (loss, gradNorm float64, tokens int, err error) {
 	if err := t.opt.SetLR(lr); err != nil {
 		return 0, 0, 0, err
 	}
-	bd := makeBatch(t.train, t.batch(t.step))
+	idx := t.batch(t.step)
+	if t.group != nil {
+		return t.stepShare(idx)
+	}
+	bd := makeBatch(t.train, idx)
 	s := torch.NewScope()
 	defer s.Close()
 	targets := torch.FromSliceIn(s, bd.targets, []int64{int64(len(bd.targets))}, t.device)
@@ -322,31 +386,94 @@ func (t *Trainer) Step() (loss, gradNorm float64, tokens int, err error) {
 	if err := s.Err(); err != nil {
 		return 0, 0, 0, err
 	}
+	gradNorm, err = t.update()
+	return loss, gradNorm, bd.tokens, err
+}
+
+// stepShare is Step on one rank of a group: the loss of this rank's share
+// of the minibatch idx is its answer tokens' summed cross-entropy over the
+// whole minibatch's answer-token count, so the gradients summed over the
+// ranks are the gradient of the minibatch's mean loss, as one process
+// computes it. The clipping and the AdamW step then run on identical
+// gradients on every rank.
+func (t *Trainer) stepShare(idx []int) (loss, gradNorm float64, tokens int, err error) {
+	var answers int
+	for _, i := range idx {
+		answers += len(t.train[i].Tokens) - t.train[i].AnswerStart
+	}
+	lo, hi := t.share(len(idx))
+	bd := makeBatch(t.train, idx[lo:hi])
+	s := torch.NewScope()
+	defer s.Close()
+	targets := torch.FromSliceIn(s, bd.targets, []int64{int64(len(bd.targets))}, t.device)
+	mean := s.CrossEntropy(t.logits(s, bd), targets, ignore)
+	s.Backward(s.MulS(mean, float64(len(bd.targets))/float64(answers)))
+	sums := []float64{s.Item(mean) * float64(len(bd.targets)), float64(bd.tokens)}
+	if err := s.Err(); err != nil {
+		return 0, 0, 0, err
+	}
+	g := t.group
+	if err := g.AllReduceGrads(t.model.Parameters(), torch.ReduceSum); err != nil {
+		return 0, 0, 0, err
+	}
+	if err := g.AllReduceFloat64(sums, torch.ReduceSum); err != nil {
+		return 0, 0, 0, err
+	}
+	gradNorm, err = t.update()
+	return sums[0] / float64(answers), gradNorm, int(sums[1]), err
+}
+
+// update clips the gradients, steps AdamW and clears the gradients.
+func (t *Trainer) update() (gradNorm float64, err error) {
 	if t.cfg.MaxGradNorm > 0 {
 		if gradNorm, err = torch.ClipGradNorm(t.model.Parameters(), t.cfg.MaxGradNorm); err != nil {
-			return 0, 0, 0, err
+			return 0, err
 		}
 	}
 	if err := t.opt.Step(); err != nil {
-		return 0, 0, 0, err
+		return 0, err
 	}
 	if err := t.opt.ZeroGrad(); err != nil {
-		return 0, 0, 0, err
+		return 0, err
 	}
 	t.step++
-	return loss, gradNorm, bd.tokens, nil
+	return gradNorm, nil
 }
 
 // Evaluate returns the held-out mean answer-token loss and the fraction of
 // pairs whose every answer token is the model's top-1 (teacher-forced).
+// In a group each rank scores its share of the held-out pairs.
 func (t *Trainer) Evaluate() (loss, acc float64, err error) {
-	return Evaluate(t.model, t.rope, t.heldout, 4*t.cfg.BatchSize, t.device)
+	if t.group == nil {
+		return Evaluate(t.model, t.rope, t.heldout, 4*t.cfg.BatchSize, t.device)
+	}
+	lo, hi := t.share(len(t.heldout))
+	sumLoss, nTok, nRight, err := evalSums(t.model, t.rope, t.heldout[lo:hi], 4*t.cfg.BatchSize, t.device)
+	if err != nil {
+		return math.NaN(), math.NaN(), err
+	}
+	sums := []float64{sumLoss, float64(nTok), float64(nRight)}
+	if err := t.group.AllReduceFloat64(sums, torch.ReduceSum); err != nil {
+		return math.NaN(), math.NaN(), err
+	}
+	if sums[1] == 0 {
+		return math.NaN(), math.NaN(), nil
+	}
+	return sums[0] / sums[1], sums[2] / float64(len(t.heldout)), nil
 }
 
 // Evaluate scores seqs in batches of size without gradients.
 func Evaluate(m *lm.Model, rope *lm.Rope, seqs []Sequence, size int, dev torch.Device) (loss, acc float64, err error) {
-	var sumLoss float64
-	var nTok, nRight int
+	sumLoss, nTok, nRight, err := evalSums(m, rope, seqs, size, dev)
+	if err != nil || nTok == 0 {
+		return math.NaN(), math.NaN(), err
+	}
+	return sumLoss / float64(nTok), float64(nRight) / float64(len(seqs)), nil
+}
+
+// evalSums is Evaluate's sums: the answer tokens' summed loss, their
+// number, and the pairs answered right.
+func evalSums(m *lm.Model, rope *lm.Rope, seqs []Sequence, size int, dev torch.Device) (sumLoss float64, nTok, nRight int, err error) {
 	err = torch.NoGrad(func() error {
 		for start := 0; start < len(seqs); start += size {
 			idx := make([]int, 0, size)
@@ -380,10 +507,7 @@ func Evaluate(m *lm.Model, rope *lm.Rope, seqs []Sequence, size int, dev torch.D
 		}
 		return nil
 	})
-	if err != nil || nTok == 0 {
-		return math.NaN(), math.NaN(), err
-	}
-	return sumLoss / float64(nTok), float64(nRight) / float64(len(seqs)), nil
+	return sumLoss, nTok, nRight, err
 }
 
 // Run trains to cfg.Steps, evaluating, logging and checkpointing on the
@@ -408,27 +532,41 @@ func (t *Trainer) Run(ctx context.Context, opt Options) (Result, error) {
 		}
 	}
 	torch.KeepFreedMemory()
-	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
-		return Result{}, fmt.Errorf("train: %w", err)
-	}
-	if !opt.Resume {
-		if err := runfile.WriteFileAtomic(filepath.Join(opt.Dir, ConfigFile), t.cfg.Encode()); err != nil {
+	lead := t.rank() == 0 // the rank that writes Dir
+	enc := json.NewEncoder(io.Discard)
+	if lead {
+		if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
 			return Result{}, fmt.Errorf("train: %w", err)
 		}
+		if !opt.Resume {
+			if err := runfile.WriteFileAtomic(filepath.Join(opt.Dir, ConfigFile), t.cfg.Encode()); err != nil {
+				return Result{}, fmt.Errorf("train: %w", err)
+			}
+		}
+		metrics, err := openMetrics(filepath.Join(opt.Dir, MetricsFile), t.step)
+		if err != nil {
+			return Result{}, err
+		}
+		defer metrics.Close()
+		enc = json.NewEncoder(metrics)
 	}
-	metrics, err := openMetrics(filepath.Join(opt.Dir, MetricsFile), t.step)
-	if err != nil {
-		return Result{}, err
-	}
-	defer metrics.Close()
-	enc := json.NewEncoder(metrics)
 	start, startStep := time.Now(), t.step
 	for t.step < t.cfg.Steps {
-		if err := ctx.Err(); err != nil {
-			if cerr := t.Checkpoint(opt.Dir); cerr != nil {
-				return Result{}, errors.Join(err, cerr)
+		stop, err := t.agreeStop(ctx)
+		if err != nil {
+			return Result{}, fmt.Errorf("train: step %d: %w", t.step, err)
+		}
+		if stop {
+			cause := ctx.Err()
+			if cause == nil { // another rank's
+				cause = context.Canceled
 			}
-			return Result{}, err
+			if lead {
+				if cerr := t.Checkpoint(opt.Dir); cerr != nil {
+					return Result{}, errors.Join(cause, cerr)
+				}
+			}
+			return Result{}, cause
 		}
 		stepStart := time.Now()
 		lr := t.cfg.LR(t.step)
@@ -448,7 +586,7 @@ func (t *Trainer) Run(ctx context.Context, opt Options) (Result, error) {
 		if err := enc.Encode(m); err != nil {
 			return Result{}, fmt.Errorf("train: %w", err)
 		}
-		if (t.cfg.CheckpointEvery > 0 && t.step%t.cfg.CheckpointEvery == 0) || t.step == t.cfg.Steps {
+		if lead && ((t.cfg.CheckpointEvery > 0 && t.step%t.cfg.CheckpointEvery == 0) || t.step == t.cfg.Steps) {
 			if err := t.Checkpoint(opt.Dir); err != nil {
 				return Result{}, err
 			}
@@ -463,10 +601,38 @@ func (t *Trainer) Run(ctx context.Context, opt Options) (Result, error) {
 	}
 	ft, _ := lm.ParseFileType(t.cfg.Export)
 	path := filepath.Join(opt.Dir, ModelFile)
-	if err := lm.Export(path, t.model, t.vocab, t.cfg.Name, ft); err != nil {
-		return Result{}, err
+	if lead {
+		if err := lm.Export(path, t.model, t.vocab, t.cfg.Name, ft); err != nil {
+			return Result{}, err
+		}
+	}
+	if t.group != nil {
+		// The others leave once the model is written, so that a launcher
+		// that sees every rank exit finds it there.
+		if err := t.group.Barrier(); err != nil {
+			return Result{}, fmt.Errorf("train: %w", err)
+		}
 	}
 	return Result{Steps: t.step, HeldoutLoss: t.lastEval[0], HeldoutAcc: t.lastEval[1], Model: path, Params: t.model.Shape.ParamCount()}, nil
+}
+
+// agreeStop reports whether the run stops before this step: ctx is done
+// here or, in a group, on any rank (a Ctrl-C reaches the ranks at different
+// steps; all must stop at the same one, or the others would wait in a
+// collective for the one that left).
+func (t *Trainer) agreeStop(ctx context.Context) (bool, error) {
+	stop := ctx.Err() != nil
+	if t.group == nil {
+		return stop, nil
+	}
+	v := []float64{0}
+	if stop {
+		v[0] = 1
+	}
+	if err := t.group.AllReduceFloat64(v, torch.ReduceMax); err != nil {
+		return false, err
+	}
+	return v[0] > 0, nil
 }
 
 // openMetrics opens the metrics file for appending, first dropping lines
