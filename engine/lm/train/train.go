@@ -93,6 +93,7 @@ type Trainer struct {
 	epochs   map[int][]int
 	lastEval [2]float64
 	group    *torch.Group // nil: a single process
+	saved    int          // step of the last checkpoint written or resumed from; -1: none
 }
 
 // checkpointMeta is the JSON part of a checkpoint: what the torch archive
@@ -149,7 +150,7 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 	if g := opt.Group; g != nil && cfg.BatchSize%g.Size() != 0 {
 		return nil, fmt.Errorf("config key batch_size = %d: a data-parallel run splits each minibatch over its %d ranks; make it a multiple of %d", cfg.BatchSize, g.Size(), g.Size())
 	}
-	t := &Trainer{cfg: cfg, device: dev, epochs: map[int][]int{}, lastEval: [2]float64{math.NaN(), math.NaN()}, group: opt.Group}
+	t := &Trainer{cfg: cfg, device: dev, epochs: map[int][]int{}, lastEval: [2]float64{math.NaN(), math.NaN()}, group: opt.Group, saved: -1}
 	var meta *checkpointMeta
 	var state []byte
 	if opt.Resume {
@@ -162,7 +163,7 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 		if t.model, err = zeroModel(meta.Shape, dev); err != nil {
 			return nil, err
 		}
-		t.step = meta.Step
+		t.step, t.saved = meta.Step, meta.Step
 		if len(meta.LastEval) == 2 {
 			t.lastEval = [2]float64{meta.LastEval[0], meta.LastEval[1]}
 		}
@@ -386,8 +387,22 @@ func (t *Trainer) Step() (loss, gradNorm float64, tokens int, err error) {
 	if err := s.Err(); err != nil {
 		return 0, 0, 0, err
 	}
+	if err := finite("loss", loss); err != nil {
+		return loss, 0, 0, err
+	}
 	gradNorm, err = t.update()
 	return loss, gradNorm, bd.tokens, err
+}
+
+// ErrNotFinite is a step whose loss or gradient norm is NaN or infinite:
+// the run stops before the optimiser applies it.
+var ErrNotFinite = errors.New("not finite")
+
+func finite(what string, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("the %s is %v: %w", what, v, ErrNotFinite)
+	}
+	return nil
 }
 
 // stepShare is Step on one rank of a group: the loss of this rank's share
@@ -419,8 +434,12 @@ func (t *Trainer) stepShare(idx []int) (loss, gradNorm float64, tokens int, err 
 	if err := g.AllReduceFloat64(sums, torch.ReduceSum); err != nil {
 		return 0, 0, 0, err
 	}
+	loss = sums[0] / float64(answers)
+	if err := finite("loss", loss); err != nil { // on every rank: the sums are the group's
+		return loss, 0, 0, err
+	}
 	gradNorm, err = t.update()
-	return sums[0] / float64(answers), gradNorm, int(sums[1]), err
+	return loss, gradNorm, int(sums[1]), err
 }
 
 // update clips the gradients, steps AdamW and clears the gradients.
@@ -428,6 +447,9 @@ func (t *Trainer) update() (gradNorm float64, err error) {
 	if t.cfg.MaxGradNorm > 0 {
 		if gradNorm, err = torch.ClipGradNorm(t.model.Parameters(), t.cfg.MaxGradNorm); err != nil {
 			return 0, err
+		}
+		if err := finite("gradient norm", gradNorm); err != nil {
+			return gradNorm, err
 		}
 	}
 	if err := t.opt.Step(); err != nil {
@@ -571,6 +593,14 @@ func (t *Trainer) Run(ctx context.Context, opt Options) (Result, error) {
 		stepStart := time.Now()
 		lr := t.cfg.LR(t.step)
 		loss, norm, tokens, err := t.Step()
+		if errors.Is(err, ErrNotFinite) {
+			kept := "no checkpoint was written yet: start again"
+			if t.saved >= 0 {
+				kept = fmt.Sprintf("the checkpoint of step %d is kept: -resume %s", t.saved, opt.Dir)
+			}
+			return Result{}, fmt.Errorf("train: step %d (learning rate %.3g): %w; the step was not applied and %s, after lowering learning_rate or raising warmup_steps in its config.toml",
+				t.step+1, lr, err, kept)
+		}
 		if err != nil {
 			return Result{}, fmt.Errorf("train: step %d: %w", t.step, err)
 		}
@@ -678,7 +708,7 @@ func (t *Trainer) Checkpoint(dir string) error {
 	if err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
 	}
-	return runfile.WriteAtomic(filepath.Join(dir, CheckpointFile), 0o644, func(w io.Writer) error {
+	err = runfile.WriteAtomic(filepath.Join(dir, CheckpointFile), 0o644, func(w io.Writer) error {
 		var n [8]byte
 		binary.LittleEndian.PutUint64(n[:], uint64(len(meta)))
 		for _, b := range [][]byte{checkpointMagic, n[:], meta, state} {
@@ -688,6 +718,10 @@ func (t *Trainer) Checkpoint(dir string) error {
 		}
 		return nil
 	})
+	if err == nil {
+		t.saved = t.step
+	}
+	return err
 }
 
 // nanToNull drops NaNs (JSON has none): no evaluation yet.

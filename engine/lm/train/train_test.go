@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -335,5 +336,32 @@ func TestInitTakesALargerContext(t *testing.T) {
 	defer im.Model.Free()
 	if s := im.Model.Shape; s.Context != 16 || s.Dim != 16 || s.Layers != 1 {
 		t.Fatalf("continued model's shape %+v; want the first model's with context 16", s)
+	}
+}
+
+// TestNotFiniteStopsTheRun: a learning rate that blows the weights up
+// makes a step's loss or gradient norm NaN or infinite; the run stops with
+// an error that says so and names the last checkpoint, which holds the
+// last finite step (the bad step is never applied or saved).
+func TestNotFiniteStopsTheRun(t *testing.T) {
+	c := smallConfig(t)
+	c.LearningRate, c.WarmupSteps, c.CheckpointEvery, c.Steps = 1e30, 0, 1, 20
+	dir := t.TempDir()
+	tr, err := New(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Free()
+	_, err = tr.Run(context.Background(), Options{Dir: dir})
+	if !errors.Is(err, ErrNotFinite) {
+		t.Fatalf("run with learning_rate 1e30: %v; want ErrNotFinite", err)
+	}
+	meta, _, cerr := readCheckpoint(filepath.Join(dir, CheckpointFile))
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	want := fmt.Sprintf("train: step %d (learning rate ", meta.Step+1)
+	if !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), fmt.Sprintf("the checkpoint of step %d is kept: -resume %s", meta.Step, dir)) {
+		t.Fatalf("error %q; want it to start %q and name the checkpoint of step %d", err, want, meta.Step)
 	}
 }
