@@ -16,20 +16,27 @@ import (
 	"github.com/lago-rl/lago/engine/runfile"
 )
 
-// TestTrainDataParallel runs `lago train` as a group of ranks on this
-// machine: -nproc 2 trains, stops on Ctrl-C at one iteration on both ranks
-// with rank 0's checkpoint, resumes as a group and finishes; a rank that is
-// killed or frozen mid-run makes the other exit non-zero within the
-// timeout, naming it; a group that cannot form names the missing rank.
-func TestTrainDataParallel(t *testing.T) {
+// lagoForRanks builds lago into a new directory for a test that runs
+// ranks of it, or skips the test where that cannot or should not run.
+func lagoForRanks(t *testing.T) (dir, bin string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the lago binary and runs 2-rank trainings; skipped in -short mode")
 	}
 	if !slices.Contains(torch.DistBackends(), "gloo") {
 		t.Skip("the shim was built without c10d/Gloo")
 	}
-	dir := t.TempDir()
-	bin := buildLago(t, dir)
+	dir = t.TempDir()
+	return dir, buildLago(t, dir)
+}
+
+// TestTrainDataParallel runs `lago train` as a group of ranks on this
+// machine: -nproc 2 trains, stops on Ctrl-C at one iteration on both ranks
+// with rank 0's checkpoint, resumes as a group and finishes; a rank that is
+// killed or frozen mid-run makes the other exit non-zero within the
+// timeout, naming it; a group that cannot form names the missing rank.
+func TestTrainDataParallel(t *testing.T) {
+	dir, bin := lagoForRanks(t)
 	small := []string{"-set", "device=cpu", "-set", "num_envs=4", "-set", "num_steps=64", "-set", "num_workers=1"}
 
 	t.Run("nproc-interrupt-resume", func(t *testing.T) {
@@ -168,14 +175,7 @@ func lastLine(s string) string {
 // together (rank 0 alone reports and writes the run), a Ctrl-C stops both
 // with a checkpoint and a resume hint, and -resume with -nproc 2 finishes.
 func TestLMTrainDataParallel(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the lago binary and runs 2-rank trainings; skipped in -short mode")
-	}
-	if !slices.Contains(torch.DistBackends(), "gloo") {
-		t.Skip("the shim was built without c10d/Gloo")
-	}
-	dir := t.TempDir()
-	bin := buildLago(t, dir)
+	dir, bin := lagoForRanks(t)
 	pairs := filepath.Join(dir, "pairs.jsonl")
 	if out, err := exec.Command(bin, "lm", "letters", "-n", "2000", "-out", pairs).CombinedOutput(); err != nil {
 		t.Fatalf("lm letters: %v\n%s", err, out)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/lago-rl/lago/bindings/torch"
+	"github.com/lago-rl/lago/bindings/torch/torchtest"
 )
 
 // Covered makes klReg a Coverage, so it can train data-parallel.
@@ -22,58 +20,6 @@ func (r *klReg) Covered(idx []int64) int {
 		}
 	}
 	return n
-}
-
-// groups forms a group of world ranks inside this process (one goroutine
-// each, FileStore rendezvous, Gloo on 127.0.0.1).
-func groups(t *testing.T, world int) []*torch.Group {
-	t.Helper()
-	if len(torch.DistBackends()) == 0 {
-		t.Skip("the shim was built without c10d/Gloo")
-	}
-	store := filepath.Join(t.TempDir(), "store")
-	gs := make([]*torch.Group, world)
-	errs := make([]error, world)
-	var wg sync.WaitGroup
-	for r := range world {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			gs[r], errs[r] = torch.NewGroup(torch.GroupOptions{Rank: r, WorldSize: world, StoreFile: store, Timeout: 60 * time.Second})
-		}()
-	}
-	wg.Wait()
-	for r, err := range errs {
-		if err != nil {
-			t.Fatalf("rank %d: %v", r, err)
-		}
-	}
-	t.Cleanup(func() {
-		for _, g := range gs {
-			g.Close()
-		}
-	})
-	return gs
-}
-
-// onRanks runs fn(rank) on every rank at once and fails on any error.
-func onRanks(t *testing.T, world int, fn func(r int) error) {
-	t.Helper()
-	errs := make([]error, world)
-	var wg sync.WaitGroup
-	for r := range world {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[r] = fn(r)
-		}()
-	}
-	wg.Wait()
-	for r, err := range errs {
-		if err != nil {
-			t.Fatalf("rank %d: %v", r, err)
-		}
-	}
 }
 
 // TestDistUpdateMatchesOneProcess: one update of 2 ranks × 2 envs, on the
@@ -106,15 +52,15 @@ func TestDistUpdateMatchesOneProcess(t *testing.T) {
 	}
 	before := params(t, single)
 
-	gs := groups(t, world)
+	gs := torchtest.Groups(t, world)
 	ranks := make([]*Trainer, world)
 	regs := make([]*klReg, world)
-	onRanks(t, world, func(r int) error {
+	torchtest.Must(t, torchtest.OnRanks(world, func(r int) error {
 		regs[r] = newKLReg(0.5, 2, false)
 		var err error
 		ranks[r], err = NewRank(cfg, regs[r], RankOptions{Group: gs[r]})
 		return err
-	})
+	}))
 	for _, tr := range ranks {
 		defer tr.Close()
 	}
@@ -145,10 +91,10 @@ func TestDistUpdateMatchesOneProcess(t *testing.T) {
 	if _, err := single.update(ctx); err != nil {
 		t.Fatal(err)
 	}
-	onRanks(t, world, func(r int) error {
+	torchtest.Must(t, torchtest.OnRanks(world, func(r int) error {
 		_, err := ranks[r].update(ctx)
 		return err
-	})
+	}))
 	want := params(t, single)
 	got0, got1 := params(t, ranks[0]), params(t, ranks[1])
 	if i := bitsEqual(got0, got1); i >= 0 {
@@ -177,13 +123,13 @@ func TestDistRanksStayBitIdentical(t *testing.T) {
 	const world, iterations = 2, 3
 	cfg := smallConfig(t, "CartPole-v1")
 	cfg.NumMinibatches, cfg.UpdateEpochs, cfg.TargetKL = 2, 2, 0.5
-	gs := groups(t, world)
+	gs := torchtest.Groups(t, world)
 	ranks := make([]*Trainer, world)
-	onRanks(t, world, func(r int) error {
+	torchtest.Must(t, torchtest.OnRanks(world, func(r int) error {
 		var err error
 		ranks[r], err = NewRank(cfg, newKLReg(0.5, 2, false), RankOptions{Group: gs[r], Cores: 1})
 		return err
-	})
+	}))
 	for _, tr := range ranks {
 		defer tr.Close()
 	}
@@ -192,14 +138,14 @@ func TestDistRanksStayBitIdentical(t *testing.T) {
 	}
 	ms := make([][]Metrics, world)
 	for it := 1; it <= iterations; it++ {
-		onRanks(t, world, func(r int) error {
+		torchtest.Must(t, torchtest.OnRanks(world, func(r int) error {
 			m, err := ranks[r].Iterate(context.Background())
 			ms[r] = append(ms[r], m)
 			if err != nil {
 				return err
 			}
 			return ranks[r].CheckReplicas()
-		})
+		}))
 		if i := bitsEqual(params(t, ranks[0]), params(t, ranks[1])); i >= 0 {
 			t.Fatalf("iteration %d: parameters differ at %d", it, i)
 		}

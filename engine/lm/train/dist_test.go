@@ -7,58 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/lago-rl/lago/bindings/torch"
+	"github.com/lago-rl/lago/bindings/torch/torchtest"
 )
-
-// groups forms a group of world ranks inside this process (one goroutine
-// each, FileStore rendezvous, Gloo on 127.0.0.1).
-func groups(t *testing.T, world int) []*torch.Group {
-	t.Helper()
-	if len(torch.DistBackends()) == 0 {
-		t.Skip("the shim was built without c10d/Gloo")
-	}
-	store := filepath.Join(t.TempDir(), "store")
-	gs := make([]*torch.Group, world)
-	onRanks(t, world, func(r int) (err error) {
-		gs[r], err = torch.NewGroup(torch.GroupOptions{Rank: r, WorldSize: world, StoreFile: store, Timeout: 60 * time.Second})
-		return err
-	})
-	t.Cleanup(func() {
-		for _, g := range gs {
-			g.Close()
-		}
-	})
-	return gs
-}
-
-// onRanks runs fn(rank) on every rank at once and returns their errors.
-func onRanks(t *testing.T, world int, fn func(r int) error) []error {
-	t.Helper()
-	errs := make([]error, world)
-	var wg sync.WaitGroup
-	for r := range world {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[r] = fn(r)
-		}()
-	}
-	wg.Wait()
-	return errs
-}
-
-func mustRanks(t *testing.T, errs []error) {
-	t.Helper()
-	for r, err := range errs {
-		if err != nil {
-			t.Fatalf("rank %d: %v", r, err)
-		}
-	}
-}
 
 // TestDataParallelMatchesOneProcess: two ranks, each on half of every
 // minibatch, train the model one process trains on the whole minibatches
@@ -93,11 +45,11 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 	}
 	wantW := flat(weightsOf(t, single))
 
-	gs := groups(t, world)
+	gs := torchtest.Groups(t, world)
 	ranks := make([]*Trainer, world)
 	dirs := []string{t.TempDir(), t.TempDir()} // rank 1 is given another directory to show it writes nothing
 	res := make([]Result, world)
-	mustRanks(t, onRanks(t, world, func(r int) (err error) {
+	torchtest.Must(t, torchtest.OnRanks(world, func(r int) (err error) {
 		if ranks[r], err = New(c, Options{Group: gs[r]}); err != nil {
 			return err
 		}
@@ -145,10 +97,10 @@ func TestDataParallelStopsTogether(t *testing.T) {
 	const world = 2
 	c := smallConfig(t)
 	dir := t.TempDir()
-	gs := groups(t, world)
+	gs := torchtest.Groups(t, world)
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	errs := onRanks(t, world, func(r int) error {
+	errs := torchtest.OnRanks(world, func(r int) error {
 		tr, err := New(c, Options{Group: gs[r]})
 		if err != nil {
 			return err
@@ -170,7 +122,7 @@ func TestDataParallelStopsTogether(t *testing.T) {
 	if err != nil || meta.Step != 0 {
 		t.Fatalf("checkpoint after the stop: %v, %+v; want step 0", err, meta)
 	}
-	mustRanks(t, onRanks(t, world, func(r int) error {
+	torchtest.Must(t, torchtest.OnRanks(world, func(r int) error {
 		tr, err := New(c, Options{Dir: dir, Resume: true, Group: gs[r]})
 		if err != nil {
 			return err
@@ -188,7 +140,7 @@ func TestDataParallelStopsTogether(t *testing.T) {
 // names batch_size, and ranks given different data name the slip.
 func TestDataParallelChecks(t *testing.T) {
 	const world = 2
-	gs := groups(t, world)
+	gs := torchtest.Groups(t, world)
 	c := smallConfig(t)
 	c.BatchSize = 7
 	if _, err := New(c, Options{Group: gs[0]}); err == nil || !strings.Contains(err.Error(), "config key batch_size = 7") {
@@ -196,7 +148,7 @@ func TestDataParallelChecks(t *testing.T) {
 	}
 	other := smallConfig(t)
 	other.Data = writePairs(t, mustLetters(t, 280))
-	errs := onRanks(t, world, func(r int) error {
+	errs := torchtest.OnRanks(world, func(r int) error {
 		cfg := smallConfig(t)
 		if r == 1 {
 			cfg = other
