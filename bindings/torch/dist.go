@@ -227,6 +227,20 @@ func (g *Group) AllReduceFloat64(v []float64, op ReduceOp) error {
 	return goError(C.lt_dist_allreduce_f64(h, (*C.double)(unsafe.Pointer(&v[0])), C.int(len(v)), C.int(op)))
 }
 
+// Any is true on every rank when v is true on any: a decision one rank may
+// come to alone (a Ctrl-C reaches the ranks at different steps) taken by all
+// at the same point, so that none waits in a collective for one that left.
+func (g *Group) Any(v bool) (bool, error) {
+	x := []float64{0}
+	if v {
+		x[0] = 1
+	}
+	if err := g.AllReduceFloat64(x, ReduceMax); err != nil {
+		return false, err
+	}
+	return x[0] > 0, nil
+}
+
 // Barrier returns once every rank has entered it.
 func (g *Group) Barrier() error {
 	h, err := g.handle()

@@ -618,6 +618,11 @@ func distTrain(g *Group, out string) error {
 	if maxs[0] != float64(world) || maxs[2] != 0.5*float64(world-1) {
 		return fmt.Errorf("all-reduce f64 max: %v", maxs)
 	}
+	for _, c := range []struct{ mine, want bool }{{rank == world-1, true}, {false, false}, {true, true}} {
+		if got, err := g.Any(c.mine); err != nil || got != c.want {
+			return fmt.Errorf("any (%v here): %v, %v; want %v", c.mine, got, err, c.want)
+		}
+	}
 
 	opt, err := NewAdam(ps, DefaultAdam(1e-2, 1e-5))
 	if err != nil {

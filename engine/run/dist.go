@@ -60,16 +60,4 @@ func shareStart(g *torch.Group, msg startMessage, prepErr error) (cfg config.Con
 	return cfg, got.Resume, got.Checkpoint, nil
 }
 
-// agreeStop is true on every rank when stop is true on any.
-func agreeStop(g *torch.Group, stop bool) (bool, error) {
-	v := []float64{0}
-	if stop {
-		v[0] = 1
-	}
-	if err := g.AllReduceFloat64(v, torch.ReduceMax); err != nil {
-		return false, fmt.Errorf("run: agreeing whether to stop: %w", err)
-	}
-	return v[0] > 0, nil
-}
-
 var errNoCheckpointSent = errors.New("run: rank 0 resumes but sent no checkpoint")

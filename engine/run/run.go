@@ -240,8 +240,8 @@ func Train(ctx context.Context, cfg config.Config, opt Options) (runfile.Summary
 		}
 		stop := ctx.Err() != nil || (opt.MaxIterations > 0 && ran >= opt.MaxIterations)
 		if g != nil {
-			if stop, err = agreeStop(g, stop); err != nil {
-				return runfile.Summary{}, err
+			if stop, err = g.Any(stop); err != nil {
+				return runfile.Summary{}, fmt.Errorf("run: agreeing whether to stop: %w", err)
 			}
 		}
 		if stop {

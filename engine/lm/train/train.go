@@ -574,9 +574,13 @@ func (t *Trainer) Run(ctx context.Context, opt Options) (Result, error) {
 	}
 	start, startStep := time.Now(), t.step
 	for t.step < t.cfg.Steps {
-		stop, err := t.agreeStop(ctx)
-		if err != nil {
-			return Result{}, fmt.Errorf("train: step %d: %w", t.step, err)
+		stop := ctx.Err() != nil
+		if t.group != nil {
+			// A Ctrl-C reaches the ranks at different steps: all stop at one.
+			var err error
+			if stop, err = t.group.Any(stop); err != nil {
+				return Result{}, fmt.Errorf("train: step %d: agreeing whether to stop: %w", t.step, err)
+			}
 		}
 		if stop {
 			cause := ctx.Err()
@@ -644,25 +648,6 @@ func (t *Trainer) Run(ctx context.Context, opt Options) (Result, error) {
 		}
 	}
 	return Result{Steps: t.step, HeldoutLoss: t.lastEval[0], HeldoutAcc: t.lastEval[1], Model: path, Params: t.model.Shape.ParamCount()}, nil
-}
-
-// agreeStop reports whether the run stops before this step: ctx is done
-// here or, in a group, on any rank (a Ctrl-C reaches the ranks at different
-// steps; all must stop at the same one, or the others would wait in a
-// collective for the one that left).
-func (t *Trainer) agreeStop(ctx context.Context) (bool, error) {
-	stop := ctx.Err() != nil
-	if t.group == nil {
-		return stop, nil
-	}
-	v := []float64{0}
-	if stop {
-		v[0] = 1
-	}
-	if err := t.group.AllReduceFloat64(v, torch.ReduceMax); err != nil {
-		return false, err
-	}
-	return v[0] > 0, nil
 }
 
 // openMetrics opens the metrics file for appending, first dropping lines
