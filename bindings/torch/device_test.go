@@ -35,6 +35,40 @@ func TestVersionAndDevices(t *testing.T) {
 	}
 }
 
+// TestSetDefaultCUDA: a device that does not exist is refused, and then
+// "cuda" and "auto" still mean what they did.
+func TestSetDefaultCUDA(t *testing.T) {
+	if err := SetDefaultCUDA(CUDADeviceCount()); err == nil || !strings.Contains(err.Error(), "device(s) exist") {
+		t.Fatalf("SetDefaultCUDA(%d) = %v; want an error naming the count", CUDADeviceCount(), err)
+	}
+	if err := SetDefaultCUDA(-1); err == nil {
+		t.Fatal("SetDefaultCUDA(-1) took")
+	}
+	want := CPU
+	if CUDAAvailable() {
+		want = CUDA(0)
+	}
+	if d, err := ParseDevice("auto"); err != nil || d != want {
+		t.Fatalf("ParseDevice(auto) = %v, %v after refused defaults; want %v", d, err, want)
+	}
+	if !CUDAAvailable() {
+		t.Skip("no CUDA device: the default cannot be moved here (CPU-only libtorch); the refusals were checked")
+	}
+	last := CUDADeviceCount() - 1
+	if err := SetDefaultCUDA(last); err != nil {
+		t.Fatal(err)
+	}
+	defer SetDefaultCUDA(0)
+	for _, s := range []string{"cuda", "auto"} {
+		if d, err := ParseDevice(s); err != nil || d != CUDA(last) {
+			t.Errorf("ParseDevice(%s) = %v, %v after SetDefaultCUDA(%d)", s, d, err, last)
+		}
+	}
+	if d, err := ParseDevice("cuda:0"); err != nil || d != CUDA(0) {
+		t.Errorf("ParseDevice(cuda:0) = %v, %v; an explicit index must win", d, err)
+	}
+}
+
 func TestCUDADevice(t *testing.T) {
 	if !CUDAAvailable() {
 		t.Skipf("no CUDA device: libtorch %s was built without CUDA or sees no GPU; the other tests ran on CPU", Version())

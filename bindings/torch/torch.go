@@ -29,6 +29,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -137,19 +138,35 @@ func (d Device) String() string {
 	return "cuda:" + strconv.Itoa(int(d))
 }
 
+// rankCUDA is the device "cuda" and "auto" name (SetDefaultCUDA).
+var rankCUDA atomic.Int32
+
+// SetDefaultCUDA makes "cuda" and "auto" mean cuda:i in ParseDevice for the
+// rest of the process: what torch.cuda.set_device(LOCAL_RANK) does for a
+// data-parallel rank, so that each rank on a machine computes on its own GPU
+// while the config every rank shares says only "cuda". "cuda:N" is unchanged.
+func SetDefaultCUDA(i int) error {
+	if n := CUDADeviceCount(); i < 0 || i >= n {
+		return fmt.Errorf("torch: default CUDA device %d asked for, but %d CUDA device(s) exist", i, n)
+	}
+	rankCUDA.Store(int32(i))
+	return nil
+}
+
 // ParseDevice reads "cpu", "cuda", "cuda:N" or "auto" (CUDA when available,
-// else CPU). Asking for CUDA where there is none is an error that says so.
+// else CPU); "cuda" and "auto" name cuda:0 unless SetDefaultCUDA chose
+// another. Asking for CUDA where there is none is an error that says so.
 func ParseDevice(s string) (Device, error) {
 	switch s := strings.ToLower(strings.TrimSpace(s)); {
 	case s == "cpu":
 		return CPU, nil
 	case s == "auto":
 		if CUDAAvailable() {
-			return CUDA(0), nil
+			return CUDA(int(rankCUDA.Load())), nil
 		}
 		return CPU, nil
 	case s == "cuda" || strings.HasPrefix(s, "cuda:"):
-		i := 0
+		i := int(rankCUDA.Load())
 		if s != "cuda" {
 			n, err := strconv.Atoi(strings.TrimPrefix(s, "cuda:"))
 			if err != nil || n < 0 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lago-rl/lago/bindings/torch"
+	"github.com/lago-rl/lago/engine/run"
 	"github.com/lago-rl/lago/engine/runfile"
 )
 
@@ -205,6 +206,9 @@ func TestLMTrainDataParallel(t *testing.T) {
 	}
 	if strings.Contains(stdout.String(), "[rank 1]") {
 		t.Errorf("rank 1 reported: %q", stdout.String())
+	}
+	if e := stderr.String(); !strings.Contains(e, lmTrainNotices[run.NoticeStop]) || strings.Contains(e, "iteration") {
+		t.Errorf("the launcher's notice is not lm train's (steps, not iterations):\n%s", e)
 	}
 	// The resumed run finishes soon: its config, edited here, is the one it reads.
 	conf := filepath.Join(runDir, "config.toml")

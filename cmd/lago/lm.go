@@ -19,6 +19,7 @@ import (
 	"github.com/lago-rl/lago/engine/lm"
 	"github.com/lago-rl/lago/engine/lm/train"
 	"github.com/lago-rl/lago/engine/prior"
+	"github.com/lago-rl/lago/engine/run"
 	"github.com/lago-rl/lago/engine/runfile"
 )
 
@@ -122,7 +123,7 @@ func cmdLMTrain(args []string, stdout, stderr io.Writer) error {
 		if *resume == "" && *out == "" {
 			ranks = append(ranks, "-out", opt.Dir)
 		}
-		return dist.launchCommand(ranks, false, stdout, stderr)
+		return dist.launchCommand(ranks, false, lmTrainNotices, stdout, stderr)
 	}
 	dev, err := torch.ParseDevice(cfg.Device)
 	if err != nil {
@@ -355,4 +356,12 @@ func cmdLMCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "ok: Ollama and lago agree within the tolerance")
 	return nil
+}
+
+// lmTrainNotices are the -nproc launcher's interrupt notices for lm train
+// ranks: the first Ctrl-C stops them after a step with a checkpoint; the
+// second kills them (an lm train rank has no "abandon the step").
+var lmTrainNotices = map[string]string{
+	run.NoticeStop:  "stopping all ranks after this step to write a checkpoint (Ctrl-C again to kill them; the last checkpoint is kept)",
+	run.NoticeAbort: "killing the ranks; the last checkpoint is kept",
 }

@@ -36,12 +36,13 @@ func (d *distFlags) register(fs *flag.FlagSet, nprocDoc string) {
 
 // launch runs `lago train` with a's flags as d.nproc local ranks.
 func (d *distFlags) launch(a runfile.TrainArgs, stdout, stderr io.Writer) error {
-	return d.launchCommand(a.CommandLine(), a.ProgressJSON, stdout, stderr)
+	return d.launchCommand(a.CommandLine(), a.ProgressJSON, nil, stdout, stderr)
 }
 
 // launchCommand runs `lago ARGS...` (a command line without -nproc) as
-// d.nproc local ranks.
-func (d *distFlags) launchCommand(args []string, rawRank0Stdout bool, stdout, stderr io.Writer) error {
+// d.nproc local ranks. notices replaces run's interrupt notices, which speak
+// of lago train's iterations, for a command whose ranks stop otherwise.
+func (d *distFlags) launchCommand(args []string, rawRank0Stdout bool, notices map[string]string, stdout, stderr io.Writer) error {
 	if d.spec.Rank >= 0 || d.spec.WorldSize >= 0 || d.spec.StoreFile != "" {
 		return fmt.Errorf("-nproc starts the ranks itself: drop -rank, -world-size and -dist-store")
 	}
@@ -50,7 +51,12 @@ func (d *distFlags) launchCommand(args []string, rawRank0Stdout bool, stdout, st
 		return err
 	}
 	args = append(args[:len(args):len(args)], "-dist-backend", d.spec.Backend, "-dist-timeout", d.spec.Timeout.String())
-	in := run.WatchInterrupts(func(notice string) { fmt.Fprintln(stderr, notice) })
+	in := run.WatchInterrupts(func(notice string) {
+		if n, ok := notices[notice]; ok {
+			notice = n
+		}
+		fmt.Fprintln(stderr, notice)
+	})
 	defer in.Close()
 	return run.Launch(in.Stop, in.Abort, run.LaunchOptions{Exe: exe, Args: args, NProc: d.nproc,
 		Stdout: stdout, Stderr: stderr, RawRank0Stdout: rawRank0Stdout})

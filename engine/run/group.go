@@ -108,7 +108,15 @@ func (s GroupSpec) Join(getenv func(string) string, dev torch.Device) (g *torch.
 	}
 	d := torch.CPU
 	if dev.IsCUDA() {
-		d = torch.CUDA(e.LocalRank)
+		i, err := rankGPU(e.LocalRank, torch.CUDADeviceCount(), backend)
+		if err != nil {
+			return nil, 0, fmt.Errorf("run: rank %d of %d: %w", e.Rank, e.WorldSize, err)
+		}
+		// Every tensor of this rank, the prior's too, goes to its own GPU.
+		if err := torch.SetDefaultCUDA(i); err != nil {
+			return nil, 0, fmt.Errorf("run: rank %d of %d: %w", e.Rank, e.WorldSize, err)
+		}
+		d = torch.CUDA(i)
 	}
 	o := e.GroupOptions(backend, s.Timeout, d)
 	o.StoreFile = s.StoreFile
@@ -117,4 +125,23 @@ func (s GroupSpec) Join(getenv func(string) string, dev torch.Device) (g *torch.
 		return nil, 0, fmt.Errorf("run: rank %d of %d: %w", e.Rank, e.WorldSize, err)
 	}
 	return g, cores, nil
+}
+
+// rankGPU is the CUDA device of the rank with index local on a machine with
+// count GPUs: its own, as torchrun's ranks take cuda:LOCAL_RANK. Ranks beyond
+// count share GPUs round-robin under gloo; nccl refuses two ranks on one GPU,
+// so there it is an error that says what to change.
+func rankGPU(local, count int, backend string) (int, error) {
+	if count <= 0 {
+		return 0, fmt.Errorf("device cuda asked for, but no CUDA device is visible")
+	}
+	local = max(local, 0)
+	if local < count {
+		return local, nil
+	}
+	if backend == "nccl" {
+		return 0, fmt.Errorf("local rank %d needs a GPU of its own under nccl, but this machine shows %d; run at most %d ranks per machine (-nproc %d), or share GPUs with -dist-backend gloo",
+			local, count, count, count)
+	}
+	return local % count, nil
 }

@@ -60,3 +60,33 @@ func TestGroupSpecJoin(t *testing.T) {
 		}
 	}
 }
+
+// TestRankGPU: each rank on a machine computes on its own GPU, as torchrun's
+// do; more ranks than GPUs share them under gloo and are refused under nccl.
+func TestRankGPU(t *testing.T) {
+	for _, c := range []struct {
+		local, count int
+		backend      string
+		want         int
+		err          string
+	}{
+		{0, 1, "nccl", 0, ""},
+		{3, 4, "nccl", 3, ""},
+		{-1, 2, "gloo", 0, ""},
+		{1, 1, "gloo", 0, ""},
+		{5, 2, "gloo", 1, ""},
+		{1, 1, "nccl", 0, "-nproc 1"},
+		{0, 0, "gloo", 0, "no CUDA device"},
+	} {
+		got, err := rankGPU(c.local, c.count, c.backend)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("rankGPU(%d, %d, %s) = %d, %v; want an error with %q", c.local, c.count, c.backend, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("rankGPU(%d, %d, %s) = %d, %v; want %d", c.local, c.count, c.backend, got, err, c.want)
+		}
+	}
+}
