@@ -158,34 +158,16 @@ func shapeOf(h *gguf.Header) (Shape, error) {
 	if err != nil {
 		return Shape{}, fmt.Errorf("lm: %w", err)
 	}
+	// geti reads an integer key; a required one that is missing is an error.
 	geti := func(key string, def int, required bool) (int, error) {
-		v, ok := h.Value(key)
-		if !ok {
-			if required {
-				return 0, fmt.Errorf("lm: key %s is missing", key)
-			}
-			return def, nil
+		if _, ok := h.Value(key); !ok && required {
+			return 0, fmt.Errorf("lm: key %s is missing", key)
 		}
-		switch x := v.(type) {
-		case uint32:
-			return int(x), nil
-		case int32:
-			return int(x), nil
-		case uint64:
-			return int(x), nil
+		n, err := h.Int(key, def)
+		if err != nil {
+			return 0, fmt.Errorf("lm: %w (per-layer values are not supported)", err)
 		}
-		return 0, fmt.Errorf("lm: key %s is %T: per-layer values are not supported", key, v)
-	}
-	getf := func(key string, def float32) (float32, error) {
-		v, ok := h.Value(key)
-		if !ok {
-			return def, nil
-		}
-		x, ok := v.(float32)
-		if !ok {
-			return 0, fmt.Errorf("lm: key %s is %T, want float32", key, v)
-		}
-		return x, nil
+		return n, nil
 	}
 	var s Shape
 	var errs []error
@@ -207,16 +189,16 @@ func shapeOf(h *gguf.Header) (Shape, error) {
 	if s.KVHeads, err = geti("llama.attention.head_count_kv", s.Heads, false); err != nil {
 		return Shape{}, err
 	}
-	eps, err := getf("llama.attention.layer_norm_rms_epsilon", 0)
+	eps, err := h.Float32("llama.attention.layer_norm_rms_epsilon", 0)
 	if err != nil {
-		return Shape{}, err
+		return Shape{}, fmt.Errorf("lm: %w", err)
 	}
 	if eps == 0 {
 		return Shape{}, fmt.Errorf("lm: key llama.attention.layer_norm_rms_epsilon is missing")
 	}
-	base, err := getf("llama.rope.freq_base", 10000)
+	base, err := h.Float32("llama.rope.freq_base", 10000)
 	if err != nil {
-		return Shape{}, err
+		return Shape{}, fmt.Errorf("lm: %w", err)
 	}
 	s.NormEps, s.RopeBase, s.Vocab = eps, float64(base), vocab.Len()
 	for _, kv := range h.Metadata {

@@ -248,3 +248,48 @@ func TestReadRejects(t *testing.T) {
 		t.Error("ReadF32 of a missing tensor: no error")
 	}
 }
+
+// TestTypedValues: an integer reads from any integer type a writer may have
+// chosen, a missing key gives the default, and a key of the wrong type or
+// out of range is an error naming it.
+func TestTypedValues(t *testing.T) {
+	h := &Header{Metadata: []KV{
+		{"u32", uint32(7)}, {"i32", int32(-3)}, {"u64", uint64(1 << 20)}, {"i64", int64(5)},
+		{"big", uint64(1) << 40}, {"arr", []int32{2, 2}}, {"f", float32(1e-5)}, {"b", false}, {"s", "x"},
+	}}
+	for _, c := range []struct {
+		key  string
+		want int
+		err  string
+	}{
+		{"u32", 7, ""}, {"i32", -3, ""}, {"u64", 1 << 20, ""}, {"i64", 5, ""}, {"missing", 42, ""},
+		{"big", 0, "big = 1099511627776 is out of range"}, {"arr", 0, "arr is []int32"}, {"f", 0, "f is float32"},
+	} {
+		n, err := h.Int(c.key, 42)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("Int(%s) = %d, %v; want an error with %q", c.key, n, err, c.err)
+			}
+		} else if err != nil || n != c.want {
+			t.Errorf("Int(%s) = %d, %v; want %d", c.key, n, err, c.want)
+		}
+	}
+	if f, err := h.Float32("f", 0); err != nil || f != 1e-5 {
+		t.Errorf("Float32(f) = %v, %v", f, err)
+	}
+	if f, err := h.Float32("missing", 3); err != nil || f != 3 {
+		t.Errorf("Float32(missing) = %v, %v; want the default", f, err)
+	}
+	if _, err := h.Float32("u32", 0); err == nil || !strings.Contains(err.Error(), "u32 is uint32, want float32") {
+		t.Errorf("Float32(u32) error %v", err)
+	}
+	if b, err := h.Bool("b", true); err != nil || b {
+		t.Errorf("Bool(b) = %v, %v", b, err)
+	}
+	if b, err := h.Bool("missing", true); err != nil || !b {
+		t.Errorf("Bool(missing) = %v, %v; want the default", b, err)
+	}
+	if _, err := h.Bool("s", false); err == nil || !strings.Contains(err.Error(), "s is string, want bool") {
+		t.Errorf("Bool(s) error %v", err)
+	}
+}

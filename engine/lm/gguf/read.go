@@ -56,6 +56,63 @@ func (h *Header) Value(key string) (any, bool) {
 	return nil, false
 }
 
+// Int reads the integer under key, def when the key is missing. Writers
+// store counts and token ids in different integer types (llama.cpp uint32,
+// others int32 or 64-bit), so any of them reads; another type (a per-layer
+// array, say) is an error naming the key.
+func (h *Header) Int(key string, def int) (int, error) {
+	v, ok := h.Value(key)
+	if !ok {
+		return def, nil
+	}
+	var n int64
+	switch x := v.(type) {
+	case uint32:
+		n = int64(x)
+	case int32:
+		n = int64(x)
+	case int64:
+		n = x
+	case uint64:
+		if x > math.MaxInt32 {
+			return 0, fmt.Errorf("gguf: key %s = %d is out of range", key, x)
+		}
+		n = int64(x)
+	default:
+		return 0, fmt.Errorf("gguf: key %s is %T, want one integer", key, v)
+	}
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("gguf: key %s = %d is out of range", key, n)
+	}
+	return int(n), nil
+}
+
+// Float32 reads the float32 under key, def when the key is missing.
+func (h *Header) Float32(key string, def float32) (float32, error) {
+	v, ok := h.Value(key)
+	if !ok {
+		return def, nil
+	}
+	x, ok := v.(float32)
+	if !ok {
+		return 0, fmt.Errorf("gguf: key %s is %T, want float32", key, v)
+	}
+	return x, nil
+}
+
+// Bool reads the bool under key, def when the key is missing.
+func (h *Header) Bool(key string, def bool) (bool, error) {
+	v, ok := h.Value(key)
+	if !ok {
+		return def, nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("gguf: key %s is %T, want bool", key, v)
+	}
+	return b, nil
+}
+
 // Tensor returns the header entry of the named tensor.
 func (h *Header) Tensor(name string) (TensorInfo, bool) {
 	for _, t := range h.Tensors {

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"errors"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
@@ -161,40 +162,14 @@ func FromGGUF(h *gguf.Header) (*Vocab, error) {
 			return nil, fmt.Errorf("tokenizer: tokenizer.ggml.token_type is %T, want an int32 array", tv)
 		}
 	}
-	id := func(key string, def int) (int, error) {
-		v, ok := h.Value(key)
-		if !ok {
-			return def, nil
-		}
-		switch x := v.(type) {
-		case uint32:
-			return int(x), nil
-		case int32:
-			return int(x), nil
-		}
-		return 0, fmt.Errorf("tokenizer: %s is %T, want uint32", key, v)
-	}
-	flag := func(key string, def bool) (bool, error) {
-		v, ok := h.Value(key)
-		if !ok {
-			return def, nil
-		}
-		b, ok := v.(bool)
-		if !ok {
-			return false, fmt.Errorf("tokenizer: %s is %T, want bool", key, v)
-		}
-		return b, nil
-	}
 	// llama.cpp's SPM defaults: <unk> 0, <s> 1, </s> 2, BOS and space prefix on.
-	bos, err1 := id("tokenizer.ggml.bos_token_id", 1)
-	eos, err2 := id("tokenizer.ggml.eos_token_id", 2)
-	unk, err3 := id("tokenizer.ggml.unknown_token_id", 0)
-	addBOS, err4 := flag("tokenizer.ggml.add_bos_token", true)
-	space, err5 := flag("tokenizer.ggml.add_space_prefix", true)
-	for _, err := range []error{err1, err2, err3, err4, err5} {
-		if err != nil {
-			return nil, err
-		}
+	bos, err1 := h.Int("tokenizer.ggml.bos_token_id", 1)
+	eos, err2 := h.Int("tokenizer.ggml.eos_token_id", 2)
+	unk, err3 := h.Int("tokenizer.ggml.unknown_token_id", 0)
+	addBOS, err4 := h.Bool("tokenizer.ggml.add_bos_token", true)
+	space, err5 := h.Bool("tokenizer.ggml.add_space_prefix", true)
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
 	return New(tokens, scores, types, bos, eos, unk, addBOS, space)
 }
