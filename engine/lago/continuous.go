@@ -118,28 +118,14 @@ func (r *Continuous) observe(idx int, e env.Env, raw []float32) error {
 // processed: w ∝ w^(1/τ), floored at ε, renormalised.
 func (r *Continuous) store(idx int, raw []float32) error {
 	row := r.w[idx*r.z : (idx+1)*r.z]
-	z := 0.0
-	for j, p := range raw {
-		q := math.Pow(math.Max(float64(p), 1e-30), 1/r.opt.Temperature)
-		row[j] = float32(q)
-		z += q
+	z2, best, err := temper(row, raw, r.opt.Temperature, r.opt.Eps, "skill weights w^(1/τ)")
+	if err != nil {
+		return err
 	}
-	if !(z > 0) || math.IsInf(z, 0) {
-		return fmt.Errorf("lago: config key prior_temperature = %g: the tempered skill weights w^(1/τ) sum to %v; raise prior_temperature", r.opt.Temperature, z)
-	}
-	z2 := 0.0
-	for j := range row {
-		q := math.Max(float64(row[j])/z, r.opt.Eps)
-		row[j] = float32(q)
-		z2 += q
-	}
-	best, h := 0, 0.0
+	h := 0.0
 	for j := range row {
 		p := float64(row[j]) / z2
 		row[j] = float32(p)
-		if row[j] > row[best] {
-			best = j
-		}
 		if p > 0 {
 			h -= p * math.Log(p)
 		}

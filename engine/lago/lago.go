@@ -328,33 +328,42 @@ func overEnvs(lo, hi, rowLen int, fn func(i int, raw []float32) error) error {
 	return errors.Join(errs...)
 }
 
+// temper writes raw tempered and floored into row, the processing every
+// prior row gets: q ∝ raw^(1/τ) normalised, then floored at ε. It returns
+// the floored row's sum z2 (p = row/z2 renormalises it) and its argmax; a
+// tempered row that sums to 0 or Inf (τ tiny) is an error naming what.
+func temper(row, raw []float32, tau, eps float64, what string) (z2 float64, best int, err error) {
+	z := 0.0
+	for j, p := range raw {
+		q := math.Pow(math.Max(float64(p), 1e-30), 1/tau)
+		row[j] = float32(q)
+		z += q
+	}
+	if !(z > 0) || math.IsInf(z, 0) {
+		return 0, 0, fmt.Errorf("lago: config key prior_temperature = %g: the sum of the tempered %s is %v; raise prior_temperature", tau, what, z)
+	}
+	for j := range row {
+		q := math.Max(float64(row[j])/z, eps)
+		row[j] = float32(q)
+		z2 += q
+		if row[j] > row[best] {
+			best = j
+		}
+	}
+	return z2, best, nil
+}
+
 // store processes the raw prior row into the sample's log-prior:
 // p ∝ p^(1/τ), floored at ε, renormalised. A row that comes out non-finite
 // (p^(1/τ) underflows to 0 for every action when τ is tiny) is an error
 // naming the keys, never a NaN in the loss.
 func (r *Regularizer) store(idx int, raw []float32) error {
 	row := r.logPrior[idx*r.n : (idx+1)*r.n]
-	z := 0.0
-	for j, p := range raw {
-		q := math.Pow(math.Max(float64(p), 1e-30), 1/r.opt.Temperature)
-		row[j] = float32(q)
-		z += q
+	z2, best, err := temper(row, raw, r.opt.Temperature, r.opt.Eps, "prior p^(1/τ)")
+	if err != nil {
+		return err
 	}
-	if !(z > 0) || math.IsInf(z, 0) {
-		return fmt.Errorf("lago: config key prior_temperature = %g: the tempered prior p^(1/τ) sums to %v; raise prior_temperature", r.opt.Temperature, z)
-	}
-	z2 := 0.0
-	for j := range row {
-		q := math.Max(float64(row[j])/z, r.opt.Eps)
-		row[j] = float32(q)
-		z2 += q
-	}
-	best, h := 0, 0.0
-	for j := range row {
-		if row[j] > row[best] {
-			best = j
-		}
-	}
+	h := 0.0
 	for j := range row {
 		p := float64(row[j]) / z2
 		if p == 0 {
