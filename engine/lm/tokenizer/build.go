@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
@@ -18,44 +19,72 @@ import (
 // always reaches the whole piece, so each word of the texts becomes one
 // token. Earlier pieces score higher (SentencePiece's convention).
 func Build(texts []string) *Vocab {
-	var tokens []string
-	var types []int32
-	seen := map[string]bool{}
-	add := func(t string, typ int32) {
-		if !seen[t] {
-			seen[t] = true
-			tokens = append(tokens, t)
-			types = append(types, typ)
-		}
-	}
-	add("<unk>", TypeUnknown)
-	add("<s>", TypeControl)
-	add("</s>", TypeControl)
-	for b := range 256 {
-		add(fmt.Sprintf("<0x%02X>", b), TypeByte)
-	}
-	prefixes := func(p string) {
-		for end := 1; end <= len(p); end++ {
-			if end == len(p) || utf8.RuneStart(p[end]) {
-				add(p[:end], TypeNormal)
-			}
-		}
-	}
+	b := NewBuilder()
 	for _, text := range texts {
-		for _, r := range text {
-			if r != ' ' && r != utf8.RuneError {
-				add(string(r), TypeNormal)
-			}
-		}
-		for _, word := range splitSpaces(text) {
-			for i, run := range runs(word) {
-				if i == 0 {
-					prefixes(SpaceMark + run)
-				}
-				prefixes(run)
-			}
+		b.Add(text)
+	}
+	return b.Vocab()
+}
+
+// Builder is Build one text at a time, for texts read from a file that
+// need not all be held at once; Vocab is the vocabulary of the texts added
+// so far, in the order they were added.
+type Builder struct {
+	tokens []string
+	types  []int32
+	seen   map[string]bool
+}
+
+// NewBuilder starts a vocabulary with its fixed tokens: <unk>, <s>, </s>
+// and the 256 byte tokens.
+func NewBuilder() *Builder {
+	b := &Builder{seen: map[string]bool{}}
+	b.add("<unk>", TypeUnknown)
+	b.add("<s>", TypeControl)
+	b.add("</s>", TypeControl)
+	for c := range 256 {
+		b.add(fmt.Sprintf("<0x%02X>", c), TypeByte)
+	}
+	return b
+}
+
+func (b *Builder) add(t string, typ int32) {
+	if !b.seen[t] {
+		b.seen[t] = true
+		b.tokens = append(b.tokens, t)
+		b.types = append(b.types, typ)
+	}
+}
+
+// prefixes adds every prefix of p that ends on a character boundary.
+func (b *Builder) prefixes(p string) {
+	for end := 1; end <= len(p); end++ {
+		if end == len(p) || utf8.RuneStart(p[end]) {
+			b.add(p[:end], TypeNormal)
 		}
 	}
+}
+
+// Add adds the characters and word-piece prefixes of text.
+func (b *Builder) Add(text string) {
+	for _, r := range text {
+		if r != ' ' && r != utf8.RuneError {
+			b.add(string(r), TypeNormal)
+		}
+	}
+	for _, word := range splitSpaces(text) {
+		for i, run := range runs(word) {
+			if i == 0 {
+				b.prefixes(SpaceMark + run)
+			}
+			b.prefixes(run)
+		}
+	}
+}
+
+// Vocab is the vocabulary of the texts added so far.
+func (b *Builder) Vocab() *Vocab {
+	tokens, types := slices.Clone(b.tokens), slices.Clone(b.types)
 	scores := make([]float32, len(tokens))
 	for i := range scores {
 		if types[i] == TypeNormal {

@@ -28,13 +28,13 @@ func BenchmarkTrainStep(b *testing.B) {
 		b.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(1, 1))
-	seqs := make([]Sequence, 256)
-	for i := range seqs {
-		toks := make([]int64, T+1)
-		for j := range toks {
-			toks[j] = int64(3 + r.IntN(vocab-3))
+	seqs := &Corpus{}
+	for range 256 {
+		for range T + 1 {
+			seqs.tokens = append(seqs.tokens, int32(3+r.IntN(vocab-3)))
 		}
-		seqs[i] = Sequence{Tokens: toks, AnswerStart: T + 1 - 4}
+		seqs.ends = append(seqs.ends, len(seqs.tokens))
+		seqs.answer = append(seqs.answer, T+1-4)
 	}
 	t := &Trainer{cfg: c, model: m, train: seqs, device: torch.CPU, epochs: map[int][]int{}}
 	defer t.Free()

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -86,8 +87,8 @@ type Trainer struct {
 	vocab    *tokenizer.Vocab
 	opt      *torch.AdamW
 	rope     *lm.Rope
-	train    []Sequence
-	heldout  []Sequence
+	train    *Corpus
+	heldout  *Corpus
 	step     int
 	device   torch.Device
 	epochs   map[int][]int
@@ -115,18 +116,25 @@ type checkpointMeta struct {
 
 var checkpointMagic = []byte("LAGOLM1\n")
 
-// heldOut splits the data: the held-out file's pairs when heldout_data names
-// one (a split made elsewhere, e.g. by episode), else a seeded random
-// fraction of data's pairs.
-func heldOut(cfg Config, pairs []Pair) (trainSet, heldout []Pair, err error) {
-	if cfg.HeldoutData == "" {
-		trainSet, heldout = Split(pairs, cfg.HeldoutFraction, uint64(cfg.Seed))
-		return trainSet, heldout, nil
+// readData reads and tokenizes the data: the held-out file's pairs when
+// heldout_data names one (a split made elsewhere, e.g. by episode), else a
+// seeded random fraction of data's pairs.
+func readData(cfg Config, v *tokenizer.Vocab, context int) (trainSet, heldout *Corpus, err error) {
+	all, err := ReadCorpus(cfg.Data, v, context)
+	if err != nil {
+		return nil, nil, err
 	}
-	if heldout, err = LoadPairs(cfg.HeldoutData); err != nil {
-		return nil, nil, fmt.Errorf("config key heldout_data: %w", err)
+	if cfg.HeldoutData != "" {
+		if heldout, err = ReadCorpus(cfg.HeldoutData, v, context); err != nil {
+			return nil, nil, fmt.Errorf("config key heldout_data: %w", err)
+		}
+		return all, heldout, nil
 	}
-	return pairs, heldout, nil
+	if all.Len() < 2 {
+		return nil, nil, fmt.Errorf("train: %s holds %d pair; holding out heldout_fraction of it needs at least 2 (or name a held-out file in heldout_data)", cfg.Data, all.Len())
+	}
+	trainIdx, heldIdx := splitIndex(all.Len(), cfg.HeldoutFraction, uint64(cfg.Seed))
+	return all.Select(trainIdx), all.Select(heldIdx), nil
 }
 
 // New prepares a run: the data split and tokenized, the model new (from the
@@ -138,14 +146,6 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 	dev, err := torch.ParseDevice(cfg.Device)
 	if err != nil {
 		return nil, fmt.Errorf("config key device: %w", err)
-	}
-	pairs, err := LoadPairs(cfg.Data)
-	if err != nil {
-		return nil, err
-	}
-	trainPairs, heldPairs, err := heldOut(cfg, pairs)
-	if err != nil {
-		return nil, err
 	}
 	if g := opt.Group; g != nil && cfg.BatchSize%g.Size() != 0 {
 		return nil, fmt.Errorf("config key batch_size = %d: a data-parallel run splits each minibatch over its %d ranks; make it a multiple of %d", cfg.BatchSize, g.Size(), g.Size())
@@ -180,23 +180,30 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 			t.model.Shape.Context = cfg.Context
 		}
 	} else {
-		seen := pairs // every text the model will read: the data, and a separate held-out file's
-		if cfg.HeldoutData != "" {
-			seen = append(pairs[:len(pairs):len(pairs)], heldPairs...)
+		// Every text the model will read: the data, and a separate
+		// held-out file's.
+		b := tokenizer.NewBuilder()
+		if err := addTexts(b, cfg.Data); err != nil {
+			return nil, err
 		}
-		t.vocab = tokenizer.Build(Texts(seen))
+		if cfg.HeldoutData != "" {
+			if err := addTexts(b, cfg.HeldoutData); err != nil {
+				return nil, fmt.Errorf("config key heldout_data: %w", err)
+			}
+		}
+		t.vocab = b.Vocab()
 		if t.model, err = lm.New(cfg.Shape(t.vocab.Len()), uint64(cfg.Seed), torch.Float32, dev); err != nil {
 			return nil, err
 		}
 	}
 	fail := func(err error) (*Trainer, error) { t.Free(); return nil, err }
 	ctx := t.model.Shape.Context
-	if t.train, err = Encode(t.vocab, trainPairs, ctx); err != nil {
+	if t.train, t.heldout, err = readData(cfg, t.vocab, ctx); err != nil {
 		return fail(err)
 	}
-	if t.heldout, err = Encode(t.vocab, heldPairs, ctx); err != nil {
-		return fail(err)
-	}
+	// Reading left the files' text as garbage several times the corpus;
+	// hand it back now rather than hold it for the run.
+	debug.FreeOSMemory()
 	opts := torch.AdamOptions{LR: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.AdamEps, WeightDecay: cfg.WeightDecay}
 	if t.opt, err = torch.NewAdamW(t.model.Parameters(), t.model.Decayed(), opts); err != nil {
 		return fail(err)
@@ -223,7 +230,7 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 // weights, which a seed or a shared checkpoint already makes equal.
 func (t *Trainer) joinRanks() error {
 	g := t.group
-	mine := []float64{float64(t.step), float64(len(t.train)), float64(len(t.heldout)), float64(t.vocab.Len()), float64(t.model.Shape.ParamCount())}
+	mine := []float64{float64(t.step), float64(t.train.Len()), float64(t.heldout.Len()), float64(t.vocab.Len()), float64(t.model.Shape.ParamCount())}
 	lo, hi := slices.Clone(mine), slices.Clone(mine)
 	if err := g.AllReduceFloat64(lo, torch.ReduceMin); err != nil {
 		return fmt.Errorf("train: rank %d: %w", g.Rank(), err)
@@ -284,7 +291,7 @@ func (t *Trainer) Free() {
 // Model is the model being trained; Vocab its vocabulary.
 func (t *Trainer) Model() *lm.Model            { return t.model }
 func (t *Trainer) Vocab() *tokenizer.Vocab     { return t.vocab }
-func (t *Trainer) Sizes() (train, heldout int) { return len(t.train), len(t.heldout) }
+func (t *Trainer) Sizes() (train, heldout int) { return t.train.Len(), t.heldout.Len() }
 
 // LR is the learning rate at step (0-based): linear warm-up to the peak,
 // then cosine decay to the peak times lr_final_fraction at the last step.
@@ -302,7 +309,7 @@ func (c Config) LR(step int) float64 {
 // slices of per-epoch permutations drawn from the seed and the epoch number,
 // so a resumed run sees the same batches without saving generator state.
 func (t *Trainer) batch(step int) []int {
-	n, b := len(t.train), t.cfg.BatchSize
+	n, b := t.train.Len(), t.cfg.BatchSize
 	out := make([]int, 0, b)
 	for pos := step * b; len(out) < b; pos++ {
 		e := pos / n
@@ -330,23 +337,26 @@ type batchData struct {
 	tokens   int   // non-pad input tokens
 }
 
-func makeBatch(seqs []Sequence, idx []int) batchData {
+func makeBatch(c *Corpus, idx []int) batchData {
 	var T int
 	for _, i := range idx {
-		T = max(T, len(seqs[i].Tokens)-1)
+		toks, _ := c.Seq(i)
+		T = max(T, len(toks)-1)
 	}
 	bd := batchData{b: int64(len(idx)), t: int64(T), ids: make([]int64, len(idx)*T), pad: make([]bool, len(idx)*T)}
 	for r, i := range idx {
-		s := seqs[i]
-		n := len(s.Tokens) - 1
-		copy(bd.ids[r*T:], s.Tokens[:n])
+		toks, answer := c.Seq(i)
+		n := len(toks) - 1
+		for j, id := range toks[:n] {
+			bd.ids[r*T+j] = int64(id)
+		}
 		bd.tokens += n
 		for j := n; j < T; j++ {
 			bd.pad[r*T+j] = true
 		}
-		for j := s.AnswerStart - 1; j < n; j++ {
+		for j := answer - 1; j < n; j++ {
 			bd.sel = append(bd.sel, int64(r*T+j))
-			bd.targets = append(bd.targets, s.Tokens[j+1])
+			bd.targets = append(bd.targets, int64(toks[j+1]))
 			bd.examples = append(bd.examples, r)
 		}
 	}
@@ -414,7 +424,8 @@ func finite(what string, v float64) error {
 func (t *Trainer) stepShare(idx []int) (loss, gradNorm float64, tokens int, err error) {
 	var answers int
 	for _, i := range idx {
-		answers += len(t.train[i].Tokens) - t.train[i].AnswerStart
+		toks, answer := t.train.Seq(i)
+		answers += len(toks) - answer
 	}
 	lo, hi := t.share(len(idx))
 	bd := makeBatch(t.train, idx[lo:hi])
@@ -469,8 +480,8 @@ func (t *Trainer) Evaluate() (loss, acc float64, err error) {
 	if t.group == nil {
 		return Evaluate(t.model, t.rope, t.heldout, 4*t.cfg.BatchSize, t.device)
 	}
-	lo, hi := t.share(len(t.heldout))
-	sumLoss, nTok, nRight, err := evalSums(t.model, t.rope, t.heldout[lo:hi], 4*t.cfg.BatchSize, t.device)
+	lo, hi := t.share(t.heldout.Len())
+	sumLoss, nTok, nRight, err := evalSums(t.model, t.rope, t.heldout, lo, hi, 4*t.cfg.BatchSize, t.device)
 	if err != nil {
 		return math.NaN(), math.NaN(), err
 	}
@@ -481,28 +492,28 @@ func (t *Trainer) Evaluate() (loss, acc float64, err error) {
 	if sums[1] == 0 {
 		return math.NaN(), math.NaN(), nil
 	}
-	return sums[0] / sums[1], sums[2] / float64(len(t.heldout)), nil
+	return sums[0] / sums[1], sums[2] / float64(t.heldout.Len()), nil
 }
 
-// Evaluate scores seqs in batches of size without gradients.
-func Evaluate(m *lm.Model, rope *lm.Rope, seqs []Sequence, size int, dev torch.Device) (loss, acc float64, err error) {
-	sumLoss, nTok, nRight, err := evalSums(m, rope, seqs, size, dev)
+// Evaluate scores the pairs of c in batches of size without gradients.
+func Evaluate(m *lm.Model, rope *lm.Rope, c *Corpus, size int, dev torch.Device) (loss, acc float64, err error) {
+	sumLoss, nTok, nRight, err := evalSums(m, rope, c, 0, c.Len(), size, dev)
 	if err != nil || nTok == 0 {
 		return math.NaN(), math.NaN(), err
 	}
-	return sumLoss / float64(nTok), float64(nRight) / float64(len(seqs)), nil
+	return sumLoss / float64(nTok), float64(nRight) / float64(c.Len()), nil
 }
 
-// evalSums is Evaluate's sums: the answer tokens' summed loss, their
-// number, and the pairs answered right.
-func evalSums(m *lm.Model, rope *lm.Rope, seqs []Sequence, size int, dev torch.Device) (sumLoss float64, nTok, nRight int, err error) {
+// evalSums is Evaluate's sums over c's pairs [lo, hi): the answer tokens'
+// summed loss, their number, and the pairs answered right.
+func evalSums(m *lm.Model, rope *lm.Rope, c *Corpus, lo, hi, size int, dev torch.Device) (sumLoss float64, nTok, nRight int, err error) {
 	err = torch.NoGrad(func() error {
-		for start := 0; start < len(seqs); start += size {
+		for start := lo; start < hi; start += size {
 			idx := make([]int, 0, size)
-			for i := start; i < min(start+size, len(seqs)); i++ {
+			for i := start; i < min(start+size, hi); i++ {
 				idx = append(idx, i)
 			}
-			bd := makeBatch(seqs, idx)
+			bd := makeBatch(c, idx)
 			s := torch.NewScope()
 			logits := answerLogits(s, m, rope, bd, dev)
 			targets := torch.FromSliceIn(s, bd.targets, []int64{int64(len(bd.targets))}, dev)
