@@ -61,6 +61,7 @@ type Config struct {
 	Beta2           float64 `toml:"beta2" default:"0.95" doc:"AdamW beta2"`
 	AdamEps         float64 `toml:"adam_eps" default:"1e-8" doc:"AdamW epsilon"`
 	MaxGradNorm     float64 `toml:"max_grad_norm" default:"1" doc:"clip the global gradient norm to this; 0 = no clipping"`
+	EMADecay        float64 `toml:"ema_decay" default:"0" doc:"keep an exponential moving average of the weights, ema = d·ema + (1 − d)·weights after every step (d warmed up as min(ema_decay, (1 + step)/(10 + step))); the held-out evaluation and model.gguf then use it; 0 = off, the last step's weights"`
 
 	// Evaluation and checkpoints.
 	EvalEvery       int `toml:"eval_every" default:"200" doc:"evaluate the held-out split every this many steps (and at the end)"`
@@ -216,6 +217,9 @@ func (c Config) Validate() error {
 	}
 	if !(c.MaxGradNorm >= 0) {
 		bad("max_grad_norm", "%v, want ≥ 0", c.MaxGradNorm)
+	}
+	if !(c.EMADecay >= 0 && c.EMADecay < 1) {
+		bad("ema_decay", "%v, want a value in [0, 1) (0 = off; 0.999 averages over ~1,000 steps)", c.EMADecay)
 	}
 	if c.CheckpointEvery < 0 {
 		bad("checkpoint_every", "%d, want ≥ 0", c.CheckpointEvery)

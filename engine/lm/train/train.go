@@ -44,6 +44,10 @@ type Metrics struct {
 	TokensPerS  float64  `json:"tokens_per_s"`
 	HeldoutLoss *float64 `json:"heldout_loss,omitempty"`
 	HeldoutAcc  *float64 `json:"heldout_acc,omitempty"`
+	// With ema_decay, the held-out figures above are the average's (the
+	// model exported) and these the last step's weights'.
+	HeldoutLossLast *float64 `json:"heldout_loss_last,omitempty"`
+	HeldoutAccLast  *float64 `json:"heldout_acc_last,omitempty"`
 }
 
 // Progress is what the progress line shows, after every step.
@@ -84,6 +88,7 @@ type Result struct {
 type Trainer struct {
 	cfg      Config
 	model    *lm.Model
+	ema      *lm.Model // the moving average of model's weights; nil without ema_decay
 	vocab    *tokenizer.Vocab
 	opt      *torch.AdamW
 	rope     *lm.Rope
@@ -204,12 +209,22 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 	// Reading left the files' text as garbage several times the corpus;
 	// hand it back now rather than hold it for the run.
 	debug.FreeOSMemory()
+	if cfg.EMADecay > 0 {
+		if t.ema, err = zeroModel(t.model.Shape, dev); err != nil {
+			return fail(err)
+		}
+		if state == nil { // a resumed run's average is in its checkpoint
+			if err := copyWeights(t.ema, t.model); err != nil {
+				return fail(err)
+			}
+		}
+	}
 	opts := torch.AdamOptions{LR: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.AdamEps, WeightDecay: cfg.WeightDecay}
 	if t.opt, err = torch.NewAdamW(t.model.Parameters(), t.model.Decayed(), opts); err != nil {
 		return fail(err)
 	}
 	if state != nil {
-		if err := torch.LoadState(state, t.model.Parameters(), t.opt.Adam); err != nil {
+		if err := torch.LoadState(state, t.stateTensors(), t.opt.Adam); err != nil {
 			return fail(fmt.Errorf("train: checkpoint: %w", err))
 		}
 	}
@@ -286,6 +301,60 @@ func (t *Trainer) Free() {
 	if t.model != nil {
 		t.model.Free()
 	}
+	if t.ema != nil {
+		t.ema.Free()
+	}
+}
+
+// stateTensors are the tensors a checkpoint holds besides AdamW's state:
+// the weights, then their average with ema_decay.
+func (t *Trainer) stateTensors() []*torch.Tensor {
+	ps := t.model.Parameters()
+	if t.ema != nil {
+		ps = append(slices.Clip(ps), t.ema.Parameters()...)
+	}
+	return ps
+}
+
+// exported is the model a run evaluates and exports: the average with
+// ema_decay, else the weights being trained.
+func (t *Trainer) exported() *lm.Model {
+	if t.ema != nil {
+		return t.ema
+	}
+	return t.model
+}
+
+// copyWeights sets dst's weights to src's.
+func copyWeights(dst, src *lm.Model) error {
+	for i, p := range src.Parameters() {
+		if err := dst.Parameters()[i].CopyFrom(p); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
+	return nil
+}
+
+// updateEMA moves the average towards the weights after step (1-based)
+// with the warmed-up decay, so that a run's first steps, far from where
+// the average settles, weigh little.
+func (t *Trainer) updateEMA(step int) error {
+	d := min(t.cfg.EMADecay, float64(step)/float64(step+9))
+	return torch.NoGrad(func() error {
+		s := torch.NewScope()
+		defer s.Close()
+		for i, p := range t.model.Parameters() {
+			e := t.ema.Parameters()[i]
+			next := s.Add(s.MulS(e, d), s.MulS(p, 1-d))
+			if err := s.Err(); err != nil {
+				return fmt.Errorf("train: moving average: %w", err)
+			}
+			if err := e.CopyFrom(next); err != nil {
+				return fmt.Errorf("train: moving average: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // Model is the model being trained; Vocab its vocabulary.
@@ -470,18 +539,26 @@ func (t *Trainer) update() (gradNorm float64, err error) {
 		return 0, err
 	}
 	t.step++
+	if t.ema != nil {
+		if err := t.updateEMA(t.step); err != nil {
+			return 0, err
+		}
+	}
 	return gradNorm, nil
 }
 
 // Evaluate returns the held-out mean answer-token loss and the fraction of
-// pairs whose every answer token is the model's top-1 (teacher-forced).
+// pairs whose every answer token is the model's top-1 (teacher-forced), of
+// the model the run exports (with ema_decay, the average).
 // In a group each rank scores its share of the held-out pairs.
-func (t *Trainer) Evaluate() (loss, acc float64, err error) {
+func (t *Trainer) Evaluate() (loss, acc float64, err error) { return t.evaluate(t.exported()) }
+
+func (t *Trainer) evaluate(m *lm.Model) (loss, acc float64, err error) {
 	if t.group == nil {
-		return Evaluate(t.model, t.rope, t.heldout, 4*t.cfg.BatchSize, t.device)
+		return Evaluate(m, t.rope, t.heldout, 4*t.cfg.BatchSize, t.device)
 	}
 	lo, hi := t.share(t.heldout.Len())
-	sumLoss, nTok, nRight, err := evalSums(t.model, t.rope, t.heldout, lo, hi, 4*t.cfg.BatchSize, t.device)
+	sumLoss, nTok, nRight, err := evalSums(m, t.rope, t.heldout, lo, hi, 4*t.cfg.BatchSize, t.device)
 	if err != nil {
 		return math.NaN(), math.NaN(), err
 	}
@@ -627,6 +704,13 @@ func (t *Trainer) Run(ctx context.Context, opt Options) (Result, error) {
 			}
 			t.lastEval = [2]float64{hl, ha}
 			m.HeldoutLoss, m.HeldoutAcc = &hl, &ha
+			if t.ema != nil {
+				ll, la, err := t.evaluate(t.model)
+				if err != nil {
+					return Result{}, fmt.Errorf("train: evaluation at step %d: %w", t.step, err)
+				}
+				m.HeldoutLossLast, m.HeldoutAccLast = &ll, &la
+			}
 		}
 		if err := enc.Encode(m); err != nil {
 			return Result{}, fmt.Errorf("train: %w", err)
@@ -647,7 +731,7 @@ func (t *Trainer) Run(ctx context.Context, opt Options) (Result, error) {
 	ft, _ := lm.ParseFileType(t.cfg.Export)
 	path := filepath.Join(opt.Dir, ModelFile)
 	if lead {
-		if err := lm.Export(path, t.model, t.vocab, t.cfg.Name, ft); err != nil {
+		if err := lm.Export(path, t.exported(), t.vocab, t.cfg.Name, ft); err != nil {
 			return Result{}, err
 		}
 	}
@@ -693,7 +777,7 @@ func openMetrics(path string, step int) (*os.File, error) {
 // meta's length (u64) and the meta, then the torch archive of the weights
 // and AdamW state.
 func (t *Trainer) Checkpoint(dir string) error {
-	state, err := torch.SaveState(t.model.Parameters(), t.opt.Adam)
+	state, err := torch.SaveState(t.stateTensors(), t.opt.Adam)
 	if err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
 	}

@@ -109,9 +109,17 @@ func weightsOf(t *testing.T, tr *Trainer) [][]float32 {
 }
 
 // TestResumeIsBitExact: stopping after 5 steps, checkpointing and resuming
-// gives the same weights and metrics as an uninterrupted run.
+// gives the same weights, moving average, metrics and model as an
+// uninterrupted run.
 func TestResumeIsBitExact(t *testing.T) {
+	for _, ema := range []float64{0, 0.9} {
+		t.Run(fmt.Sprintf("ema_decay=%v", ema), func(t *testing.T) { testResume(t, ema) })
+	}
+}
+
+func testResume(t *testing.T, ema float64) {
 	c := smallConfig(t)
+	c.EMADecay = ema
 	straight, err := New(c, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +162,10 @@ func TestResumeIsBitExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b := weightsOf(t, straight), weightsOf(t, resumed)
+	if ema > 0 {
+		ea, eb := emaOf(t, straight), emaOf(t, resumed)
+		a, b = append(a, ea...), append(b, eb...)
+	}
 	for i := range a {
 		for j := range a[i] {
 			if a[i][j] != b[i][j] {
@@ -176,11 +188,86 @@ func TestResumeIsBitExact(t *testing.T) {
 	if sa, sb := strip(ma), strip(mb); len(sa) != 12 || !reflect.DeepEqual(sa, sb) {
 		t.Errorf("metrics differ: %d lines straight, %d resumed", len(sa), len(sb))
 	}
+	ga, _ := os.ReadFile(filepath.Join(dirA, ModelFile))
+	gb, _ := os.ReadFile(filepath.Join(dirB, ModelFile))
+	if len(ga) == 0 || !bytes.Equal(ga, gb) {
+		t.Errorf("model.gguf differs: %d bytes straight, %d resumed", len(ga), len(gb))
+	}
 	for _, f := range []string{ConfigFile, CheckpointFile, ModelFile} {
 		if _, err := os.Stat(filepath.Join(dirB, f)); err != nil {
 			t.Errorf("run directory lacks %s", f)
 		}
 	}
+}
+
+func emaOf(t *testing.T, tr *Trainer) [][]float32 {
+	t.Helper()
+	w, err := tr.ema.Weights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// TestEMAFollowsTheWeights checks the moving average step by step against
+// a float64 one of the weights after each step, with the warmed-up decay,
+// and that the evaluation and the export use it.
+func TestEMAFollowsTheWeights(t *testing.T) {
+	c := smallConfig(t)
+	c.EMADecay = 0.5 // reached at step 9: both the warm-up and the cap are exercised
+	tr, err := New(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Free()
+	var want [][]float64
+	for _, p := range weightsOf(t, tr) { // the average starts at the initial weights
+		want = append(want, f64(p))
+	}
+	for step := 1; step <= c.Steps; step++ {
+		if _, _, _, err := tr.Step(); err != nil {
+			t.Fatal(err)
+		}
+		d := min(c.EMADecay, (1+float64(step-1))/(10+float64(step-1)))
+		for i, p := range weightsOf(t, tr) {
+			for j, v := range p {
+				want[i][j] = d*want[i][j] + (1-d)*float64(v)
+			}
+		}
+		for i, e := range emaOf(t, tr) {
+			for j, v := range e {
+				if math.Abs(float64(v)-want[i][j]) > 1e-6*(1+math.Abs(want[i][j])) {
+					t.Fatalf("step %d (decay %v): average %d[%d] = %.9g, want %.9g", step, d, i, j, v, want[i][j])
+				}
+			}
+		}
+	}
+	if tr.exported() != tr.ema {
+		t.Fatal("with ema_decay the run exports the last weights, not the average")
+	}
+	el, ea, err := tr.Evaluate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ll, la, err := Evaluate(tr.model, tr.rope, tr.heldout, 32, tr.device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, aa, err := Evaluate(tr.ema, tr.rope, tr.heldout, 32, tr.device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el != al || ea != aa || el == ll {
+		t.Errorf("Evaluate gives %v/%v; the average %v/%v, the last weights %v/%v", el, ea, al, aa, ll, la)
+	}
+}
+
+func f64(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
 }
 
 func TestLRSchedule(t *testing.T) {
@@ -205,6 +292,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{`data = "x"` + "\nexport = \"q4\"", "config key export"},
 		{`dim = 64`, "config key data: required"},
 		{`data = "x"` + "\nwarmup_steps = 5000", "config key warmup_steps"},
+		{`data = "x"` + "\nema_decay = 1", "config key ema_decay: 1, want a value in [0, 1)"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.toml), "x.toml")
