@@ -201,7 +201,7 @@ func ReadCorpus(path string, v *tokenizer.Vocab, context int) (*Corpus, error) {
 	type chunk struct {
 		lines [][]byte
 		nums  []int
-		done  chan chunkResult // buffered: a worker never waits on the reader
+		done  chan chunkResult // buffered: a worker never waits on the collector
 	}
 	workers := max(1, runtime.GOMAXPROCS(0))
 	work := make(chan *chunk)             // to the workers

@@ -162,6 +162,10 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 		if meta, state, err = readCheckpoint(filepath.Join(opt.Dir, CheckpointFile)); err != nil {
 			return nil, err
 		}
+		// A checkpoint holds a moving average only if its run kept one.
+		if saved, err := Parse([]byte(meta.ConfigTOML), CheckpointFile); err == nil && (saved.EMADecay > 0) != (cfg.EMADecay > 0) {
+			return nil, fmt.Errorf("config key ema_decay = %v, but the checkpoint in %s was written with ema_decay = %v: a run cannot gain or drop its moving average; resume with ema_decay = %v, or start a new run with init = its model", cfg.EMADecay, opt.Dir, saved.EMADecay, saved.EMADecay)
+		}
 		if t.vocab, err = tokenizer.New(meta.Tokens, meta.Scores, meta.Types, meta.BOS, meta.EOS, meta.UNK, meta.AddBOS, meta.SpacePref); err != nil {
 			return nil, fmt.Errorf("train: checkpoint vocabulary: %w", err)
 		}

@@ -150,6 +150,11 @@ func testResume(t *testing.T, ema float64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	other := rc
+	other.EMADecay = 0.5 - ema // on when it was off, off when on
+	if _, err := New(other, Options{Dir: dirB, Resume: true}); err == nil || !strings.Contains(err.Error(), "config key ema_decay") {
+		t.Errorf("resuming with ema_decay %v a run started with %v: error %v, want one naming ema_decay", other.EMADecay, ema, err)
+	}
 	resumed, err := New(rc, Options{Dir: dirB, Resume: true})
 	if err != nil {
 		t.Fatal(err)
