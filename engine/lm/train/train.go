@@ -331,8 +331,9 @@ func (t *Trainer) exported() *lm.Model {
 
 // copyWeights sets dst's weights to src's.
 func copyWeights(dst, src *lm.Model) error {
+	to := dst.Parameters()
 	for i, p := range src.Parameters() {
-		if err := dst.Parameters()[i].CopyFrom(p); err != nil {
+		if err := to[i].CopyFrom(p); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
 	}
@@ -347,8 +348,9 @@ func (t *Trainer) updateEMA(step int) error {
 	return torch.NoGrad(func() error {
 		s := torch.NewScope()
 		defer s.Close()
+		avg := t.ema.Parameters()
 		for i, p := range t.model.Parameters() {
-			e := t.ema.Parameters()[i]
+			e := avg[i]
 			next := s.Add(s.MulS(e, d), s.MulS(p, 1-d))
 			if err := s.Err(); err != nil {
 				return fmt.Errorf("train: moving average: %w", err)
