@@ -33,6 +33,7 @@ commands:
   train -config X.toml [-out DIR] [-set key=value]...   train a llama model (loss on the answers)
   train -resume DIR                                      continue a run from its checkpoint
   train -list                                            every config key with its default
+  export -run DIR -out M.gguf [-type T]                  the model of a run's last checkpoint, while it runs or after it stopped
   convert -in M.gguf -out N.gguf -type f32|f16|q8_0      re-export a llama GGUF with other tensor types
   letters -n N -out FILE [-seed S]                       a synthetic dataset: which letter follows X in a list
   push -model M.gguf -name NAME [-host H] [-num-ctx N]   upload a GGUF to Ollama and create NAME from it
@@ -53,6 +54,8 @@ func cmdLM(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "train":
 		return cmdLMTrain(args[1:], stdout, stderr)
+	case "export":
+		return cmdLMExport(args[1:], stdout, stderr)
 	case "convert":
 		return cmdLMConvert(args[1:], stdout, stderr)
 	case "letters":
@@ -63,7 +66,7 @@ func cmdLM(args []string, stdout, stderr io.Writer) error {
 		return cmdLMCheck(args[1:], stdout, stderr)
 	}
 	fmt.Fprintln(stderr, lmUsage)
-	return fmt.Errorf("unknown lm command %q: want train, convert, letters, push or check", args[0])
+	return fmt.Errorf("unknown lm command %q: want train, export, convert, letters, push or check", args[0])
 }
 
 func cmdLMTrain(args []string, stdout, stderr io.Writer) error {
@@ -224,6 +227,32 @@ func parseWithSets(data []byte, path string, sets []string) (train.Config, error
 		}
 	}
 	return cfg, cfg.Validate()
+}
+
+func cmdLMExport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("lm export", stderr)
+	dir := fs.String("run", "", "run directory of lago lm train (its checkpoint.lago)")
+	out := fs.String("out", "", "GGUF to write")
+	typ := fs.String("type", "", "tensor type of the weight matrices: f32, f16 or q8_0 (default: the run's export key)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" || *out == "" {
+		return errors.New("-run and -out are required")
+	}
+	var ft lm.FileType
+	if *typ != "" {
+		var err error
+		if ft, err = lm.ParseFileType(*typ); err != nil {
+			return fmt.Errorf("-type: %w", err)
+		}
+	}
+	step, err := train.ExportCheckpoint(*dir, *out, ft)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s (step %d)\n", *out, step)
+	return nil
 }
 
 func cmdLMConvert(args []string, stdout, stderr io.Writer) error {

@@ -156,25 +156,18 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 		return nil, fmt.Errorf("config key batch_size = %d: a data-parallel run splits each minibatch over its %d ranks; make it a multiple of %d", cfg.BatchSize, g.Size(), g.Size())
 	}
 	t := &Trainer{cfg: cfg, device: dev, epochs: map[int][]int{}, lastEval: [2]float64{math.NaN(), math.NaN()}, group: opt.Group, saved: -1}
-	var meta *checkpointMeta
-	var state []byte
 	if opt.Resume {
-		if meta, state, err = readCheckpoint(filepath.Join(opt.Dir, CheckpointFile)); err != nil {
+		meta, state, err := readCheckpoint(filepath.Join(opt.Dir, CheckpointFile))
+		if err != nil {
 			return nil, err
 		}
 		// A checkpoint holds a moving average only if its run kept one.
 		if saved, err := Parse([]byte(meta.ConfigTOML), CheckpointFile); err == nil && (saved.EMADecay > 0) != (cfg.EMADecay > 0) {
 			return nil, fmt.Errorf("config key ema_decay = %v, but the checkpoint in %s was written with ema_decay = %v: a run cannot gain or drop its moving average; resume with ema_decay = %v, or start a new run with init = its model", cfg.EMADecay, opt.Dir, saved.EMADecay, saved.EMADecay)
 		}
-		if t.vocab, err = tokenizer.New(meta.Tokens, meta.Scores, meta.Types, meta.BOS, meta.EOS, meta.UNK, meta.AddBOS, meta.SpacePref); err != nil {
-			return nil, fmt.Errorf("train: checkpoint vocabulary: %w", err)
-		}
-		if t.model, err = zeroModel(meta.Shape, dev); err != nil {
+		if err := t.restore(meta, state); err != nil {
+			t.Free()
 			return nil, err
-		}
-		t.step, t.saved = meta.Step, meta.Step
-		if len(meta.LastEval) == 2 {
-			t.lastEval = [2]float64{meta.LastEval[0], meta.LastEval[1]}
 		}
 	} else if cfg.Init != "" {
 		im, err := lm.Import(cfg.Init, torch.Float32, dev)
@@ -213,23 +206,17 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 	// Reading left the files' text as garbage several times the corpus;
 	// hand it back now rather than hold it for the run.
 	debug.FreeOSMemory()
-	if cfg.EMADecay > 0 {
-		if t.ema, err = zeroModel(t.model.Shape, dev); err != nil {
-			return fail(err)
-		}
-		if state == nil { // a resumed run's average is in its checkpoint
+	if !opt.Resume { // a resumed run's optimiser and average are its checkpoint's
+		if cfg.EMADecay > 0 {
+			if t.ema, err = zeroModel(t.model.Shape, dev); err != nil {
+				return fail(err)
+			}
 			if err := copyWeights(t.ema, t.model); err != nil {
 				return fail(err)
 			}
 		}
-	}
-	opts := torch.AdamOptions{LR: cfg.LearningRate, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.AdamEps, WeightDecay: cfg.WeightDecay}
-	if t.opt, err = torch.NewAdamW(t.model.Parameters(), t.model.Decayed(), opts); err != nil {
-		return fail(err)
-	}
-	if state != nil {
-		if err := torch.LoadState(state, t.stateTensors(), t.opt.Adam); err != nil {
-			return fail(fmt.Errorf("train: checkpoint: %w", err))
+		if err := t.newOptimizer(); err != nil {
+			return fail(err)
 		}
 	}
 	if t.rope, err = lm.NewRope(t.model.Shape, ctx, torch.Float32, dev); err != nil {
@@ -241,6 +228,75 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 		}
 	}
 	return t, nil
+}
+
+// restore makes the run a checkpoint holds: its vocabulary, weights,
+// moving average (when t.cfg keeps one), optimiser state and step.
+func (t *Trainer) restore(meta *checkpointMeta, state []byte) error {
+	var err error
+	if t.vocab, err = tokenizer.New(meta.Tokens, meta.Scores, meta.Types, meta.BOS, meta.EOS, meta.UNK, meta.AddBOS, meta.SpacePref); err != nil {
+		return fmt.Errorf("train: checkpoint vocabulary: %w", err)
+	}
+	if t.model, err = zeroModel(meta.Shape, t.device); err != nil {
+		return err
+	}
+	if t.cfg.EMADecay > 0 {
+		if t.ema, err = zeroModel(meta.Shape, t.device); err != nil {
+			return err
+		}
+	}
+	if err := t.newOptimizer(); err != nil {
+		return err
+	}
+	if err := torch.LoadState(state, t.stateTensors(), t.opt.Adam); err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	t.step, t.saved = meta.Step, meta.Step
+	if len(meta.LastEval) == 2 {
+		t.lastEval = [2]float64{meta.LastEval[0], meta.LastEval[1]}
+	}
+	return nil
+}
+
+// newOptimizer makes the run's AdamW over the model's parameters.
+func (t *Trainer) newOptimizer() error {
+	c := t.cfg
+	opts := torch.AdamOptions{LR: c.LearningRate, Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.AdamEps, WeightDecay: c.WeightDecay}
+	var err error
+	t.opt, err = torch.NewAdamW(t.model.Parameters(), t.model.Decayed(), opts)
+	return err
+}
+
+// ExportCheckpoint writes the model of the checkpoint in a run directory
+// to a GGUF of type ft ("": the run's export key), as the run's end would
+// write model.gguf (the moving average when the run keeps one): a model to
+// score or serve while its run goes on, or of a run that stopped early.
+// Checkpoints are replaced atomically, so a running run's is safe to read.
+// It returns the checkpoint's step.
+func ExportCheckpoint(dir, out string, ft lm.FileType) (step int, err error) {
+	path := filepath.Join(dir, CheckpointFile)
+	meta, state, err := readCheckpoint(path)
+	if err != nil {
+		return 0, err
+	}
+	cfg, err := Parse([]byte(meta.ConfigTOML), path)
+	if err != nil {
+		return 0, err
+	}
+	if ft == "" {
+		if ft, err = lm.ParseFileType(cfg.Export); err != nil {
+			return 0, fmt.Errorf("%s: config key export: %w", path, err)
+		}
+	}
+	t := &Trainer{cfg: cfg, device: torch.CPU}
+	defer t.Free()
+	if err := t.restore(meta, state); err != nil {
+		return 0, err
+	}
+	if err := lm.Export(out, t.exported(), t.vocab, cfg.Name, ft); err != nil {
+		return 0, err
+	}
+	return meta.Step, nil
 }
 
 // joinRanks checks that every rank holds the same run (step, data sizes,

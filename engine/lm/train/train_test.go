@@ -146,6 +146,11 @@ func testResume(t *testing.T, ema float64) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v", err)
 	}
+	// The interrupted run's checkpoint exports as the model of step 5.
+	mid := filepath.Join(t.TempDir(), "mid.gguf")
+	if step, err := ExportCheckpoint(dirB, mid, ""); err != nil || step != 5 {
+		t.Fatalf("ExportCheckpoint of the interrupted run: step %d, %v; want step 5", step, err)
+	}
 	rc, err := ResumeConfig(dirB)
 	if err != nil {
 		t.Fatal(err)
@@ -202,6 +207,21 @@ func testResume(t *testing.T, ema float64) {
 		if _, err := os.Stat(filepath.Join(dirB, f)); err != nil {
 			t.Errorf("run directory lacks %s", f)
 		}
+	}
+	// The last checkpoint exports as the run's own model.gguf, byte for byte
+	// (the average, with ema_decay), and the mid-run one as another model.
+	last := filepath.Join(t.TempDir(), "last.gguf")
+	if step, err := ExportCheckpoint(dirA, last, ""); err != nil || step != c.Steps {
+		t.Fatalf("ExportCheckpoint: step %d, %v; want step %d", step, err, c.Steps)
+	}
+	if ge, _ := os.ReadFile(last); !bytes.Equal(ga, ge) {
+		t.Errorf("the last checkpoint exported as %d bytes unlike model.gguf's %d", len(ge), len(ga))
+	}
+	if gm, _ := os.ReadFile(mid); len(gm) != len(ga) || bytes.Equal(gm, ga) {
+		t.Errorf("the step-5 export (%d bytes) should differ from model.gguf (%d bytes) in its weights only", len(gm), len(ga))
+	}
+	if _, err := ExportCheckpoint(t.TempDir(), last, ""); err == nil || !strings.Contains(err.Error(), CheckpointFile) {
+		t.Errorf("exporting a directory without a checkpoint: %v, want an error naming %s", err, CheckpointFile)
 	}
 }
 
