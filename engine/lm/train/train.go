@@ -156,6 +156,7 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 		return nil, fmt.Errorf("config key batch_size = %d: a data-parallel run splits each minibatch over its %d ranks; make it a multiple of %d", cfg.BatchSize, g.Size(), g.Size())
 	}
 	t := &Trainer{cfg: cfg, device: dev, epochs: map[int][]int{}, lastEval: [2]float64{math.NaN(), math.NaN()}, group: opt.Group, saved: -1}
+	fail := func(err error) (*Trainer, error) { t.Free(); return nil, err }
 	if opt.Resume {
 		meta, state, err := readCheckpoint(filepath.Join(opt.Dir, CheckpointFile))
 		if err != nil {
@@ -166,8 +167,7 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 			return nil, fmt.Errorf("config key ema_decay = %v, but the checkpoint in %s was written with ema_decay = %v: a run cannot gain or drop its moving average; resume with ema_decay = %v, or start a new run with init = its model", cfg.EMADecay, opt.Dir, saved.EMADecay, saved.EMADecay)
 		}
 		if err := t.restore(meta, state); err != nil {
-			t.Free()
-			return nil, err
+			return fail(err)
 		}
 	} else if cfg.Init != "" {
 		im, err := lm.Import(cfg.Init, torch.Float32, dev)
@@ -198,7 +198,6 @@ func New(cfg Config, opt Options) (*Trainer, error) {
 			return nil, err
 		}
 	}
-	fail := func(err error) (*Trainer, error) { t.Free(); return nil, err }
 	ctx := t.model.Shape.Context
 	if t.train, t.heldout, err = readData(cfg, t.vocab, ctx); err != nil {
 		return fail(err)
@@ -284,9 +283,7 @@ func ExportCheckpoint(dir, out string, ft lm.FileType) (step int, err error) {
 		return 0, err
 	}
 	if ft == "" {
-		if ft, err = lm.ParseFileType(cfg.Export); err != nil {
-			return 0, fmt.Errorf("%s: config key export: %w", path, err)
-		}
+		ft, _ = lm.ParseFileType(cfg.Export) // Parse validated it
 	}
 	t := &Trainer{cfg: cfg, device: torch.CPU}
 	defer t.Free()
