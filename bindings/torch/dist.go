@@ -9,9 +9,11 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -127,6 +129,12 @@ func NewGroup(o GroupOptions) (*Group, error) {
 	if timeout == 0 {
 		timeout = DefaultDistTimeout
 	}
+	// A peer that dies leaves sockets whose next write raises SIGPIPE on a
+	// gloo thread, which Go does not own: the default action killed the
+	// survivor before its collective could fail and name the lost rank
+	// (seen once in CI as "signal: broken pipe"). Ignored, the write
+	// returns EPIPE, gloo throws, and the shim returns it as an error.
+	signal.Ignore(syscall.SIGPIPE)
 	cb := C.CString(backend)
 	defer C.free(unsafe.Pointer(cb))
 	ca := C.CString(o.MasterAddr)
