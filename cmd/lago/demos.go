@@ -27,7 +27,9 @@ func init() {
 const demosUsage = `usage:
   lago demos -env ID -episodes N -out DIR [flags]     collect demonstrations
   lago demos dataset -demos DIR -out DIR [flags]      (prompt, answer) pairs, split by episode
-  lago demos ceiling -data DIR                        the text ceiling of a dataset's held-out states
+  lago demos ceiling -data DIR [-jitter K]            the text ceiling of a dataset's held-out states;
+                                                     with -jitter, also by asking the expert in K
+                                                     other states with the same text each
   lago demos agreement -data DIR -model MODEL        a model's held-out agreement with the expert
                                                      (MODEL: ollama:NAME served, or lm:PATH.gguf in-process)
   lago demos scenes -n N -out DIR [flags]            a generic scene-text corpus for pretraining: random
@@ -152,23 +154,59 @@ func cmdDemosCeiling(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demos ceiling", stderr)
 	dir := fs.String("data", "", "dataset directory (required)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	draws := fs.Int("jitter", 0, "also the jittered ceiling: draw this many states with each held-out state's text, ask the expert in each and score the majority action (needs the dataset's demonstrations); 0: only the per-text bound")
+	sweeps := fs.Int("jitter-sweeps", 2, "Metropolis sweeps over the coordinates before each draw")
+	step := fs.Float64("jitter-step", 0.02, "half-width of a proposed move, in the env's coordinates (CLEVR-Robot: metres); about the text's grid cell")
+	seed := fs.Uint64("seed", 1, "seed of the draws")
+	workers := fs.Int("workers", 0, "states bounded in parallel; 0: one per CPU (the result does not depend on it)")
+	quiet := fs.Bool("quiet", false, "no progress line")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *dir == "" {
 		return errors.New("-data DIR is required")
 	}
+	if *draws < 0 {
+		return fmt.Errorf("-jitter %d: the number of draws per state, ≥ 1 (0: no jittered ceiling)", *draws)
+	}
 	m, states, err := demos.ReadDataset(*dir)
 	if err != nil {
 		return err
 	}
 	c := demos.TextCeiling(states)
+	var j *demos.JitteredCeiling
+	if *draws > 0 {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		prog := newProgressLine(stderr, *quiet)
+		start := time.Now()
+		r, err := demos.JitteredTextCeiling(ctx, m, states, demos.JitterConfig{Draws: *draws, Sweeps: *sweeps, Step: *step, Seed: *seed, Workers: *workers},
+			func(done int) {
+				if done%50 == 0 {
+					el := time.Since(start).Seconds()
+					eta := time.Duration(el/float64(done)*float64(len(states)-done)) * time.Second
+					prog.status(fmt.Sprintf("ceiling: state %d/%d  ETA %s", done, len(states), eta.Round(time.Second)))
+				}
+			})
+		prog.clear()
+		if err != nil {
+			return err
+		}
+		j = &r
+	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(c)
+		return json.NewEncoder(stdout).Encode(struct {
+			demos.Ceiling
+			Jittered *demos.JitteredCeiling `json:"jittered,omitempty"`
+		}{c, j})
 	}
 	fmt.Fprintf(stdout, "%s (template %s): %d held-out states, %d distinct texts, %d states share their text\n"+
 		"text ceiling: majority label per text %.4f, best action per text %.4f\n",
 		*dir, m.Config.Template, c.States, c.DistinctTexts, c.RepeatedStates, c.Majority, c.Optimum)
+	if j != nil {
+		fmt.Fprintf(stdout, "jittered ceiling (%d draws per state, %d sweeps, step %g, seed %d): %.4f ± %.4f (one s.e.); a single draw %.4f; moves accepted %.2f; %d states start off the valid set\n",
+			j.Draws, j.Sweeps, j.Step, j.Seed, j.Agreement, j.StdErr, j.DrawAgreement, j.Acceptance, j.OffStarts)
+	}
 	return nil
 }
 

@@ -23,6 +23,10 @@ func TestDemosPipeline(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "text ceiling") || !strings.Contains(out, "clevr-compact-v1") {
 		t.Fatalf("lago demos ceiling: exit %d, %q %q", code, out, stderr)
 	}
+	out, stderr, code = runLago(t, "demos", "ceiling", "-data", data, "-jitter", "3", "-quiet")
+	if code != 0 || !strings.Contains(out, "jittered ceiling (3 draws per state, 2 sweeps, step 0.02, seed 1)") {
+		t.Fatalf("lago demos ceiling -jitter 3: exit %d, %q %q", code, out, stderr)
+	}
 	// The same directory again is refused, naming it.
 	_, stderr, code = runLago(t, "demos", "-episodes", "1", "-out", demosDir, "-quiet")
 	if code == 0 || !strings.Contains(stderr, demosDir) || !strings.Contains(stderr, "already holds demonstrations") {
@@ -45,6 +49,7 @@ func TestDemosFlagErrors(t *testing.T) {
 		{[]string{"demos", "datset"}, `unexpected argument "datset"`},
 		{[]string{"demos", "dataset", "-demos", dir}, "-demos DIR and -out DIR are required"},
 		{[]string{"demos", "dataset", "-demos", dir, "-out", filepath.Join(dir, "d")}, "manifest.json is missing"},
+		{[]string{"demos", "ceiling", "-data", dir, "-jitter", "-1"}, "-jitter -1"},
 		{[]string{"demos", "agreement", "-data", dir, "-model", "x.gguf"}, "-model ollama:NAME or lm:PATH.gguf are required"},
 		{[]string{"demos", "agreement", "-data", dir, "-model", "lm:"}, "-model ollama:NAME or lm:PATH.gguf are required"},
 	} {
