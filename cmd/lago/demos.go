@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -168,6 +169,17 @@ func cmdDemosCeiling(args []string, stdout, stderr io.Writer) error {
 	}
 	if *draws < 0 {
 		return fmt.Errorf("-jitter %d: the number of draws per state, ≥ 1 (0: no jittered ceiling)", *draws)
+	}
+	if *draws == 0 {
+		var unused []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "data" && f.Name != "json" && f.Name != "quiet" {
+				unused = append(unused, "-"+f.Name)
+			}
+		})
+		if len(unused) > 0 {
+			return fmt.Errorf("%s set the jittered ceiling, which only -jitter K asks for; add -jitter K (e.g. 40)", strings.Join(unused, ", "))
+		}
 	}
 	m, states, err := demos.ReadDataset(*dir)
 	if err != nil {

@@ -50,6 +50,7 @@ func TestDemosFlagErrors(t *testing.T) {
 		{[]string{"demos", "dataset", "-demos", dir}, "-demos DIR and -out DIR are required"},
 		{[]string{"demos", "dataset", "-demos", dir, "-out", filepath.Join(dir, "d")}, "manifest.json is missing"},
 		{[]string{"demos", "ceiling", "-data", dir, "-jitter", "-1"}, "-jitter -1"},
+		{[]string{"demos", "ceiling", "-data", dir, "-jitter-step", "0.1", "-seed", "2"}, "-jitter-step, -seed set the jittered ceiling, which only -jitter K asks for"},
 		{[]string{"demos", "agreement", "-data", dir, "-model", "x.gguf"}, "-model ollama:NAME or lm:PATH.gguf are required"},
 		{[]string{"demos", "agreement", "-data", dir, "-model", "lm:"}, "-model ollama:NAME or lm:PATH.gguf are required"},
 	} {
