@@ -102,11 +102,11 @@ func JitteredTextCeiling(ctx context.Context, m DatasetManifest, states []State,
 	for i, s := range states {
 		index[key{s.Episode, s.T}] = i
 	}
-	recorded := make([][]byte, len(states))
+	recorded := make([]Step, len(states))
 	if _, err := Read(m.Demos, func(ep Episode) error {
 		for _, s := range ep.Steps {
 			if i, ok := index[key{ep.Index, s.T}]; ok {
-				recorded[i] = s.State
+				recorded[i] = s
 			}
 		}
 		return nil
@@ -114,7 +114,7 @@ func JitteredTextCeiling(ctx context.Context, m DatasetManifest, states []State,
 		return JitteredCeiling{}, fmt.Errorf("demos: the dataset's demonstrations (%s): %w", m.Demos, err)
 	}
 	for i, s := range states {
-		if recorded[i] == nil {
+		if recorded[i].State == nil { // every recorded step has its state
 			return JitteredCeiling{}, fmt.Errorf("demos: held-out episode %d step %d is not in %s; the dataset was built from other demonstrations", s.Episode, s.T, m.Demos)
 		}
 	}
@@ -149,7 +149,7 @@ func JitteredTextCeiling(ctx context.Context, m DatasetManifest, states []State,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan int)
-	done := make(chan int, len(states))
+	done := make(chan struct{}, len(states)) // closed once every worker has returned
 	errs := make(chan error, workers)
 	var wg sync.WaitGroup
 	for _, e := range envs {
@@ -166,7 +166,7 @@ func JitteredTextCeiling(ctx context.Context, m DatasetManifest, states []State,
 					return
 				}
 				out[i] = o
-				done <- i
+				done <- struct{}{}
 			}
 		}()
 	}
@@ -180,19 +180,12 @@ func JitteredTextCeiling(ctx context.Context, m DatasetManifest, states []State,
 			}
 		}
 	}()
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
+	go func() { wg.Wait(); close(done) }()
 	n := 0
-loop:
-	for {
-		select {
-		case <-done:
-			n++
-			if progress != nil {
-				progress(n)
-			}
-		case <-finished:
-			break loop
+	for range done {
+		n++
+		if progress != nil {
+			progress(n)
 		}
 	}
 	select {
@@ -236,14 +229,12 @@ type jitterOutcome struct {
 // jitterState runs one held-out state's chain and vote. The chain's
 // generator depends only on the seed and the state, so the result does not
 // depend on which worker runs it.
-func jitterState(e env.Env, j Jitterable, x env.Expert, tmpl prior.Template, state []byte, s State, cfg JitterConfig, action []float32) (jitterOutcome, error) {
-	if err := e.UnmarshalBinary(state); err != nil {
-		return jitterOutcome{}, fmt.Errorf("restoring the state: %w", err)
-	}
-	text, err := viewText(e, tmpl)
+func jitterState(e env.Env, j Jitterable, x env.Expert, tmpl prior.Template, step Step, s State, cfg JitterConfig, action []float32) (jitterOutcome, error) {
+	q, err := questionAt(e, tmpl, step)
 	if err != nil {
 		return jitterOutcome{}, err
 	}
+	text := q.Text
 	if text != s.Text {
 		return jitterOutcome{}, fmt.Errorf("the restored state reads %q, the dataset recorded %q: they come from another version of %s or its template", text, s.Text, e.Spec().ID)
 	}
